@@ -1,0 +1,492 @@
+//! Messages from peers: greetings, puts, gets and replies, and forwarding.
+
+use tracing::{debug, warn};
+
+use super::{Engine, Loaded, Role, Waiter, app::AppJob};
+use crate::graph::Graph;
+use crate::ids::{PeerId, ReadId};
+use crate::store::StoreQuery;
+use crate::value::Value;
+use crate::wire::{Get, Message};
+
+/// Work that may have to wait for souls to be read from the store.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// A peer's put, to merge, ack and forward.
+    PeerPut { peer: PeerId, msg: Message },
+    /// A peer's get, to answer (`read` is a pending lex read of souls).
+    PeerGet {
+        peer: PeerId,
+        msg: Message,
+        read: Option<ReadId>,
+    },
+    /// Data from a reply, to merge and push on to subscribers but `except`.
+    Data { except: Option<PeerId>, diff: Graph },
+    /// A future-state property whose time has come.
+    Deferred { diff: Graph },
+    /// An application write.
+    App(AppJob),
+}
+
+impl Engine {
+    /// Runs a job now, or parks it until the store has answered its reads.
+    pub(super) fn run(&mut self, job: Job) {
+        let Some(job) = self.try_job(job) else { return };
+        if self.parked.len() >= self.cfg.max_parked {
+            warn!("too many jobs waiting on the store; refusing one");
+            self.refuse(job, "Busy: too many requests waiting on storage");
+            return;
+        }
+        self.parked.push_back(job);
+    }
+
+    fn refuse(&mut self, job: Job, why: &str) {
+        match job {
+            Job::PeerPut { peer, msg } | Job::PeerGet { peer, msg, .. } => {
+                let id = self.new_id();
+                let reply = Message {
+                    id: Some(id),
+                    ack: msg.id,
+                    err: Some(why.to_owned()),
+                    ..Message::default()
+                };
+                self.send(peer, &reply);
+            }
+            Job::App(job) => self.app_refuse(job, why),
+            Job::Data { .. } | Job::Deferred { .. } => {}
+        }
+    }
+
+    fn try_job(&mut self, job: Job) -> Option<Job> {
+        match job {
+            Job::PeerPut { peer, msg } => {
+                let loaded = msg
+                    .put
+                    .as_ref()
+                    .map_or(Loaded::Yes, |g| self.ensure_diff_loaded(g));
+                match loaded {
+                    Loaded::No => Some(Job::PeerPut { peer, msg }),
+                    Loaded::Failed => {
+                        self.refuse(Job::PeerPut { peer, msg }, "storage read failed");
+                        None
+                    }
+                    Loaded::Yes => {
+                        self.peer_put(peer, msg);
+                        None
+                    }
+                }
+            }
+            Job::PeerGet { peer, msg, read } => self.peer_get(peer, msg, read),
+            Job::Data { except, diff } => match self.ensure_diff_loaded(&diff) {
+                Loaded::No => Some(Job::Data { except, diff }),
+                Loaded::Failed => None,
+                Loaded::Yes => {
+                    let merged = self.merge(&diff, None);
+                    self.push(&merged.accepted, except, false);
+                    None
+                }
+            },
+            Job::Deferred { diff } => match self.ensure_diff_loaded(&diff) {
+                Loaded::No => Some(Job::Deferred { diff }),
+                Loaded::Failed => None,
+                Loaded::Yes => {
+                    let merged = self.merge(&diff, None);
+                    self.push(&merged.accepted, None, true);
+                    None
+                }
+            },
+            Job::App(job) => self.try_app(job).map(Job::App),
+        }
+    }
+
+    /// [`Engine::ensure_loaded`] for every soul of a diff.
+    pub(super) fn ensure_diff_loaded(&mut self, diff: &Graph) -> Loaded {
+        let souls: Vec<String> = diff.souls().map(str::to_owned).collect();
+        self.ensure_loaded(souls.iter().map(String::as_str))
+    }
+
+    pub(super) fn on_message(&mut self, peer: PeerId, mut msg: Message) {
+        let id = match msg.id.clone() {
+            Some(id) => id,
+            None => {
+                let id = self.new_id();
+                msg.id = Some(id.clone());
+                id
+            }
+        };
+        if self.dup.contains(&id, self.now.mono) {
+            debug!(?peer, id, "duplicate message dropped");
+            return;
+        }
+        self.dup.track(&id, Some(peer), self.now.mono);
+        if let Some(dam) = msg.dam.clone() {
+            self.on_dam(peer, &dam, msg);
+            return;
+        }
+        if msg.ack.is_some() {
+            self.on_reply(peer, msg);
+            return;
+        }
+        if msg.get.is_some() {
+            self.forward_get(peer, &msg);
+            self.run(Job::PeerGet {
+                peer,
+                msg,
+                read: None,
+            });
+            return;
+        }
+        if msg.put.is_some() {
+            self.run(Job::PeerPut { peer, msg });
+        }
+    }
+
+    fn on_dam(&mut self, peer: PeerId, dam: &str, msg: Message) {
+        match dam {
+            "?" => {
+                if let Some(pid) = msg.pid.clone() {
+                    if pid == self.pid {
+                        warn!(?peer, "peer has our own pid: a connection to ourselves");
+                    }
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.pid = Some(pid.clone());
+                        p.label = pid.clone();
+                    }
+                    self.outputs
+                        .push_back(super::Output::Event(super::Event::PeerGreeted {
+                            peer,
+                            pid,
+                        }));
+                }
+                if msg.ack.is_none() {
+                    let id = self.new_id();
+                    let reply = Message {
+                        id: Some(id),
+                        ack: msg.id,
+                        dam: Some("?".into()),
+                        pid: Some(self.pid.clone()),
+                        ..Message::default()
+                    };
+                    self.send(peer, &reply);
+                }
+            }
+            "!" => warn!(
+                ?peer,
+                err = msg.err.as_deref().unwrap_or(""),
+                "peer reported an error"
+            ),
+            other => debug!(?peer, dam = other, "mesh message ignored"),
+        }
+    }
+
+    fn peer_put(&mut self, peer: PeerId, mut msg: Message) {
+        let Some(diff) = msg.put.take() else { return };
+        let id = msg.id.clone().unwrap_or_default();
+        let serves = self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.role == Role::Accepted);
+        let merged = self.graph.merge(self.now.unix_ms, &diff);
+        self.defer(&merged.deferred);
+        // Ack what we serve once written: also a put that lost entirely, since
+        // what it wrote is superseded by what is stored. A put that is only
+        // from the future is acked by no one until its time (as Gun.js).
+        let only_future = merged.accepted.is_empty() && !merged.deferred.is_empty();
+        let waiter = (serves && !only_future).then(|| Waiter::Peer { peer, id });
+        self.write(&merged.accepted, waiter);
+        self.changed(&merged.accepted);
+        if !merged.accepted.is_empty() {
+            msg.put = Some(diff);
+            self.forward_put(peer, &msg);
+        }
+    }
+
+    /// Forwards a peer's put, same id, to the peers that want its souls and to
+    /// our upstream peers, with `><` naming everyone it went to.
+    fn forward_put(&mut self, origin: PeerId, msg: &Message) {
+        let Some(put) = &msg.put else { return };
+        let seen: Vec<&str> = msg
+            .seen
+            .as_deref()
+            .map(|s| s.split(',').collect())
+            .unwrap_or_default();
+        let mut targets: Vec<PeerId> = Vec::new();
+        for (&id, p) in &self.peers {
+            if id == origin || seen.contains(&p.label.as_str()) {
+                continue;
+            }
+            let wants = p.role == Role::Dialed
+                || put
+                    .souls()
+                    .any(|s| self.subs.get(s).is_some_and(|set| set.contains(&id)));
+            if wants {
+                targets.push(id);
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let mut labels: Vec<String> = seen
+            .iter()
+            .map(|s| (*s).to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for id in std::iter::once(&origin).chain(&targets) {
+            if let Some(p) = self.peers.get(id) {
+                if !labels.contains(&p.label) {
+                    labels.push(p.label.clone());
+                }
+            }
+        }
+        let mut out = msg.clone();
+        out.seen = Some(labels.join(","));
+        out.ack = None;
+        let text = out.encode();
+        for t in targets {
+            self.send_text(t, text.clone(), msg.id.as_deref());
+        }
+    }
+
+    /// Pushes properties we accepted from elsewhere to the peers subscribed to
+    /// their souls (and to upstream peers when `upstream`), as a new message.
+    pub(super) fn push(&mut self, accepted: &Graph, except: Option<PeerId>, upstream: bool) {
+        if accepted.is_empty() {
+            return;
+        }
+        let mut targets: Vec<PeerId> = Vec::new();
+        for (&id, p) in &self.peers {
+            if Some(id) == except {
+                continue;
+            }
+            let wants = (upstream && p.role == Role::Dialed)
+                || accepted
+                    .souls()
+                    .any(|s| self.subs.get(s).is_some_and(|set| set.contains(&id)));
+            if wants {
+                targets.push(id);
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let id = self.new_id();
+        let msg = Message {
+            id: Some(id),
+            put: Some(accepted.clone()),
+            ..Message::default()
+        };
+        let text = msg.encode();
+        for t in targets {
+            self.send_text(t, text.clone(), msg.id.as_deref());
+        }
+    }
+
+    /// A get from a peer we serve goes on to our upstream peers, same id;
+    /// their replies come back by `@` through dedup's `via`.
+    fn forward_get(&mut self, origin: PeerId, msg: &Message) {
+        if self
+            .peers
+            .get(&origin)
+            .is_none_or(|p| p.role != Role::Accepted)
+        {
+            return;
+        }
+        let seen: Vec<String> = msg
+            .seen
+            .as_deref()
+            .map(|s| s.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        let targets: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(id, p)| **id != origin && p.role == Role::Dialed && !seen.contains(&p.label))
+            .map(|(id, _)| *id)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        let mut out = msg.clone();
+        let mut labels = seen;
+        if let Some(p) = self.peers.get(&origin) {
+            labels.push(p.label.clone());
+        }
+        out.seen = Some(labels.join(","));
+        let text = out.encode();
+        for t in targets {
+            self.send_text(t, text.clone(), msg.id.as_deref());
+        }
+    }
+
+    fn subscribe(&mut self, peer: PeerId, soul: &str) {
+        let limit = self.cfg.max_subs_per_peer;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let set = self.subs.entry(soul.to_owned()).or_default();
+        if set.contains(&peer) {
+            return;
+        }
+        if p.subs >= limit {
+            warn!(?peer, "peer reached its subscription limit");
+            return;
+        }
+        p.subs += 1;
+        set.insert(peer);
+    }
+
+    fn peer_get(&mut self, peer: PeerId, msg: Message, read: Option<ReadId>) -> Option<Job> {
+        let get = msg.get.clone()?;
+        if let Some(soul) = get.soul.as_exact() {
+            self.subscribe(peer, soul);
+            match self.ensure_loaded([soul]) {
+                Loaded::No => return Some(Job::PeerGet { peer, msg, read }),
+                Loaded::Failed => {
+                    self.refuse(Job::PeerGet { peer, msg, read }, "storage read failed");
+                    return None;
+                }
+                Loaded::Yes => {}
+            }
+        } else if self.cfg.store {
+            match read {
+                None => {
+                    self.read(StoreQuery {
+                        soul: get.soul.clone(),
+                    });
+                    let id = ReadId(self.next_read);
+                    return Some(Job::PeerGet {
+                        peer,
+                        msg,
+                        read: Some(id),
+                    });
+                }
+                Some(id) if self.reads.contains_key(&id) => {
+                    return Some(Job::PeerGet { peer, msg, read });
+                }
+                Some(_) => {}
+            }
+        }
+        let answer = self.answer(&get);
+        let id = self.new_id();
+        let mut reply = Message {
+            id: Some(id),
+            ack: msg.id,
+            ..Message::default()
+        };
+        if !answer.is_empty() {
+            reply.hash = Some(f64::from(answer.wire_hash()));
+            reply.put = Some(answer);
+        }
+        self.send(peer, &reply);
+        None
+    }
+
+    /// What the local graph holds for a get.
+    fn answer(&self, get: &Get) -> Graph {
+        let mut out = Graph::new();
+        let mut budget = Budget::new(get.budget, self.cfg.max_reply_props);
+        if let Some(soul) = get.soul.as_exact() {
+            let Some(node) = self.graph.node(soul) else {
+                return out;
+            };
+            match &get.key {
+                None => {
+                    if !node.is_empty() {
+                        out.insert_node(soul.to_owned(), node.clone());
+                    }
+                }
+                Some(lex) => {
+                    if let Some(key) = lex.as_exact() {
+                        if let Some(p) = node.get(key) {
+                            out.insert(soul, key, p.value.clone(), p.state);
+                        }
+                        return out;
+                    }
+                    let mut items: Vec<_> = node
+                        .range(lex.lower_bound())
+                        .filter(|(k, _)| lex.matches(k))
+                        .collect();
+                    if get.reverse {
+                        items.reverse();
+                    }
+                    for (k, p) in items {
+                        if !budget.take(&p.value) {
+                            break;
+                        }
+                        out.insert(soul, k, p.value.clone(), p.state);
+                    }
+                }
+            }
+            return out;
+        }
+        'souls: for (soul, node) in self
+            .graph
+            .with_prefix(get.soul.prefix.as_deref().unwrap_or(""))
+        {
+            if !get.soul.matches(soul) || node.is_empty() {
+                continue;
+            }
+            for (k, p) in node.iter() {
+                if !budget.take(&p.value) {
+                    break 'souls;
+                }
+                out.insert(soul, k, p.value.clone(), p.state);
+            }
+        }
+        out
+    }
+
+    fn on_reply(&mut self, peer: PeerId, msg: Message) {
+        if self.app_reply(peer, &msg) {
+            return;
+        }
+        let Some(ack) = msg.ack.as_deref() else {
+            return;
+        };
+        let Some(to) = self.dup.via(ack, self.now.mono) else {
+            debug!(?peer, ack, "reply with no route dropped");
+            return;
+        };
+        if to == peer || !self.peers.contains_key(&to) {
+            return;
+        }
+        if let Some(put) = &msg.put {
+            self.run(Job::Data {
+                except: Some(to),
+                diff: put.clone(),
+            });
+        }
+        self.send(to, &msg);
+    }
+}
+
+/// Gun.js's reply budget (`%`): strings count their length, other values 9.
+struct Budget {
+    left: Option<f64>,
+    props: usize,
+}
+
+impl Budget {
+    fn new(budget: Option<f64>, max_props: usize) -> Self {
+        Self {
+            left: budget,
+            props: max_props,
+        }
+    }
+
+    fn take(&mut self, v: &Value) -> bool {
+        if self.props == 0 {
+            return false;
+        }
+        if let Some(left) = &mut self.left {
+            if *left <= 0.0 {
+                return false;
+            }
+            *left -= match v {
+                Value::String(s) => s.chars().count() as f64,
+                _ => 9.0,
+            };
+        }
+        self.props -= 1;
+        true
+    }
+}

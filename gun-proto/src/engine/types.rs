@@ -1,0 +1,346 @@
+//! The engine's inputs, outputs, events, configuration and errors.
+
+use std::time::Duration;
+
+use crate::convert::InvalidData;
+use crate::graph::Graph;
+use crate::ids::{PeerId, ReadId, ReqId, SubId, WriteId};
+use crate::store::{StoreError, StoreQuery};
+use crate::wire::Limits;
+
+/// The time, as the driver reads it: a monotonic part for timers and the wall
+/// clock for states. A simulation may skew each engine's wall clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Now {
+    /// Monotonic time since any fixed origin the driver chose.
+    pub mono: Duration,
+    /// Wall-clock milliseconds since the Unix epoch.
+    pub unix_ms: f64,
+}
+
+impl Now {
+    /// A time from its two parts.
+    pub fn new(mono: Duration, unix_ms: f64) -> Self {
+        Self { mono, unix_ms }
+    }
+
+    /// This time moved forward by `d` on both clocks.
+    pub fn after(self, d: Duration) -> Self {
+        Self {
+            mono: self.mono + d,
+            unix_ms: self.unix_ms + d.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// Which side opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We dialed the peer (it is our relay, upstream). Our puts and gets go to
+    /// it; our listeners resubscribe when it reconnects.
+    Dialed,
+    /// The peer dialed us (we serve it). We greet it with `dam:"?"`, answer its
+    /// gets, push it the puts on souls it asked for, and ack its puts once stored.
+    Accepted,
+}
+
+/// A place in the graph: a soul and a chain of keys (`gun.get(soul).get(k)…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    /// The root soul.
+    pub soul: String,
+    /// Keys followed from it, through links.
+    pub keys: Vec<String>,
+}
+
+impl Path {
+    /// The node at `soul`.
+    pub fn soul(soul: impl Into<String>) -> Self {
+        Self {
+            soul: soul.into(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// This path extended by `key`.
+    #[must_use]
+    pub fn get(mut self, key: impl Into<String>) -> Self {
+        self.keys.push(key.into());
+        self
+    }
+}
+
+/// An application call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// Write `data` at `path`: an object merges into the node there (nested
+    /// objects become linked nodes); a primitive sets the path's last key.
+    /// Answered by [`Event::PutAck`].
+    Put {
+        /// Caller's id for the answer.
+        req: ReqId,
+        /// Where.
+        path: Path,
+        /// What.
+        data: serde_json::Value,
+    },
+    /// Add `data` to the set at `path` under a generated soul (objects) or key
+    /// (primitives). Answered by [`Event::SetSoul`] at once, then [`Event::PutAck`].
+    Set {
+        /// Caller's id for the answer.
+        req: ReqId,
+        /// The set's node.
+        path: Path,
+        /// The item.
+        data: serde_json::Value,
+    },
+    /// Read `path` once: locally, else from peers within `wait`.
+    /// Answered by [`Event::Once`].
+    Once {
+        /// Caller's id for the answer.
+        req: ReqId,
+        /// What.
+        path: Path,
+        /// How long to wait for peers.
+        wait: Duration,
+    },
+    /// Subscribe to the value at `path`, following links as they change.
+    /// Emits [`Event::Update`] with the current value and each change.
+    On {
+        /// Caller's id for the listener.
+        sub: SubId,
+        /// What.
+        path: Path,
+    },
+    /// Subscribe to every property of the node at `path` (linked nodes
+    /// resolved). Emits [`Event::Update`] per property.
+    Map {
+        /// Caller's id for the listener.
+        sub: SubId,
+        /// The node.
+        path: Path,
+    },
+    /// Remove a listener.
+    Off {
+        /// The listener.
+        sub: SubId,
+    },
+}
+
+/// Something that happened, for the driver to carry out or deliver.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A connection to a peer is open.
+    Connected {
+        /// The driver's number for it, unique among connected peers.
+        peer: PeerId,
+        /// Who dialed.
+        role: Role,
+    },
+    /// A connection closed.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A text frame arrived from a peer.
+    Frame {
+        /// From whom.
+        peer: PeerId,
+        /// The frame's bytes.
+        data: &'a [u8],
+    },
+    /// The store answered [`Output::StoreRead`].
+    StoreRead {
+        /// The read's id.
+        id: ReadId,
+        /// The nodes found, or the failure.
+        result: Result<Graph, StoreError>,
+    },
+    /// The store carried out [`Output::StoreWrite`].
+    StoreWritten {
+        /// The write's id.
+        id: WriteId,
+        /// Whether it is stored.
+        result: Result<(), StoreError>,
+    },
+    /// The application called the API.
+    Call(Call),
+}
+
+/// What the engine asks of its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send a text frame to a peer.
+    Transmit {
+        /// To whom.
+        peer: PeerId,
+        /// The frame (one message, or a batch `[…]`).
+        frame: String,
+    },
+    /// Read from the store; answer with [`Input::StoreRead`].
+    StoreRead {
+        /// Echo this back.
+        id: ReadId,
+        /// What to read.
+        query: StoreQuery,
+    },
+    /// Write to the store; answer with [`Input::StoreWritten`] once durable.
+    StoreWrite {
+        /// Echo this back.
+        id: WriteId,
+        /// The properties to write (already resolved by HAM).
+        batch: Graph,
+    },
+    /// Deliver to the application.
+    Event(Event),
+}
+
+/// Why a put was not acked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutFailure {
+    /// The store failed to write it.
+    #[error("{0}")]
+    Store(String),
+    /// A peer refused it (its `err`).
+    #[error("peer refused the put: {0}")]
+    Peer(String),
+    /// No store and no peer acked it in time (Gun.js: "No ACK yet.").
+    #[error("no ack within the put timeout")]
+    Timeout,
+}
+
+/// Results of calls and listener updates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A put (or set) is stored: by the local store if the engine has one,
+    /// else by the first peer that acked it.
+    PutAck {
+        /// The call.
+        req: ReqId,
+        /// Stored, or why not.
+        result: Result<(), PutFailure>,
+    },
+    /// The soul (or key, for a primitive) a [`Call::Set`] gave its item.
+    SetSoul {
+        /// The call.
+        req: ReqId,
+        /// The generated soul or key.
+        soul: String,
+    },
+    /// The answer to [`Call::Once`]: the value, or `None` when not found.
+    Once {
+        /// The call.
+        req: ReqId,
+        /// A node (with `_` metadata) or a primitive; `None` if missing.
+        value: Option<serde_json::Value>,
+        /// The last key of the path (the soul for a bare soul).
+        key: String,
+    },
+    /// A listener's value changed (or is delivered for the first time).
+    Update {
+        /// The listener.
+        sub: SubId,
+        /// The node or primitive now at the path (for `map`, at `key`).
+        value: serde_json::Value,
+        /// The path's last key, or the property's key for `map`.
+        key: String,
+    },
+    /// A peer told us its peer id in the `dam:"?"` greeting.
+    PeerGreeted {
+        /// The peer.
+        peer: PeerId,
+        /// Its `pid`.
+        pid: String,
+    },
+}
+
+/// Misuse of the API (a peer's fault never is one: it becomes a reply).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer is not connected.
+    #[error("unknown peer {0:?}")]
+    UnknownPeer(PeerId),
+    /// A peer with this id is already connected.
+    #[error("peer {0:?} is already connected")]
+    PeerExists(PeerId),
+    /// A request with this id is still in flight.
+    #[error("request {0:?} is already in flight")]
+    DuplicateRequest(ReqId),
+    /// A listener with this id exists.
+    #[error("listener {0:?} already exists")]
+    DuplicateListener(SubId),
+    /// No such read is outstanding.
+    #[error("unknown store read {0:?}")]
+    UnknownRead(ReadId),
+    /// No such write is outstanding.
+    #[error("unknown store write {0:?}")]
+    UnknownWrite(WriteId),
+    /// The data cannot be put (array, NaN, Infinity, empty key, …).
+    #[error(transparent)]
+    InvalidData(#[from] InvalidData),
+    /// An empty soul or key in a path.
+    #[error("a path's soul and keys must be non-empty")]
+    EmptyPath,
+    /// Too many requests are waiting on the store.
+    #[error("too many requests are waiting")]
+    Busy,
+}
+
+/// Engine settings. Start from [`Config::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seed of the id generator: equal seeds and inputs give equal outputs.
+    pub seed: u64,
+    /// Whether a store is attached. With one, the engine loads souls from it
+    /// before merging and acks puts once written; without, it keeps the graph
+    /// in memory only, sends no acks to peers and acks its own puts on the
+    /// first peer ack.
+    pub store: bool,
+    /// Our peer id; generated from the seed when `None`.
+    pub pid: Option<String>,
+    /// Frame bounds.
+    pub limits: Limits,
+    /// How long message ids are remembered (Gun.js: 9 s).
+    pub dedup_age: Duration,
+    /// How many message ids are remembered at most.
+    pub dedup_max: usize,
+    /// How long an own put waits for an ack (Gun.js: 9 s).
+    pub put_timeout: Duration,
+    /// How long a forwarded get's replies are routed back.
+    pub get_route_age: Duration,
+    /// Largest batch frame to a peer, in bytes (a lone bigger message still goes).
+    pub batch_bytes: usize,
+    /// Most future-state properties held at once.
+    pub max_deferred: usize,
+    /// Most souls one peer may subscribe to.
+    pub max_subs_per_peer: usize,
+    /// Most calls and messages waiting on store reads.
+    pub max_parked: usize,
+    /// Most properties a reply to a lex get may carry (when no `%` limits it).
+    pub max_reply_props: usize,
+    /// Fixed drift added to states, in ms (Gun.js's `state.drift`).
+    pub clock_drift: f64,
+}
+
+impl Config {
+    /// Defaults, with the given seed.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            store: true,
+            pid: None,
+            limits: Limits::default(),
+            dedup_age: Duration::from_secs(9),
+            dedup_max: 100_000,
+            put_timeout: Duration::from_secs(9),
+            get_route_age: Duration::from_secs(9),
+            batch_bytes: 64 * 1024,
+            max_deferred: 10_000,
+            max_subs_per_peer: 100_000,
+            max_parked: 100_000,
+            max_reply_props: 10_000,
+            clock_drift: 0.0,
+        }
+    }
+}

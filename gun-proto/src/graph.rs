@@ -1,0 +1,329 @@
+//! Nodes and graphs, and merging one graph into another by HAM.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use crate::ham::{self, Decision};
+use crate::jstext;
+use crate::state::State;
+use crate::value::Value;
+
+/// One property of a node: its value and the state it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prop {
+    /// The value (`Null` for a delete).
+    pub value: Value,
+    /// The state (ms since the Unix epoch) HAM orders writes by.
+    pub state: State,
+}
+
+/// A node: properties by key. The soul is the key under which the graph holds it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Node {
+    props: BTreeMap<String, Prop>,
+}
+
+impl Node {
+    /// An empty node.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The property at `key`.
+    pub fn get(&self, key: &str) -> Option<&Prop> {
+        self.props.get(key)
+    }
+
+    /// Sets a property without HAM (for building diffs).
+    pub fn insert(&mut self, key: impl Into<String>, value: Value, state: State) {
+        self.props.insert(key.into(), Prop { value, state });
+    }
+
+    /// Properties in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Prop)> {
+        self.props.iter().map(|(k, p)| (k.as_str(), p))
+    }
+
+    /// Properties whose key lies in `range`, in key order.
+    pub fn range<'a>(
+        &'a self,
+        from: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a str, &'a Prop)> + 'a {
+        let it = match from {
+            Some(f) => self
+                .props
+                .range::<str, _>((std::ops::Bound::Included(f), std::ops::Bound::Unbounded)),
+            None => self.props.range::<str, _>(..),
+        };
+        it.map(|(k, p)| (k.as_str(), p))
+    }
+
+    /// Number of properties.
+    pub fn len(&self) -> usize {
+        self.props.len()
+    }
+
+    /// Whether the node has no properties.
+    pub fn is_empty(&self) -> bool {
+        self.props.is_empty()
+    }
+
+    /// Appends the node in Gun's wire form, keys sorted:
+    /// `{"_":{"#":soul,">":{k:state}},k:v}`.
+    pub fn push_json(&self, soul: &str, out: &mut String) {
+        out.push('{');
+        let mut first = true;
+        let mut meta_done = false;
+        let push_meta = |out: &mut String| {
+            out.push_str("\"_\":{\"#\":");
+            jstext::push_string(out, soul);
+            out.push_str(",\">\":{");
+            for (i, (k, p)) in self.props.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                jstext::push_string(out, k);
+                out.push(':');
+                jstext::push_number(out, p.state);
+            }
+            out.push_str("}}");
+        };
+        for (k, p) in &self.props {
+            if !meta_done && k.as_str() > "_" {
+                if !first {
+                    out.push(',');
+                }
+                push_meta(out);
+                meta_done = true;
+                first = false;
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            jstext::push_string(out, k);
+            out.push(':');
+            p.value.push_json(out);
+        }
+        if !meta_done {
+            if !first {
+                out.push(',');
+            }
+            push_meta(out);
+        }
+        out.push('}');
+    }
+
+    /// The node as `serde_json` data, with Gun's `_` metadata, as a Gun.js
+    /// callback receives it.
+    pub fn to_json(&self, soul: &str) -> serde_json::Value {
+        let mut states = serde_json::Map::new();
+        let mut obj = serde_json::Map::new();
+        for (k, p) in &self.props {
+            states.insert(k.clone(), Value::Number(p.state).to_json());
+            obj.insert(k.clone(), p.value.to_json());
+        }
+        let mut meta = serde_json::Map::new();
+        meta.insert("#".into(), serde_json::Value::String(soul.to_owned()));
+        meta.insert(">".into(), serde_json::Value::Object(states));
+        obj.insert("_".into(), serde_json::Value::Object(meta));
+        serde_json::Value::Object(obj)
+    }
+}
+
+/// A graph, or a graph diff: nodes by soul.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Graph {
+    nodes: BTreeMap<String, Node>,
+}
+
+/// What a merge did.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// The properties that won and were written.
+    pub accepted: Graph,
+    /// The properties from the future, not written (see [`Decision::Defer`]).
+    pub deferred: Graph,
+    /// How many properties were older than the stored ones or lost a tie.
+    pub dropped: usize,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The node at `soul`.
+    pub fn node(&self, soul: &str) -> Option<&Node> {
+        self.nodes.get(soul)
+    }
+
+    /// The property `key` of node `soul`.
+    pub fn prop(&self, soul: &str, key: &str) -> Option<&Prop> {
+        self.nodes.get(soul)?.get(key)
+    }
+
+    /// Sets a property without HAM (for building diffs).
+    pub fn insert(&mut self, soul: &str, key: &str, value: Value, state: State) {
+        self.node_mut(soul).insert(key, value, state);
+    }
+
+    /// The node at `soul`, created empty if missing.
+    pub fn node_mut(&mut self, soul: &str) -> &mut Node {
+        if !self.nodes.contains_key(soul) {
+            self.nodes.insert(soul.to_owned(), Node::new());
+        }
+        self.nodes.get_mut(soul).expect("inserted above")
+    }
+
+    /// Adds an (even empty) node: used for a soul that exists with no properties.
+    pub fn insert_node(&mut self, soul: String, node: Node) {
+        self.nodes.insert(soul, node);
+    }
+
+    /// Nodes in soul order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(s, n)| (s.as_str(), n))
+    }
+
+    /// Nodes whose soul starts with `prefix`, in soul order.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Node)> + 'a {
+        self.nodes
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(s, _)| s.starts_with(prefix))
+            .map(|(s, n)| (s.as_str(), n))
+    }
+
+    /// Souls in order.
+    pub fn souls(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Number of properties over all nodes.
+    pub fn prop_count(&self) -> usize {
+        self.nodes.values().map(Node::len).sum()
+    }
+
+    /// Merges one property by HAM against the local clock `now` (ms).
+    pub fn merge_prop(
+        &mut self,
+        now: f64,
+        soul: &str,
+        key: &str,
+        value: &Value,
+        state: State,
+    ) -> Decision {
+        let current = self.prop(soul, key).map(|p| (&p.value, p.state));
+        let d = ham::decide(now, value, state, current);
+        if d == Decision::Accept {
+            self.insert(soul, key, value.clone(), state);
+        }
+        d
+    }
+
+    /// Merges `diff` into this graph by HAM, property by property.
+    pub fn merge(&mut self, now: f64, diff: &Self) -> Merged {
+        let mut out = Merged::default();
+        for (soul, node) in &diff.nodes {
+            let mine = match self.nodes.entry(soul.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(Node::new()),
+            };
+            for (key, p) in &node.props {
+                let current = mine.props.get(key).map(|c| (&c.value, c.state));
+                match ham::decide(now, &p.value, p.state, current) {
+                    Decision::Accept => {
+                        mine.props.insert(key.clone(), p.clone());
+                        out.accepted.insert(soul, key, p.value.clone(), p.state);
+                    }
+                    Decision::Defer => out.deferred.insert(soul, key, p.value.clone(), p.state),
+                    Decision::Historical | Decision::Lose => out.dropped += 1,
+                }
+            }
+        }
+        out
+    }
+
+    /// Appends the graph in Gun's wire form with keys sorted.
+    pub fn push_json(&self, out: &mut String) {
+        out.push('{');
+        for (i, (soul, node)) in self.nodes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            jstext::push_string(out, soul);
+            out.push(':');
+            node.push_json(soul, out);
+        }
+        out.push('}');
+    }
+
+    /// The graph in Gun's wire form.
+    pub fn to_json_text(&self) -> String {
+        let mut s = String::new();
+        self.push_json(&mut s);
+        s
+    }
+
+    /// Gun.js's `##` for a reply carrying this graph as its `put`.
+    pub fn wire_hash(&self) -> i32 {
+        jstext::string_hash(&self.to_json_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_sorts_keys_with_meta_in_place() {
+        let mut g = Graph::new();
+        g.insert(
+            "user/alice",
+            "name",
+            Value::String("Alice".into()),
+            1_700_000_000_000.0,
+        );
+        g.insert(
+            "user/alice",
+            "age",
+            Value::Number(30.0),
+            1_700_000_000_000.0,
+        );
+        let text = g.to_json_text();
+        assert_eq!(
+            text,
+            r##"{"user/alice":{"_":{"#":"user/alice",">":{"age":1700000000000,"name":1700000000000}},"age":30,"name":"Alice"}}"##
+        );
+        // The `##` a Gun.js relay sent with this reply (PROTOCOL.md, g1).
+        assert_eq!(g.wire_hash(), -1_127_191_897);
+    }
+
+    #[test]
+    fn keys_before_underscore_come_first() {
+        let mut g = Graph::new();
+        g.insert("s", "A", Value::Bool(true), 1.0);
+        g.insert("s", "b", Value::Null, 2.0);
+        assert_eq!(
+            g.to_json_text(),
+            r##"{"s":{"A":true,"_":{"#":"s",">":{"A":1,"b":2}},"b":null}}"##
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Identifier newtypes and the seeded generator of random text ids.
+
+/// A connected peer, numbered by the driver (unique while connected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(pub u64);
+
+/// An application request (put, once, set), numbered by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReqId(pub u64);
+
+/// A listener (on, map), numbered by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubId(pub u64);
+
+/// A store read the engine asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadId(pub u64);
+
+/// A store write batch the engine asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WriteId(pub u64);
+
+/// Gun.js's id alphabet: `0-9 A-X Z a-z` (no `Y`).
+const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXZabcdefghijklmnopqrstuvwxyz";
+
+/// A small seeded generator (xoshiro256**) for ids: deterministic for a seed,
+/// not for cryptography.
+#[derive(Debug, Clone)]
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// A generator from a seed; equal seeds give equal sequences.
+    pub fn new(seed: u64) -> Self {
+        // splitmix64 to spread the seed over the state.
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Self {
+            s: [next(), next(), next(), next()],
+        }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        result
+    }
+
+    /// `len` characters from Gun.js's id alphabet.
+    pub fn text(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(ALPHABET[(self.next_u64() % ALPHABET.len() as u64) as usize]))
+            .collect()
+    }
+}
+
+/// A soul for a `set()` item, shaped as Gun.js's: the state in base 36
+/// without its point, then 12 random characters.
+pub fn set_soul(rng: &mut Rng, state: f64) -> String {
+    let mut s = base36(state);
+    s.push_str(&rng.text(12));
+    s
+}
+
+fn base36(x: f64) -> String {
+    const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut int = x.trunc().max(0.0) as u64;
+    let mut digits = Vec::new();
+    loop {
+        digits.push(D[(int % 36) as usize]);
+        int /= 36;
+        if int == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    let mut frac = x.fract();
+    for _ in 0..6 {
+        if frac <= 0.0 {
+            break;
+        }
+        frac *= 36.0;
+        digits.push(D[frac.trunc() as usize % 36]);
+        frac = frac.fract();
+    }
+    String::from_utf8_lossy(&digits).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_use_gunjs_alphabet_and_are_seeded() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let x = a.text(9);
+        assert_eq!(x, b.text(9));
+        assert_eq!(x.len(), 9);
+        assert!(x.bytes().all(|c| c.is_ascii_alphanumeric() && c != b'Y'));
+    }
+
+    #[test]
+    fn set_souls_lead_with_the_state() {
+        let mut r = Rng::new(1);
+        let s = set_soul(&mut r, 1_795_541_768_710.0);
+        // (1795541768710).toString(36) in node is "mwuz7jly".
+        assert!(s.starts_with("mwuz7jly"), "{s}");
+        assert_eq!(s.len(), 20);
+    }
+}

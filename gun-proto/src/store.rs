@@ -1,0 +1,115 @@
+//! Storage as an effect: what the engine asks of a store, and an in-memory one.
+//!
+//! The engine emits [`crate::Output::StoreRead`] and [`crate::Output::StoreWrite`];
+//! a driver runs them against a [`Store`] and feeds the answers back with
+//! [`crate::Input::StoreRead`] and [`crate::Input::StoreWritten`].
+
+use crate::graph::Graph;
+use crate::lex::Lex;
+
+/// What to read: nodes whose soul matches `soul` (whole nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreQuery {
+    /// The souls wanted: exact, or a prefix/range.
+    pub soul: Lex,
+}
+
+/// A store's failure, carried back to the engine as text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+/// A durable (or not) home for the graph.
+///
+/// `write` must not return `Ok` before the batch is as durable as the store
+/// promises: the engine acks puts on that `Ok`. Writes arrive already resolved
+/// by HAM, in order; a store overwrites the properties it is given.
+pub trait Store {
+    /// Reads the nodes the query selects, with their states.
+    fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError>;
+    /// Writes a batch of properties.
+    fn write(&mut self, batch: &Graph) -> Result<(), StoreError>;
+}
+
+/// A store in memory: fast, and gone with the process.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    graph: Graph,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything stored.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
+impl Store for MemoryStore {
+    fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError> {
+        let mut out = Graph::new();
+        if let Some(soul) = query.soul.as_exact() {
+            if let Some(n) = self.graph.node(soul) {
+                out.insert_node(soul.to_owned(), n.clone());
+            }
+            return Ok(out);
+        }
+        let start = query.soul.lower_bound().unwrap_or("");
+        for (soul, n) in self.graph.with_prefix("").skip_while(|(s, _)| *s < start) {
+            if let Some(p) = &query.soul.prefix {
+                if soul > p.as_str() && !soul.starts_with(p.as_str()) {
+                    break;
+                }
+            }
+            if query.soul.matches(soul) {
+                out.insert_node(soul.to_owned(), n.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn write(&mut self, batch: &Graph) -> Result<(), StoreError> {
+        for (soul, node) in batch.iter() {
+            let target = self.graph.node_mut(soul);
+            for (key, p) in node.iter() {
+                target.insert(key, p.value.clone(), p.state);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn reads_back_what_was_written() {
+        let mut s = MemoryStore::new();
+        let mut b = Graph::new();
+        b.insert("a/1", "k", Value::Number(1.0), 1.0);
+        b.insert("a/2", "k", Value::Number(2.0), 1.0);
+        b.insert("b", "k", Value::Null, 1.0);
+        s.write(&b).expect("write");
+        let one = s
+            .read(&StoreQuery {
+                soul: Lex::exact("b"),
+            })
+            .expect("read");
+        assert_eq!(one.len(), 1);
+        let pre = s
+            .read(&StoreQuery {
+                soul: Lex {
+                    prefix: Some("a/".into()),
+                    ..Lex::default()
+                },
+            })
+            .expect("read");
+        assert_eq!(pre.souls().collect::<Vec<_>>(), ["a/1", "a/2"]);
+    }
+}

@@ -1,0 +1,439 @@
+//! The wire codec: frames of one message or a batch, and the message fields.
+
+use std::collections::BTreeMap;
+
+use crate::graph::{Graph, Node};
+use crate::jstext;
+use crate::lex::Lex;
+use crate::value::{InvalidValue, Value};
+
+/// Bounds on what a peer may send in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame in bytes (default 8 MiB; Gun.js allows 90 M chars).
+    pub max_frame_bytes: usize,
+    /// Deepest nesting of `{`/`[` (default 32; a put node needs 6).
+    pub max_depth: usize,
+    /// Most messages in one batch frame (default 1,000).
+    pub max_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 8 << 20,
+            max_depth: 32,
+            max_batch: 1000,
+        }
+    }
+}
+
+/// Why a whole frame was refused. Each gets a `dam:"!"` reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Larger than [`Limits::max_frame_bytes`].
+    #[error("Message too big!")]
+    TooBig,
+    /// Nested deeper than [`Limits::max_depth`].
+    #[error("Message too deep!")]
+    TooDeep,
+    /// Not JSON (Gun.js's wording).
+    #[error("DAM JSON parse error.")]
+    Json,
+    /// More messages than [`Limits::max_batch`].
+    #[error("Batch too long!")]
+    BatchTooLong,
+}
+
+/// Why one message of a frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// A batch entry or the frame is not a JSON object.
+    #[error("message is not an object")]
+    NotAnObject,
+    /// A known field has the wrong JSON type.
+    #[error("field `{0}` has the wrong type")]
+    FieldType(&'static str),
+    /// The `put` graph is malformed.
+    #[error("Invalid put: {0}")]
+    Put(#[from] PutError),
+}
+
+/// What is wrong with a `put` graph. Nothing of such a put is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutError {
+    /// A node is not an object.
+    #[error("node `{0}` is not an object")]
+    NodeNotObject(String),
+    /// A node has no `_` metadata object.
+    #[error("node `{0}` has no `_`")]
+    MissingMeta(String),
+    /// `_["#"]` differs from the soul the graph files the node under.
+    #[error("node `{soul}` says its soul is `{found}`")]
+    SoulMismatch {
+        /// The key in the graph.
+        soul: String,
+        /// What `_["#"]` says.
+        found: String,
+    },
+    /// `_[">"]` is missing or not an object.
+    #[error("node `{0}` has no states `>`")]
+    MissingStates(String),
+    /// A property has no numeric, finite state.
+    #[error("`{soul}.{key}` has no valid state")]
+    MissingState {
+        /// The node.
+        soul: String,
+        /// The property.
+        key: String,
+    },
+    /// A property's value is not a Gun value.
+    #[error("`{soul}.{key}`: {reason}")]
+    BadValue {
+        /// The node.
+        soul: String,
+        /// The property.
+        key: String,
+        /// Why.
+        reason: InvalidValue,
+    },
+    /// An empty soul or key.
+    #[error("empty soul or key")]
+    Empty,
+}
+
+/// A `get`: which node, and optionally which keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Get {
+    /// `"#"`: the soul, or a lex over souls.
+    pub soul: Lex,
+    /// `"."`: a key, or a lex over keys; `None` asks for the whole node.
+    pub key: Option<Lex>,
+    /// `"%"`: a byte budget for the reply.
+    pub budget: Option<f64>,
+    /// `"-"`: reverse order.
+    pub reverse: bool,
+}
+
+/// One DAM message. Unknown fields are kept in `extra` and written back out
+/// when the message is forwarded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    /// `#`: the message id.
+    pub id: Option<String>,
+    /// `@`: the id this message answers.
+    pub ack: Option<String>,
+    /// `put`: a graph diff.
+    pub put: Option<Graph>,
+    /// `get`: a query.
+    pub get: Option<Get>,
+    /// `ok`: a put's outcome (`true`, `{"":1}`, or `{"@":n,"/":n}` on a put).
+    pub ok: Option<serde_json::Value>,
+    /// `err`: a put's failure.
+    pub err: Option<String>,
+    /// `##`: hash of a reply's put.
+    pub hash: Option<f64>,
+    /// `><`: peers the sender already sent this to, comma separated.
+    pub seen: Option<String>,
+    /// `dam`: a mesh-control message (`?`, `!`, `hi`, ...).
+    pub dam: Option<String>,
+    /// `pid`: the sender's peer id in a `dam:"?"`.
+    pub pid: Option<String>,
+    /// Every other field, verbatim.
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The outcome of decoding one frame: each message, or why it was refused
+/// (with its id when one could be read).
+pub type Decoded = Vec<Result<Message, (Option<String>, MessageError)>>;
+
+/// Decodes a frame: one message, or a JSON array of them.
+pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, FrameError> {
+    if bytes.len() > limits.max_frame_bytes {
+        return Err(FrameError::TooBig);
+    }
+    check_depth(bytes, limits.max_depth)?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| FrameError::Json)?;
+    match v {
+        serde_json::Value::Array(items) => {
+            if items.len() > limits.max_batch {
+                return Err(FrameError::BatchTooLong);
+            }
+            Ok(items.into_iter().map(message_from_json).collect())
+        }
+        other => Ok(vec![message_from_json(other)]),
+    }
+}
+
+fn check_depth(bytes: &[u8], max: usize) -> Result<(), FrameError> {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Err(FrameError::TooDeep);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn message_from_json(v: serde_json::Value) -> Result<Message, (Option<String>, MessageError)> {
+    let serde_json::Value::Object(obj) = v else {
+        return Err((None, MessageError::NotAnObject));
+    };
+    let id = match obj.get("#") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    parse_fields(obj).map_err(|e| (id, e))
+}
+
+fn string_field(v: serde_json::Value, name: &'static str) -> Result<String, MessageError> {
+    match v {
+        serde_json::Value::String(s) => Ok(s),
+        _ => Err(MessageError::FieldType(name)),
+    }
+}
+
+fn parse_fields(obj: serde_json::Map<String, serde_json::Value>) -> Result<Message, MessageError> {
+    let mut m = Message::default();
+    for (k, v) in obj {
+        match k.as_str() {
+            "#" => m.id = Some(string_field(v, "#")?),
+            "@" => m.ack = Some(string_field(v, "@")?),
+            "><" => m.seen = Some(string_field(v, "><")?),
+            "dam" => m.dam = Some(string_field(v, "dam")?),
+            "pid" => m.pid = Some(string_field(v, "pid")?),
+            "err" => {
+                m.err = Some(match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+            }
+            "ok" => m.ok = Some(v),
+            "##" => m.hash = Some(v.as_f64().ok_or(MessageError::FieldType("##"))?),
+            "put" => m.put = Some(parse_put(&v)?),
+            "get" => m.get = Some(parse_get(&v).ok_or(MessageError::FieldType("get"))?),
+            _ => {
+                m.extra.insert(k, v);
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Validates and reads a `put` graph: every node has `_` with a matching `#`
+/// and a state for every property, and every value is a Gun value.
+pub fn parse_put(v: &serde_json::Value) -> Result<Graph, MessageError> {
+    let serde_json::Value::Object(nodes) = v else {
+        return Err(MessageError::FieldType("put"));
+    };
+    let mut g = Graph::new();
+    for (soul, node) in nodes {
+        if soul.is_empty() {
+            return Err(PutError::Empty.into());
+        }
+        let serde_json::Value::Object(node) = node else {
+            return Err(PutError::NodeNotObject(soul.clone()).into());
+        };
+        let Some(serde_json::Value::Object(meta)) = node.get("_") else {
+            return Err(PutError::MissingMeta(soul.clone()).into());
+        };
+        match meta.get("#") {
+            Some(serde_json::Value::String(s)) if s == soul => {}
+            other => {
+                let found = other.map_or_else(|| "nothing".to_owned(), |v| v.to_string());
+                return Err(PutError::SoulMismatch {
+                    soul: soul.clone(),
+                    found,
+                }
+                .into());
+            }
+        }
+        let Some(serde_json::Value::Object(states)) = meta.get(">") else {
+            return Err(PutError::MissingStates(soul.clone()).into());
+        };
+        let mut n = Node::new();
+        for (key, value) in node {
+            if key == "_" {
+                continue;
+            }
+            if key.is_empty() {
+                return Err(PutError::Empty.into());
+            }
+            let state = states
+                .get(key)
+                .and_then(serde_json::Value::as_f64)
+                .filter(|s| s.is_finite());
+            let Some(state) = state else {
+                return Err(PutError::MissingState {
+                    soul: soul.clone(),
+                    key: key.clone(),
+                }
+                .into());
+            };
+            let value = Value::from_json(value).map_err(|reason| PutError::BadValue {
+                soul: soul.clone(),
+                key: key.clone(),
+                reason,
+            })?;
+            n.insert(key.clone(), value, state);
+        }
+        g.insert_node(soul.clone(), n);
+    }
+    Ok(g)
+}
+
+fn parse_get(v: &serde_json::Value) -> Option<Get> {
+    let serde_json::Value::Object(o) = v else {
+        return None;
+    };
+    let soul = Lex::from_json(o.get("#")?)?;
+    let key = match o.get(".") {
+        None => None,
+        Some(k) => Some(Lex::from_json(k)?),
+    };
+    let budget = match o.get("%") {
+        None => None,
+        Some(b) => Some(b.as_f64()?),
+    };
+    let reverse = o.get("-").is_some_and(|r| {
+        !matches!(r, serde_json::Value::Null | serde_json::Value::Bool(false))
+            && r.as_f64() != Some(0.0)
+    });
+    Some(Get {
+        soul,
+        key,
+        budget,
+        reverse,
+    })
+}
+
+impl Get {
+    /// Appends the wire form (`{"#":…,".":…,"%":…,"-":1}`).
+    pub fn push_json(&self, out: &mut String) {
+        out.push_str("{\"#\":");
+        self.soul.push_json(out);
+        if let Some(b) = self.budget {
+            out.push_str(",\"%\":");
+            jstext::push_number(out, b);
+        }
+        if self.reverse {
+            out.push_str(",\"-\":1");
+        }
+        if let Some(k) = &self.key {
+            out.push_str(",\".\":");
+            k.push_json(out);
+        }
+        out.push('}');
+    }
+}
+
+impl Message {
+    /// Encodes the message as JSON with its keys sorted, as a Gun.js node peer does.
+    pub fn encode(&self) -> String {
+        let mut fields: Vec<(&str, String)> = Vec::with_capacity(8 + self.extra.len());
+        let text = |s: &str| {
+            let mut o = String::with_capacity(s.len() + 2);
+            jstext::push_string(&mut o, s);
+            o
+        };
+        if let Some(v) = &self.id {
+            fields.push(("#", text(v)));
+        }
+        if let Some(v) = &self.ack {
+            fields.push(("@", text(v)));
+        }
+        if let Some(v) = &self.seen {
+            fields.push(("><", text(v)));
+        }
+        if let Some(v) = &self.dam {
+            fields.push(("dam", text(v)));
+        }
+        if let Some(v) = &self.pid {
+            fields.push(("pid", text(v)));
+        }
+        if let Some(v) = &self.err {
+            fields.push(("err", text(v)));
+        }
+        if let Some(v) = self.hash {
+            fields.push(("##", jstext::number_text(v)));
+        }
+        if let Some(v) = &self.ok {
+            fields.push(("ok", v.to_string()));
+        }
+        if let Some(g) = &self.put {
+            fields.push(("put", g.to_json_text()));
+        }
+        if let Some(g) = &self.get {
+            let mut o = String::new();
+            g.push_json(&mut o);
+            fields.push(("get", o));
+        }
+        for (k, v) in &self.extra {
+            fields.push((k.as_str(), v.to_string()));
+        }
+        fields.sort_by(|a, b| jstext::cmp_utf16(a.0, b.0));
+        let mut out = String::with_capacity(
+            fields
+                .iter()
+                .map(|f| f.0.len() + f.1.len() + 4)
+                .sum::<usize>()
+                + 2,
+        );
+        out.push('{');
+        for (i, (k, v)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            jstext::push_string(&mut out, k);
+            out.push(':');
+            out.push_str(v);
+        }
+        out.push('}');
+        out
+    }
+
+    /// A `dam:"!"` error notice.
+    pub fn dam_error(id: String, err: impl Into<String>) -> Self {
+        Self {
+            id: Some(id),
+            dam: Some("!".into()),
+            err: Some(err.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Joins encoded messages into one batch frame `[m1,m2,…]` (a single message
+/// goes out as itself).
+pub fn batch(messages: &[String]) -> String {
+    if let [one] = messages {
+        return one.clone();
+    }
+    let mut out = String::with_capacity(messages.iter().map(|m| m.len() + 1).sum::<usize>() + 2);
+    out.push('[');
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(m);
+    }
+    out.push(']');
+    out
+}
