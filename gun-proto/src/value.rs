@@ -69,6 +69,10 @@ impl Value {
         match self {
             Self::Null => serde_json::Value::Null,
             Self::Bool(b) => serde_json::Value::Bool(*b),
+            // Integral numbers come back as JSON integers (`1`, not `1.0`).
+            Self::Number(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+                serde_json::Value::Number((*n as i64).into())
+            }
             Self::Number(n) => serde_json::Number::from_f64(*n)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Self::String(s) => serde_json::Value::String(s.clone()),

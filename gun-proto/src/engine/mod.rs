@@ -87,6 +87,15 @@ pub struct Engine {
     dirty: BTreeSet<PeerId>,
     deferred: usize,
     app: app::AppState,
+    /// Not-found replies held while upstream peers are asked, by get id.
+    held: HashMap<String, Held>,
+}
+
+/// A not-found answer waiting for upstream peers.
+#[derive(Debug)]
+struct Held {
+    to: PeerId,
+    waiting: BTreeSet<PeerId>,
 }
 
 #[derive(Debug)]
@@ -110,6 +119,7 @@ enum Timer {
     PutTimeout(ReqId),
     OnceWait(ReqId),
     GetExpire(String),
+    HeldExpire(String),
     Deferred {
         soul: String,
         key: String,
@@ -148,6 +158,7 @@ impl Engine {
             dirty: BTreeSet::new(),
             deferred: 0,
             app: app::AppState::default(),
+            held: HashMap::new(),
             cfg,
         }
     }
@@ -248,6 +259,7 @@ impl Engine {
             Timer::PutTimeout(req) => self.app_put_timeout(req),
             Timer::OnceWait(req) => self.once_timeout(req),
             Timer::GetExpire(id) => self.app_get_expire(&id),
+            Timer::HeldExpire(id) => self.release_held(&id),
             Timer::Deferred {
                 soul,
                 key,
@@ -307,6 +319,17 @@ impl Engine {
             !set.is_empty()
         });
         self.dup.forget_peer(peer);
+        let released: Vec<String> = self
+            .held
+            .iter_mut()
+            .filter_map(|(id, h)| {
+                (h.waiting.remove(&peer) && h.waiting.is_empty()).then(|| id.clone())
+            })
+            .collect();
+        for id in released {
+            self.release_held(&id);
+        }
+        self.held.retain(|_, h| h.to != peer);
         self.app_peer_gone(peer);
         Ok(())
     }

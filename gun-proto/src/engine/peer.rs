@@ -1,5 +1,7 @@
 //! Messages from peers: greetings, puts, gets and replies, and forwarding.
 
+use std::collections::BTreeSet;
+
 use tracing::{debug, warn};
 
 use super::{Engine, Loaded, Role, Waiter, app::AppJob};
@@ -14,11 +16,13 @@ use crate::wire::{Get, Message};
 pub(super) enum Job {
     /// A peer's put, to merge, ack and forward.
     PeerPut { peer: PeerId, msg: Message },
-    /// A peer's get, to answer (`read` is a pending lex read of souls).
+    /// A peer's get, to answer (`read` is a pending lex read of souls;
+    /// `upstream` the peers it was forwarded to).
     PeerGet {
         peer: PeerId,
         msg: Message,
         read: Option<ReadId>,
+        upstream: BTreeSet<PeerId>,
     },
     /// Data from a reply, to merge and push on to subscribers but `except`.
     Data { except: Option<PeerId>, diff: Graph },
@@ -76,7 +80,12 @@ impl Engine {
                     }
                 }
             }
-            Job::PeerGet { peer, msg, read } => self.peer_get(peer, msg, read),
+            Job::PeerGet {
+                peer,
+                msg,
+                read,
+                upstream,
+            } => self.peer_get(peer, msg, read, upstream),
             Job::Data { except, diff } => match self.ensure_diff_loaded(&diff) {
                 Loaded::No => Some(Job::Data { except, diff }),
                 Loaded::Failed => None,
@@ -128,11 +137,12 @@ impl Engine {
             return;
         }
         if msg.get.is_some() {
-            self.forward_get(peer, &msg);
+            let upstream = self.forward_get(peer, &msg);
             self.run(Job::PeerGet {
                 peer,
                 msg,
                 read: None,
+                upstream,
             });
             return;
         }
@@ -283,27 +293,27 @@ impl Engine {
 
     /// A get from a peer we serve goes on to our upstream peers, same id;
     /// their replies come back by `@` through dedup's `via`.
-    fn forward_get(&mut self, origin: PeerId, msg: &Message) {
+    fn forward_get(&mut self, origin: PeerId, msg: &Message) -> BTreeSet<PeerId> {
         if self
             .peers
             .get(&origin)
             .is_none_or(|p| p.role != Role::Accepted)
         {
-            return;
+            return BTreeSet::new();
         }
         let seen: Vec<String> = msg
             .seen
             .as_deref()
             .map(|s| s.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
-        let targets: Vec<PeerId> = self
+        let targets: BTreeSet<PeerId> = self
             .peers
             .iter()
             .filter(|(id, p)| **id != origin && p.role == Role::Dialed && !seen.contains(&p.label))
             .map(|(id, _)| *id)
             .collect();
         if targets.is_empty() {
-            return;
+            return targets;
         }
         let mut out = msg.clone();
         let mut labels = seen;
@@ -312,9 +322,10 @@ impl Engine {
         }
         out.seen = Some(labels.join(","));
         let text = out.encode();
-        for t in targets {
+        for &t in &targets {
             self.send_text(t, text.clone(), msg.id.as_deref());
         }
+        targets
     }
 
     fn subscribe(&mut self, peer: PeerId, soul: &str) {
@@ -334,14 +345,35 @@ impl Engine {
         set.insert(peer);
     }
 
-    fn peer_get(&mut self, peer: PeerId, msg: Message, read: Option<ReadId>) -> Option<Job> {
+    fn peer_get(
+        &mut self,
+        peer: PeerId,
+        msg: Message,
+        read: Option<ReadId>,
+        upstream: BTreeSet<PeerId>,
+    ) -> Option<Job> {
         let get = msg.get.clone()?;
         if let Some(soul) = get.soul.as_exact() {
             self.subscribe(peer, soul);
             match self.ensure_loaded([soul]) {
-                Loaded::No => return Some(Job::PeerGet { peer, msg, read }),
+                Loaded::No => {
+                    return Some(Job::PeerGet {
+                        peer,
+                        msg,
+                        read,
+                        upstream,
+                    });
+                }
                 Loaded::Failed => {
-                    self.refuse(Job::PeerGet { peer, msg, read }, "storage read failed");
+                    self.refuse(
+                        Job::PeerGet {
+                            peer,
+                            msg,
+                            read,
+                            upstream,
+                        },
+                        "storage read failed",
+                    );
                     return None;
                 }
                 Loaded::Yes => {}
@@ -357,15 +389,42 @@ impl Engine {
                         peer,
                         msg,
                         read: Some(id),
+                        upstream,
                     });
                 }
                 Some(id) if self.reads.contains_key(&id) => {
-                    return Some(Job::PeerGet { peer, msg, read });
+                    return Some(Job::PeerGet {
+                        peer,
+                        msg,
+                        read,
+                        upstream,
+                    });
                 }
                 Some(_) => {}
             }
         }
         let answer = self.answer(&get);
+        let get_id = msg.id.clone().unwrap_or_default();
+        if answer.is_empty() && !upstream.is_empty() {
+            // Not found here, but asked upstream: say so only once they all
+            // have (or the wait is over), so the asker does not stop early.
+            let still: BTreeSet<PeerId> = upstream
+                .into_iter()
+                .filter(|p| self.peers.contains_key(p))
+                .collect();
+            if !still.is_empty() {
+                self.held.insert(
+                    get_id.clone(),
+                    super::Held {
+                        to: peer,
+                        waiting: still,
+                    },
+                );
+                let wait = self.cfg.upstream_wait;
+                self.set_timer(wait, super::Timer::HeldExpire(get_id));
+                return None;
+            }
+        }
         let id = self.new_id();
         let mut reply = Message {
             id: Some(id),
@@ -450,12 +509,35 @@ impl Engine {
             return;
         }
         if let Some(put) = &msg.put {
+            self.held.remove(ack);
             self.run(Job::Data {
                 except: Some(to),
                 diff: put.clone(),
             });
+        } else if msg.ok.is_none() && msg.err.is_none() {
+            // An upstream not-found: pass one on only when every upstream said so.
+            if let Some(h) = self.held.get_mut(ack) {
+                h.waiting.remove(&peer);
+                if h.waiting.is_empty() {
+                    self.release_held(ack);
+                }
+                return;
+            }
         }
         self.send(to, &msg);
+    }
+
+    /// Sends a held not-found to the peer that asked.
+    pub(super) fn release_held(&mut self, get_id: &str) {
+        if let Some(h) = self.held.remove(get_id) {
+            let id = self.new_id();
+            let reply = Message {
+                id: Some(id),
+                ack: Some(get_id.to_owned()),
+                ..Message::default()
+            };
+            self.send(h.to, &reply);
+        }
     }
 }
 

@@ -309,6 +309,8 @@ pub struct Config {
     pub put_timeout: Duration,
     /// How long a forwarded get's replies are routed back.
     pub get_route_age: Duration,
+    /// How long a relay holds a not-found while its upstream peers answer.
+    pub upstream_wait: Duration,
     /// Largest batch frame to a peer, in bytes (a lone bigger message still goes).
     pub batch_bytes: usize,
     /// Most future-state properties held at once.
@@ -335,6 +337,7 @@ impl Config {
             dedup_max: 100_000,
             put_timeout: Duration::from_secs(9),
             get_route_age: Duration::from_secs(9),
+            upstream_wait: Duration::from_secs(1),
             batch_bytes: 64 * 1024,
             max_deferred: 10_000,
             max_subs_per_peer: 100_000,
