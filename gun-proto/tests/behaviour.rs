@@ -1,0 +1,570 @@
+//! Engine behaviours: future states, acks after the store, once waits, off,
+//! offline writes, set/map, and refusal of invalid data.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Relay, Sim, T0, at, messages};
+use gun_proto::{
+    Call, Config, Engine, Error, Event, Input, Now, Output, Path, PeerId, ReqId, Role, SubId, Value,
+};
+use serde_json::json;
+
+#[test]
+fn future_states_wait_for_their_time_then_apply_and_push() {
+    let mut r = Relay::new(1);
+    r.connect(1);
+    r.connect(2);
+    r.frame(2, r###"{"#":"sub","get":{"#":"f"}}"###);
+    let future = T0 + 10_000.0 + 2_000.0;
+    let frame = format!(
+        r###"{{"#":"fut","put":{{"f":{{"_":{{"#":"f",">":{{"k":{future}}}}},"k":"later"}}}}}}"###
+    );
+    let sent = r.frame(1, &frame);
+    // Not stored, not acked, not forwarded, not visible.
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(r.engine.graph().prop("f", "k").is_none());
+    let out = messages(&r.frame(2, r###"{"#":"g1","get":{"#":"f"}}"###));
+    assert!(out[0].1.put.is_none());
+    // The engine asks to be woken at that time.
+    let wake = r.engine.poll_timeout().expect("a timer");
+    assert!(
+        wake >= Duration::from_millis(12_000) && wake <= Duration::from_millis(12_100),
+        "{wake:?}"
+    );
+    // Not yet at 11.9 s...
+    r.now = at(11_900);
+    r.engine.handle_timeout(r.now);
+    assert!(r.drain().is_empty());
+    // ...applied once the clock reaches the state, and pushed to the subscriber.
+    r.now = Now::new(wake, T0 + wake.as_secs_f64() * 1000.0);
+    r.engine.handle_timeout(r.now);
+    let sent = messages(&r.drain());
+    assert_eq!(
+        r.engine.graph().prop("f", "k").map(|p| p.value.clone()),
+        Some(Value::String("later".into()))
+    );
+    assert_eq!(
+        r.store.graph().prop("f", "k").map(|p| p.state),
+        Some(future)
+    );
+    assert!(
+        sent.iter().any(|(p, m)| p.0 == 2 && m.put.is_some()),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn a_peer_put_is_acked_only_after_the_store_confirms() {
+    let mut sim = Sim::new(2);
+    sim.nodes[0].hold_writes = true;
+    sim.connect(1, 0);
+    sim.settle();
+    sim.call(
+        1,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("s"),
+            data: json!({"k": 1}),
+        },
+    );
+    sim.run_for(Duration::from_secs(1));
+    // The client's own store (memory) acked its put; the relay's ack has not come.
+    let relay_acks = sim.nodes[0]
+        .sent
+        .iter()
+        .filter(|(_, f)| f.contains("\"ok\":true"))
+        .count();
+    assert_eq!(relay_acks, 0);
+    assert_eq!(sim.nodes[0].held.len(), 1);
+    sim.release_writes(0);
+    sim.settle();
+    let relay_acks = sim.nodes[0]
+        .sent
+        .iter()
+        .filter(|(_, f)| f.contains("\"ok\":true"))
+        .count();
+    assert_eq!(relay_acks, 1);
+}
+
+#[test]
+fn an_own_put_is_acked_only_after_the_store_confirms() {
+    let mut sim = Sim::new(1);
+    sim.nodes[0].hold_writes = true;
+    sim.call(
+        0,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("s"),
+            data: json!({"k": 1}),
+        },
+    );
+    assert!(
+        !sim.take_events(0)
+            .iter()
+            .any(|e| matches!(e, Event::PutAck { .. }))
+    );
+    sim.release_writes(0);
+    assert_eq!(
+        sim.take_events(0),
+        [Event::PutAck {
+            req: ReqId(1),
+            result: Ok(())
+        }]
+    );
+}
+
+#[test]
+fn store_failure_is_reported_not_acked() {
+    let now = at(0);
+    let mut e = Engine::new(Config::new(1), now);
+    e.handle_input(
+        now,
+        Input::Call(Call::Put {
+            req: ReqId(1),
+            path: Path::soul("s"),
+            data: json!({"k": 1}),
+        }),
+    )
+    .expect("put");
+    let mut events = Vec::new();
+    while let Some(out) = e.poll_output() {
+        match out {
+            Output::StoreRead { id, .. } => e
+                .handle_input(
+                    now,
+                    Input::StoreRead {
+                        id,
+                        result: Ok(Default::default()),
+                    },
+                )
+                .expect("read"),
+            Output::StoreWrite { id, .. } => e
+                .handle_input(
+                    now,
+                    Input::StoreWritten {
+                        id,
+                        result: Err(gun_proto::StoreError("disk full".into())),
+                    },
+                )
+                .expect("write"),
+            Output::Event(ev) => events.push(ev),
+            Output::Transmit { .. } => {}
+        }
+    }
+    assert!(
+        matches!(&events[..], [Event::PutAck { result: Err(gun_proto::PutFailure::Store(m)), .. }] if m.contains("disk full")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn once_on_missing_data_resolves_as_not_found_within_the_wait() {
+    // The peer never answers: the wait decides.
+    let now = at(0);
+    let mut e = Engine::new(Config::new(1), now);
+    e.handle_input(
+        now,
+        Input::Connected {
+            peer: PeerId(5),
+            role: Role::Dialed,
+        },
+    )
+    .expect("connect");
+    e.handle_input(
+        now,
+        Input::Call(Call::Once {
+            req: ReqId(1),
+            path: Path::soul("nope"),
+            wait: Duration::from_millis(500),
+        }),
+    )
+    .expect("once");
+    let mut asked = false;
+    while let Some(out) = e.poll_output() {
+        match out {
+            Output::StoreRead { id, .. } => e
+                .handle_input(
+                    now,
+                    Input::StoreRead {
+                        id,
+                        result: Ok(Default::default()),
+                    },
+                )
+                .expect("read"),
+            Output::Transmit { frame, .. } => asked |= frame.contains("\"get\""),
+            Output::Event(ev) => panic!("answered early: {ev:?}"),
+            Output::StoreWrite { .. } => {}
+        }
+    }
+    assert!(asked);
+    assert_eq!(e.poll_timeout(), Some(Duration::from_millis(500)));
+    e.handle_timeout(at(500));
+    assert_eq!(
+        e.poll_output(),
+        Some(Output::Event(Event::Once {
+            req: ReqId(1),
+            value: None,
+            key: "nope".into()
+        }))
+    );
+}
+
+#[test]
+fn once_through_a_relay_answers_missing_and_present() {
+    let mut sim = Sim::new(3);
+    sim.connect(1, 0);
+    sim.connect(2, 0);
+    sim.settle();
+    sim.call(
+        1,
+        Call::Once {
+            req: ReqId(1),
+            path: Path::soul("a").get("b"),
+            wait: Duration::from_secs(2),
+        },
+    );
+    sim.settle();
+    assert!(sim.take_events(1).contains(&Event::Once {
+        req: ReqId(1),
+        value: None,
+        key: "b".into()
+    }));
+    sim.call(
+        2,
+        Call::Put {
+            req: ReqId(2),
+            path: Path::soul("a").get("b").get("c"),
+            data: json!("deep"),
+        },
+    );
+    sim.settle();
+    sim.call(
+        1,
+        Call::Once {
+            req: ReqId(3),
+            path: Path::soul("a").get("b").get("c"),
+            wait: Duration::from_secs(2),
+        },
+    );
+    sim.settle();
+    assert!(sim.take_events(1).contains(&Event::Once {
+        req: ReqId(3),
+        value: Some(json!("deep")),
+        key: "c".into()
+    }));
+    // A whole node comes with Gun's `_` metadata.
+    sim.call(
+        1,
+        Call::Once {
+            req: ReqId(4),
+            path: Path::soul("a").get("b"),
+            wait: Duration::from_secs(2),
+        },
+    );
+    sim.settle();
+    let ev = sim.take_events(1);
+    let node = ev.iter().find_map(|e| match e {
+        Event::Once {
+            req: ReqId(4),
+            value: Some(v),
+            ..
+        } => Some(v.clone()),
+        _ => None,
+    });
+    let node = node.expect("node");
+    assert_eq!(node["c"], json!("deep"));
+    assert_eq!(node["_"]["#"], json!("a/b"));
+}
+
+#[test]
+fn off_stops_updates() {
+    let mut sim = Sim::new(3);
+    sim.connect(1, 0);
+    sim.connect(2, 0);
+    sim.call(
+        1,
+        Call::On {
+            sub: SubId(1),
+            path: Path::soul("t").get("v"),
+        },
+    );
+    sim.settle();
+    sim.call(
+        2,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("t"),
+            data: json!({"v": 1}),
+        },
+    );
+    sim.settle();
+    assert_eq!(
+        sim.take_events(1)
+            .iter()
+            .filter(|e| matches!(e, Event::Update { .. }))
+            .count(),
+        1
+    );
+    sim.call(1, Call::Off { sub: SubId(1) });
+    sim.call(
+        2,
+        Call::Put {
+            req: ReqId(2),
+            path: Path::soul("t"),
+            data: json!({"v": 2}),
+        },
+    );
+    sim.settle();
+    assert!(
+        !sim.take_events(1)
+            .iter()
+            .any(|e| matches!(e, Event::Update { .. }))
+    );
+}
+
+#[test]
+fn deletes_are_tombstones_that_listeners_see() {
+    let mut sim = Sim::new(2);
+    sim.connect(1, 0);
+    sim.call(
+        1,
+        Call::On {
+            sub: SubId(1),
+            path: Path::soul("t").get("v"),
+        },
+    );
+    sim.call(
+        1,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("t"),
+            data: json!({"v": "x"}),
+        },
+    );
+    sim.run_for(Duration::from_millis(5));
+    sim.call(
+        1,
+        Call::Put {
+            req: ReqId(2),
+            path: Path::soul("t").get("v"),
+            data: json!(null),
+        },
+    );
+    sim.settle();
+    let vals: Vec<_> = sim
+        .take_events(1)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Update { value, .. } => Some(value),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(vals, [json!("x"), json!(null)]);
+    assert_eq!(
+        sim.nodes[0]
+            .engine
+            .graph()
+            .prop("t", "v")
+            .map(|p| p.value.clone()),
+        Some(Value::Null)
+    );
+}
+
+#[test]
+fn set_and_map_over_a_hundred_items() {
+    let mut sim = Sim::new(3);
+    sim.connect(1, 0);
+    sim.connect(2, 0);
+    sim.call(
+        2,
+        Call::Map {
+            sub: SubId(7),
+            path: Path::soul("list"),
+        },
+    );
+    sim.settle();
+    let mut souls = Vec::new();
+    for i in 0..100 {
+        sim.call(
+            1,
+            Call::Set {
+                req: ReqId(i),
+                path: Path::soul("list"),
+                data: json!({"n": i}),
+            },
+        );
+    }
+    for e in sim.take_events(1) {
+        if let Event::SetSoul { soul, .. } = e {
+            souls.push(soul);
+        }
+    }
+    sim.settle();
+    assert_eq!(souls.len(), 100);
+    assert_eq!(
+        souls
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        100,
+        "unique souls"
+    );
+    let ev = sim.take_events(2);
+    let mut seen: Vec<i64> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Update {
+                sub: SubId(7),
+                value,
+                ..
+            } => value["n"].as_i64(),
+            _ => None,
+        })
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        sim.nodes[0].engine.graph().node("list").map(|n| n.len()),
+        Some(100)
+    );
+}
+
+#[test]
+fn invalid_data_is_refused_naming_the_path_and_nothing_is_written() {
+    let now = at(0);
+    let mut e = Engine::new(Config::new(1), now);
+    let err = e
+        .handle_input(
+            now,
+            Input::Call(Call::Put {
+                req: ReqId(1),
+                path: Path::soul("alice"),
+                data: json!({"ok": 1, "arr": [1]}),
+            }),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid data at alice.arr: arrays are not allowed"
+    );
+    let err = e
+        .handle_input(
+            now,
+            Input::Call(Call::Put {
+                req: ReqId(2),
+                path: Path::soul("alice").get("pets"),
+                data: json!({"a": {"b": [1]}}),
+            }),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidData(ref d) if d.path == "alice.pets.a.b"),
+        "{err}"
+    );
+    assert!(e.poll_output().is_none());
+    assert!(e.graph().is_empty());
+    assert!(Value::number(f64::NAN).is_err() && Value::number(f64::INFINITY).is_err());
+    assert_eq!(
+        e.handle_input(
+            now,
+            Input::Call(Call::Put {
+                req: ReqId(3),
+                path: Path::soul(""),
+                data: json!({})
+            })
+        ),
+        Err(Error::EmptyPath)
+    );
+}
+
+#[test]
+fn offline_writes_reach_the_relay_with_their_original_states() {
+    let mut sim = Sim::new(3);
+    sim.call(
+        1,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("doc"),
+            data: json!({"title": "offline"}),
+        },
+    );
+    sim.settle();
+    let state = sim.nodes[1]
+        .engine
+        .graph()
+        .prop("doc", "title")
+        .map(|p| p.state)
+        .expect("written locally");
+    // Reads work offline.
+    sim.call(
+        1,
+        Call::Once {
+            req: ReqId(2),
+            path: Path::soul("doc").get("title"),
+            wait: Duration::from_secs(1),
+        },
+    );
+    assert!(sim.take_events(1).contains(&Event::Once {
+        req: ReqId(2),
+        value: Some(json!("offline")),
+        key: "title".into()
+    }));
+    sim.run_for(Duration::from_secs(30));
+    sim.connect(1, 0);
+    sim.settle();
+    assert_eq!(
+        sim.nodes[0]
+            .engine
+            .graph()
+            .prop("doc", "title")
+            .map(|p| p.state),
+        Some(state)
+    );
+    sim.connect(2, 0);
+    sim.call(
+        2,
+        Call::Once {
+            req: ReqId(3),
+            path: Path::soul("doc").get("title"),
+            wait: Duration::from_secs(1),
+        },
+    );
+    sim.settle();
+    assert!(sim.take_events(2).contains(&Event::Once {
+        req: ReqId(3),
+        value: Some(json!("offline")),
+        key: "title".into()
+    }));
+}
+
+#[test]
+fn engines_with_equal_seeds_and_inputs_behave_identically() {
+    let run = || {
+        let mut sim = Sim::new(3);
+        sim.connect(1, 0);
+        sim.connect(2, 0);
+        sim.call(
+            2,
+            Call::Map {
+                sub: SubId(1),
+                path: Path::soul("l"),
+            },
+        );
+        for i in 0..10 {
+            sim.call(
+                1,
+                Call::Set {
+                    req: ReqId(i),
+                    path: Path::soul("l"),
+                    data: json!({"i": i}),
+                },
+            );
+        }
+        sim.settle();
+        sim.nodes.iter().map(|n| n.sent.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
