@@ -98,11 +98,11 @@ impl Lex {
 
     /// Appends the wire form.
     pub fn push_json(&self, out: &mut String) {
-        if self.plain {
-            if let Some(e) = self.as_exact() {
-                jstext::push_string(out, e);
-                return;
-            }
+        if self.plain
+            && let Some(e) = self.as_exact()
+        {
+            jstext::push_string(out, e);
+            return;
         }
         out.push('{');
         let mut first = true;

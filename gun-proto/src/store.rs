@@ -60,10 +60,11 @@ impl Store for MemoryStore {
         }
         let start = query.soul.lower_bound().unwrap_or("");
         for (soul, n) in self.graph.with_prefix("").skip_while(|(s, _)| *s < start) {
-            if let Some(p) = &query.soul.prefix {
-                if soul > p.as_str() && !soul.starts_with(p.as_str()) {
-                    break;
-                }
+            if let Some(p) = &query.soul.prefix
+                && soul > p.as_str()
+                && !soul.starts_with(p.as_str())
+            {
+                break;
             }
             if query.soul.matches(soul) {
                 out.insert_node(soul.to_owned(), n.clone());

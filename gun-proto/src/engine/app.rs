@@ -107,12 +107,12 @@ impl Engine {
                     _ => set_soul(&mut self.rng, state),
                 };
                 let mut data = data;
-                if let serde_json::Value::Object(o) = &mut data {
-                    if crate::value::link_soul(o).is_none() {
-                        let mut meta = serde_json::Map::new();
-                        meta.insert("#".into(), serde_json::Value::String(key.clone()));
-                        o.insert("_".into(), serde_json::Value::Object(meta));
-                    }
+                if let serde_json::Value::Object(o) = &mut data
+                    && crate::value::link_soul(o).is_none()
+                {
+                    let mut meta = serde_json::Map::new();
+                    meta.insert("#".into(), serde_json::Value::String(key.clone()));
+                    o.insert("_".into(), serde_json::Value::Object(meta));
                 }
                 let path = path.get(key.clone());
                 self.check_put(req, &path, &data)?;
@@ -528,13 +528,13 @@ impl Engine {
                 if !o.outstanding.is_empty() {
                     return;
                 }
-                if o.asked.insert((soul.clone(), key.clone())) {
-                    if let Some(id) = self.ask(&soul, key.as_deref(), Some(req)) {
-                        if let Some(o) = self.app.onces.get_mut(&req) {
-                            o.outstanding.insert(id);
-                        }
-                        return;
+                if o.asked.insert((soul.clone(), key.clone()))
+                    && let Some(id) = self.ask(&soul, key.as_deref(), Some(req))
+                {
+                    if let Some(o) = self.app.onces.get_mut(&req) {
+                        o.outstanding.insert(id);
                     }
+                    return;
                 }
                 self.finish_once(req, None);
             }

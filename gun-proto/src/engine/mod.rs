@@ -319,13 +319,14 @@ impl Engine {
             !set.is_empty()
         });
         self.dup.forget_peer(peer);
-        let released: Vec<String> = self
+        let mut released: Vec<String> = self
             .held
             .iter_mut()
             .filter_map(|(id, h)| {
                 (h.waiting.remove(&peer) && h.waiting.is_empty()).then(|| id.clone())
             })
             .collect();
+        released.sort();
         for id in released {
             self.release_held(&id);
         }
@@ -342,10 +343,10 @@ impl Engine {
     }
 
     fn send_text(&mut self, peer: PeerId, text: String, id: Option<&str>) {
-        if let Some(id) = id {
-            if !self.dup.contains(id, self.now.mono) {
-                self.dup.track(id, None, self.now.mono);
-            }
+        if let Some(id) = id
+            && !self.dup.contains(id, self.now.mono)
+        {
+            self.dup.track(id, None, self.now.mono);
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             p.queue.push(text);

@@ -202,7 +202,7 @@ impl Engine {
         // what it wrote is superseded by what is stored. A put that is only
         // from the future is acked by no one until its time (as Gun.js).
         let only_future = merged.accepted.is_empty() && !merged.deferred.is_empty();
-        let waiter = (serves && !only_future).then(|| Waiter::Peer { peer, id });
+        let waiter = (serves && !only_future).then_some(Waiter::Peer { peer, id });
         self.write(&merged.accepted, waiter);
         self.changed(&merged.accepted);
         if !merged.accepted.is_empty() {
@@ -242,10 +242,10 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .collect();
         for id in std::iter::once(&origin).chain(&targets) {
-            if let Some(p) = self.peers.get(id) {
-                if !labels.contains(&p.label) {
-                    labels.push(p.label.clone());
-                }
+            if let Some(p) = self.peers.get(id)
+                && !labels.contains(&p.label)
+            {
+                labels.push(p.label.clone());
             }
         }
         let mut out = msg.clone();

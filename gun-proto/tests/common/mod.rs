@@ -221,24 +221,24 @@ impl Sim {
             assert!(steps < 1_000_000, "no quiescence: livelock?");
             self.set_time(t);
             let now = self.now;
-            if let Some(entry) = self.inflight.first_entry() {
-                if entry.key().0 <= now.mono {
-                    let (to, from, frame) = entry.remove();
-                    if self.nodes[to]
-                        .engine
-                        .handle_input(
-                            now,
-                            Input::Frame {
-                                peer: from,
-                                data: frame.as_bytes(),
-                            },
-                        )
-                        .is_ok()
-                    {
-                        self.drain(to);
-                    }
-                    continue;
+            if let Some(entry) = self.inflight.first_entry()
+                && entry.key().0 <= now.mono
+            {
+                let (to, from, frame) = entry.remove();
+                if self.nodes[to]
+                    .engine
+                    .handle_input(
+                        now,
+                        Input::Frame {
+                            peer: from,
+                            data: frame.as_bytes(),
+                        },
+                    )
+                    .is_ok()
+                {
+                    self.drain(to);
                 }
+                continue;
             }
             for i in 0..self.nodes.len() {
                 if self.nodes[i]
