@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::peer::Job;
 use super::{Call, Engine, Error, Event, Loaded, Output, Path, PutFailure, Role, Timer, Waiter};
@@ -205,6 +205,12 @@ impl Engine {
         }
         let waiter = self.cfg.store.then_some(Waiter::Api(job.req));
         let _ = self.merge(&diff, waiter);
+        if self.app.outbox.len() >= self.cfg.max_outbox {
+            // Oldest first: it is still in the local store, only not resent.
+            if let Some((old, _)) = self.app.outbox.pop_first() {
+                warn!(?old, "outbox full: an unsynced put will not be resent");
+            }
+        }
         self.app.outbox.insert(job.req, diff.clone());
         let targets: Vec<PeerId> = self
             .peers
@@ -219,7 +225,7 @@ impl Engine {
             .collect();
         if !targets.is_empty() {
             let id = self.new_id();
-            self.app.put_ids.insert(id.clone(), job.req);
+            self.track_put_id(id.clone(), job.req);
             let msg = Message {
                 id: Some(id.clone()),
                 put: Some(diff),
@@ -342,7 +348,16 @@ impl Engine {
         true
     }
 
+    /// Remembers one of our put messages so peer acks find their request,
+    /// for as long as replies are routed.
+    fn track_put_id(&mut self, id: String, req: ReqId) {
+        self.app.put_ids.insert(id.clone(), req);
+        let age = self.cfg.get_route_age.max(self.cfg.put_timeout);
+        self.set_timer(age, Timer::GetExpire(id));
+    }
+
     pub(super) fn app_get_expire(&mut self, id: &str) {
+        self.app.put_ids.remove(id);
         if let Some(get) = self.app.gets.remove(id) {
             for req in get.onces {
                 if let Some(o) = self.app.onces.get_mut(&req) {
@@ -382,7 +397,7 @@ impl Engine {
             .collect();
         for (req, diff) in outbox {
             let id = self.new_id();
-            self.app.put_ids.insert(id.clone(), req);
+            self.track_put_id(id.clone(), req);
             self.send(
                 peer,
                 &Message {

@@ -319,6 +319,8 @@ pub struct Config {
     pub max_subs_per_peer: usize,
     /// Most calls and messages waiting on store reads.
     pub max_parked: usize,
+    /// Most own puts kept to resend until a peer acks them (offline writes).
+    pub max_outbox: usize,
     /// Most properties a reply to a lex get may carry (when no `%` limits it).
     pub max_reply_props: usize,
     /// Fixed drift added to states, in ms (Gun.js's `state.drift`).
@@ -343,6 +345,7 @@ impl Config {
             max_subs_per_peer: 100_000,
             max_parked: 100_000,
             max_reply_props: 10_000,
+            max_outbox: 100_000,
             clock_drift: 0.0,
         }
     }
