@@ -4,7 +4,7 @@
 //! the soul Gun.js would give it: its own `_["#"]`, else the link its parent
 //! already holds at that key, else the path soul `parent/key`.
 
-use crate::graph::{Graph, Node};
+use crate::graph::Graph;
 use crate::state::State;
 use crate::value::{InvalidValue, Value, link_soul};
 
@@ -131,11 +131,6 @@ fn walk(
         diff.insert(soul, key, value, state);
     }
     Ok(())
-}
-
-/// A node as JSON (see [`Node::to_json`]); `None` stays `None`.
-pub fn node_json(soul: &str, node: Option<&Node>) -> Option<serde_json::Value> {
-    node.map(|n| n.to_json(soul))
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! frames) on the stable toolchain: each input decodes or is refused, never
 //! panics, and is fed to a relay engine too.
 
-use std::time::Duration;
+mod common;
 
+use common::Relay;
 use gun_proto::wire::{self, Limits};
-use gun_proto::{Config, Engine, Input, MemoryStore, Now, Output, PeerId, Role, Store};
 
 #[test]
 fn fuzz_corpus_replays_without_panic() {
@@ -16,18 +16,8 @@ fn fuzz_corpus_replays_without_panic() {
         .collect();
     inputs.sort();
     assert!(inputs.len() >= 10, "corpus is present");
-    let now = Now::new(Duration::ZERO, 1.8e12);
-    let mut engine = Engine::new(Config::new(1), now);
-    let mut store = MemoryStore::new();
-    engine
-        .handle_input(
-            now,
-            Input::Connected {
-                peer: PeerId(1),
-                role: Role::Accepted,
-            },
-        )
-        .expect("connect");
+    let mut relay = Relay::new(1);
+    relay.connect(1);
     for path in inputs {
         let data = std::fs::read(&path).expect("read input");
         if let Ok(messages) = wire::decode(&data, &Limits::default()) {
@@ -37,31 +27,6 @@ fn fuzz_corpus_replays_without_panic() {
                 assert_eq!(again.len(), 1);
             }
         }
-        engine
-            .handle_input(
-                now,
-                Input::Frame {
-                    peer: PeerId(1),
-                    data: &data,
-                },
-            )
-            .expect("frame");
-        while let Some(out) = engine.poll_output() {
-            match out {
-                Output::StoreRead { id, query } => {
-                    let result = store.read(&query);
-                    engine
-                        .handle_input(now, Input::StoreRead { id, result })
-                        .expect("read");
-                }
-                Output::StoreWrite { id, batch } => {
-                    let result = store.write(&batch);
-                    engine
-                        .handle_input(now, Input::StoreWritten { id, result })
-                        .expect("write");
-                }
-                _ => {}
-            }
-        }
+        relay.frame_bytes(1, &data);
     }
 }

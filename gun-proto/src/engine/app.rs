@@ -6,7 +6,7 @@ use tracing::{debug, warn};
 
 use super::peer::Job;
 use super::{Call, Engine, Error, Event, Loaded, Output, Path, PutFailure, Role, Timer, Waiter};
-use crate::convert::{self, InvalidData, InvalidDataReason};
+use crate::convert;
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReqId, SubId, set_soul};
 use crate::lex::Lex;
@@ -724,7 +724,3 @@ fn path_text(path: &Path, n: usize) -> String {
     }
     s
 }
-
-// `InvalidDataReason` is part of the error a bad put returns.
-#[allow(dead_code)]
-fn _reason_is_public(_: InvalidDataReason, _: InvalidData) {}

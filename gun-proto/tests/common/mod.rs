@@ -307,12 +307,17 @@ impl Relay {
 
     /// Feeds a frame from `peer` and returns every frame sent in response.
     pub fn frame(&mut self, peer: u64, frame: &str) -> Vec<(PeerId, String)> {
+        self.frame_bytes(peer, frame.as_bytes())
+    }
+
+    /// Like [`Relay::frame`], for bytes that need not be text.
+    pub fn frame_bytes(&mut self, peer: u64, data: &[u8]) -> Vec<(PeerId, String)> {
         self.engine
             .handle_input(
                 self.now,
                 Input::Frame {
                     peer: PeerId(peer),
-                    data: frame.as_bytes(),
+                    data,
                 },
             )
             .expect("frame");
