@@ -312,10 +312,14 @@ fn parse_get(v: &serde_json::Value) -> Option<Get> {
         None => None,
         Some(b) => Some(b.as_f64()?),
     };
-    let reverse = o.get("-").is_some_and(|r| {
-        !matches!(r, serde_json::Value::Null | serde_json::Value::Bool(false))
-            && r.as_f64() != Some(0.0)
-    });
+    // Gun.js tests `-` for truthiness; `1` and `true` are what clients send.
+    let reverse = match o.get("-") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(serde_json::Value::Null) | None => false,
+        Some(_) => true,
+    };
     Some(Get {
         soul,
         key,

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Relay, Sim, T0, at, messages};
+use common::{Relay, Sim, T0, at, drive, messages};
 use gun_proto::{
     Call, Config, Engine, Error, Event, Input, Now, Output, Path, PeerId, ReqId, Role, SubId, Value,
 };
@@ -128,31 +128,8 @@ fn store_failure_is_reported_not_acked() {
         }),
     )
     .expect("put");
-    let mut events = Vec::new();
-    while let Some(out) = e.poll_output() {
-        match out {
-            Output::StoreRead { id, .. } => e
-                .handle_input(
-                    now,
-                    Input::StoreRead {
-                        id,
-                        result: Ok(Default::default()),
-                    },
-                )
-                .expect("read"),
-            Output::StoreWrite { id, .. } => e
-                .handle_input(
-                    now,
-                    Input::StoreWritten {
-                        id,
-                        result: Err(gun_proto::StoreError("disk full".into())),
-                    },
-                )
-                .expect("write"),
-            Output::Event(ev) => events.push(ev),
-            Output::Transmit { .. } => {}
-        }
-    }
+    let write = Err(gun_proto::StoreError("disk full".into()));
+    let (events, _) = drive(&mut e, now, &write);
     assert!(
         matches!(&events[..], [Event::PutAck { result: Err(gun_proto::PutFailure::Store(m)), .. }] if m.contains("disk full")),
         "{events:?}"
@@ -181,23 +158,9 @@ fn once_on_missing_data_resolves_as_not_found_within_the_wait() {
         }),
     )
     .expect("once");
-    let mut asked = false;
-    while let Some(out) = e.poll_output() {
-        match out {
-            Output::StoreRead { id, .. } => e
-                .handle_input(
-                    now,
-                    Input::StoreRead {
-                        id,
-                        result: Ok(Default::default()),
-                    },
-                )
-                .expect("read"),
-            Output::Transmit { frame, .. } => asked |= frame.contains("\"get\""),
-            Output::Event(ev) => panic!("answered early: {ev:?}"),
-            Output::StoreWrite { .. } => {}
-        }
-    }
+    let (events, frames) = drive(&mut e, now, &Ok(()));
+    assert!(events.is_empty(), "answered early: {events:?}");
+    let asked = frames.iter().any(|f| f.contains("\"get\""));
     assert!(asked);
     assert_eq!(e.poll_timeout(), Some(Duration::from_millis(500)));
     e.handle_timeout(at(500));

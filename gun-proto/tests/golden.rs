@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Relay, messages, msg};
+use common::{Relay, messages, msg, reply_keys};
 use gun_proto::PeerId;
 use gun_proto::wire::Message;
 
@@ -189,31 +189,16 @@ fn lex_gets_select_keys_and_souls() {
         1,
         r###"{"#":"q3","get":{"#":"lx",".":{">":"ab","<":"c"},"%":99999}}"###,
     ));
-    let put = out[0].1.put.clone().expect("data");
-    let keys: Vec<&str> = put
-        .node("lx")
-        .expect("node")
-        .iter()
-        .map(|(k, _)| k)
-        .collect();
-    assert_eq!(keys, ["ab", "b", "ba", "c"]);
+    assert_eq!(reply_keys(&out, "lx"), ["ab", "b", "ba", "c"]);
     // Prefix.
     let out = messages(&relay.frame(1, r###"{"#":"q5","get":{"#":"lx",".":{"*":"a"}}}"###));
-    let put = out[0].1.put.clone().expect("data");
-    assert_eq!(put.node("lx").expect("node").len(), 2);
+    assert_eq!(reply_keys(&out, "lx"), ["aa", "ab"]);
     // Reverse with a budget: d, c, ba (3 + 3 + 4 chars), as Gun.js.
     let out = messages(&relay.frame(
         1,
         r###"{"#":"q4","get":{"#":"lx",".":{">":"a"},"%":10,"-":1}}"###,
     ));
-    let put = out[0].1.put.clone().expect("data");
-    let keys: Vec<&str> = put
-        .node("lx")
-        .expect("node")
-        .iter()
-        .map(|(k, _)| k)
-        .collect();
-    assert_eq!(keys, ["ba", "c", "d"]);
+    assert_eq!(reply_keys(&out, "lx"), ["ba", "c", "d"]);
     // Souls by prefix.
     relay.frame(
         1,

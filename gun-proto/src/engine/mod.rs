@@ -434,11 +434,12 @@ impl Engine {
         state
     }
 
-    fn read(&mut self, query: StoreQuery) {
+    fn read(&mut self, query: StoreQuery) -> ReadId {
         self.next_read += 1;
         let id = ReadId(self.next_read);
         self.reads.insert(id, query.clone());
         self.outputs.push_back(Output::StoreRead { id, query });
+        id
     }
 
     fn read_done(

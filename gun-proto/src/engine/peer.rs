@@ -11,19 +11,24 @@ use crate::store::StoreQuery;
 use crate::value::Value;
 use crate::wire::{Get, Message};
 
+/// A peer's get waiting to be answered.
+#[derive(Debug)]
+pub(super) struct GetJob {
+    peer: PeerId,
+    msg: Message,
+    /// A pending store read of the souls a lex selects.
+    read: Option<ReadId>,
+    /// The upstream peers the get was forwarded to.
+    upstream: BTreeSet<PeerId>,
+}
+
 /// Work that may have to wait for souls to be read from the store.
 #[derive(Debug)]
 pub(super) enum Job {
     /// A peer's put, to merge, ack and forward.
     PeerPut { peer: PeerId, msg: Message },
-    /// A peer's get, to answer (`read` is a pending lex read of souls;
-    /// `upstream` the peers it was forwarded to).
-    PeerGet {
-        peer: PeerId,
-        msg: Message,
-        read: Option<ReadId>,
-        upstream: BTreeSet<PeerId>,
-    },
+    /// A peer's get, to answer.
+    PeerGet(GetJob),
     /// Data from a reply, to merge and push on to subscribers but `except`.
     Data { except: Option<PeerId>, diff: Graph },
     /// A future-state property whose time has come.
@@ -46,7 +51,7 @@ impl Engine {
 
     fn refuse(&mut self, job: Job, why: &str) {
         match job {
-            Job::PeerPut { peer, msg } | Job::PeerGet { peer, msg, .. } => {
+            Job::PeerPut { peer, msg } | Job::PeerGet(GetJob { peer, msg, .. }) => {
                 let id = self.new_id();
                 let reply = Message {
                     id: Some(id),
@@ -80,12 +85,7 @@ impl Engine {
                     }
                 }
             }
-            Job::PeerGet {
-                peer,
-                msg,
-                read,
-                upstream,
-            } => self.peer_get(peer, msg, read, upstream),
+            Job::PeerGet(job) => self.peer_get(job).map(Job::PeerGet),
             Job::Data { except, diff } => match self.ensure_diff_loaded(&diff) {
                 Loaded::No => Some(Job::Data { except, diff }),
                 Loaded::Failed => None,
@@ -138,12 +138,12 @@ impl Engine {
         }
         if msg.get.is_some() {
             let upstream = self.forward_get(peer, &msg);
-            self.run(Job::PeerGet {
+            self.run(Job::PeerGet(GetJob {
                 peer,
                 msg,
                 read: None,
                 upstream,
-            });
+            }));
             return;
         }
         if msg.put.is_some() {
@@ -345,64 +345,37 @@ impl Engine {
         set.insert(peer);
     }
 
-    fn peer_get(
-        &mut self,
-        peer: PeerId,
-        msg: Message,
-        read: Option<ReadId>,
-        upstream: BTreeSet<PeerId>,
-    ) -> Option<Job> {
-        let get = msg.get.clone()?;
+    /// Answers a get, or returns it to wait for the store.
+    fn peer_get(&mut self, mut job: GetJob) -> Option<GetJob> {
+        let get = job.msg.get.clone()?;
         if let Some(soul) = get.soul.as_exact() {
-            self.subscribe(peer, soul);
+            self.subscribe(job.peer, soul);
             match self.ensure_loaded([soul]) {
-                Loaded::No => {
-                    return Some(Job::PeerGet {
-                        peer,
-                        msg,
-                        read,
-                        upstream,
-                    });
-                }
+                Loaded::No => return Some(job),
                 Loaded::Failed => {
-                    self.refuse(
-                        Job::PeerGet {
-                            peer,
-                            msg,
-                            read,
-                            upstream,
-                        },
-                        "storage read failed",
-                    );
+                    self.refuse(Job::PeerGet(job), "storage read failed");
                     return None;
                 }
                 Loaded::Yes => {}
             }
         } else if self.cfg.store {
-            match read {
+            match job.read {
                 None => {
-                    self.read(StoreQuery {
+                    job.read = Some(self.read(StoreQuery {
                         soul: get.soul.clone(),
-                    });
-                    let id = ReadId(self.next_read);
-                    return Some(Job::PeerGet {
-                        peer,
-                        msg,
-                        read: Some(id),
-                        upstream,
-                    });
+                    }));
+                    return Some(job);
                 }
-                Some(id) if self.reads.contains_key(&id) => {
-                    return Some(Job::PeerGet {
-                        peer,
-                        msg,
-                        read,
-                        upstream,
-                    });
-                }
+                Some(id) if self.reads.contains_key(&id) => return Some(job),
                 Some(_) => {}
             }
         }
+        let GetJob {
+            peer,
+            msg,
+            upstream,
+            ..
+        } = job;
         let answer = self.answer(&get);
         let get_id = msg.id.clone().unwrap_or_default();
         if answer.is_empty() && !upstream.is_empty() {

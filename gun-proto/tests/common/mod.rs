@@ -348,6 +348,43 @@ impl Relay {
     }
 }
 
+/// Drains a lone engine: reads find nothing, writes get `write`'s result.
+/// Returns the events and the frames it sent.
+pub fn drive(
+    e: &mut Engine,
+    now: Now,
+    write: &Result<(), gun_proto::StoreError>,
+) -> (Vec<Event>, Vec<String>) {
+    let (mut events, mut frames) = (Vec::new(), Vec::new());
+    while let Some(out) = e.poll_output() {
+        match out {
+            Output::StoreRead { id, .. } => {
+                let result = Ok(Graph::default());
+                e.handle_input(now, Input::StoreRead { id, result })
+                    .expect("read");
+            }
+            Output::StoreWrite { id, .. } => {
+                let result = write.clone();
+                e.handle_input(now, Input::StoreWritten { id, result })
+                    .expect("write");
+            }
+            Output::Event(ev) => events.push(ev),
+            Output::Transmit { frame, .. } => frames.push(frame),
+        }
+    }
+    (events, frames)
+}
+
+/// The keys of node `soul` in the first reply's `put`.
+pub fn reply_keys(out: &[(PeerId, Message)], soul: &str) -> Vec<String> {
+    let put = out[0].1.put.as_ref().expect("data");
+    put.node(soul)
+        .expect("node")
+        .iter()
+        .map(|(k, _)| k.to_owned())
+        .collect()
+}
+
 /// Every message in the frames, decoded.
 pub fn messages(frames: &[(PeerId, String)]) -> Vec<(PeerId, Message)> {
     let mut out = Vec::new();
