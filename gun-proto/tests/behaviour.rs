@@ -53,6 +53,12 @@ fn future_states_wait_for_their_time_then_apply_and_push() {
         sent.iter().any(|(p, m)| p.0 == 2 && m.put.is_some()),
         "{sent:?}"
     );
+    // And the writer's ack, owed since the put arrived, goes out now it is stored.
+    assert!(
+        sent.iter()
+            .any(|(p, m)| p.0 == 1 && m.ack.as_deref() == Some("fut") && m.ok == Some(json!(true))),
+        "{sent:?}"
+    );
 }
 
 #[test]

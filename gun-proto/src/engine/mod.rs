@@ -89,6 +89,17 @@ pub struct Engine {
     app: app::AppState,
     /// Not-found replies held while upstream peers are asked, by get id.
     held: HashMap<String, Held>,
+    /// Acks owed for puts with future-state properties, sent once all of
+    /// them have been applied and written.
+    tickets: HashMap<u64, Ticket>,
+    next_ticket: u64,
+}
+
+/// An ack waiting for a put's deferred properties.
+#[derive(Debug)]
+struct Ticket {
+    waiter: Waiter,
+    left: usize,
 }
 
 /// A not-found answer waiting for upstream peers.
@@ -121,6 +132,7 @@ enum Timer {
     GetExpire(String),
     HeldExpire(String),
     Deferred {
+        ticket: Option<u64>,
         soul: String,
         key: String,
         value: Value,
@@ -159,6 +171,8 @@ impl Engine {
             deferred: 0,
             app: app::AppState::default(),
             held: HashMap::new(),
+            tickets: HashMap::new(),
+            next_ticket: 0,
             cfg,
         }
     }
@@ -265,11 +279,12 @@ impl Engine {
                 key,
                 value,
                 state,
+                ticket,
             } => {
                 self.deferred = self.deferred.saturating_sub(1);
                 let mut diff = Graph::new();
                 diff.insert(&soul, &key, value, state);
-                self.run(peer::Job::Deferred { diff });
+                self.run(peer::Job::Deferred { diff, ticket });
             }
         }
     }
@@ -547,7 +562,8 @@ impl Engine {
     }
 
     /// Schedules future-state properties for when the wall clock reaches them.
-    fn defer(&mut self, deferred: &Graph) {
+    /// `ticket` is the ack owed once these properties are applied.
+    fn defer(&mut self, deferred: &Graph, ticket: Option<u64>) {
         for (soul, node) in deferred.iter() {
             for (key, p) in node.iter() {
                 if self.deferred >= self.cfg.max_deferred {
@@ -555,6 +571,10 @@ impl Engine {
                         soul,
                         key, "too many future-state updates held; dropping one"
                     );
+                    // Not stored, so never acked.
+                    if let Some(t) = ticket {
+                        self.tickets.remove(&t);
+                    }
                     continue;
                 }
                 self.deferred += 1;
@@ -567,6 +587,7 @@ impl Engine {
                         key: key.to_owned(),
                         value: p.value.clone(),
                         state: p.state,
+                        ticket,
                     },
                 );
             }
@@ -577,10 +598,35 @@ impl Engine {
     /// what is from the future, and tells listeners.
     fn merge(&mut self, diff: &Graph, waiter: Option<Waiter>) -> crate::graph::Merged {
         let merged = self.graph.merge(self.now.unix_ms, diff);
-        self.defer(&merged.deferred);
+        self.defer(&merged.deferred, None);
         self.write(&merged.accepted, waiter);
         self.changed(&merged.accepted);
         merged
+    }
+}
+
+impl Engine {
+    /// Owes `waiter` an ack once `count` deferred properties are applied.
+    fn ticket(&mut self, waiter: Waiter, count: usize) -> u64 {
+        self.next_ticket += 1;
+        self.tickets.insert(
+            self.next_ticket,
+            Ticket {
+                waiter,
+                left: count,
+            },
+        );
+        self.next_ticket
+    }
+
+    /// One deferred property of a ticket was applied; the waiter when it was the last.
+    fn ticket_done(&mut self, ticket: u64) -> Option<Waiter> {
+        let t = self.tickets.get_mut(&ticket)?;
+        t.left = t.left.saturating_sub(1);
+        if t.left > 0 {
+            return None;
+        }
+        self.tickets.remove(&ticket).map(|t| t.waiter)
     }
 }
 

@@ -31,8 +31,8 @@ pub(super) enum Job {
     PeerGet(GetJob),
     /// Data from a reply, to merge and push on to subscribers but `except`.
     Data { except: Option<PeerId>, diff: Graph },
-    /// A future-state property whose time has come.
-    Deferred { diff: Graph },
+    /// A future-state property whose time has come (`ticket`: the ack it owes to).
+    Deferred { diff: Graph, ticket: Option<u64> },
     /// An application write.
     App(AppJob),
 }
@@ -95,12 +95,20 @@ impl Engine {
                     None
                 }
             },
-            Job::Deferred { diff } => match self.ensure_diff_loaded(&diff) {
-                Loaded::No => Some(Job::Deferred { diff }),
+            Job::Deferred { diff, ticket } => match self.ensure_diff_loaded(&diff) {
+                Loaded::No => Some(Job::Deferred { diff, ticket }),
                 Loaded::Failed => None,
                 Loaded::Yes => {
-                    let merged = self.merge(&diff, None);
-                    self.push(&merged.accepted, None, true);
+                    let merged = self.graph.merge(self.now.unix_ms, &diff);
+                    if merged.deferred.is_empty() {
+                        // Applied (or superseded meanwhile): the put's ack may be due.
+                        let waiter = ticket.and_then(|t| self.ticket_done(t));
+                        self.write(&merged.accepted, waiter);
+                        self.changed(&merged.accepted);
+                        self.push(&merged.accepted, None, true);
+                    } else {
+                        self.defer(&merged.deferred, ticket);
+                    }
                     None
                 }
             },
@@ -197,12 +205,22 @@ impl Engine {
             .get(&peer)
             .is_some_and(|p| p.role == Role::Accepted);
         let merged = self.graph.merge(self.now.unix_ms, &diff);
-        self.defer(&merged.deferred);
         // Ack what we serve once written: also a put that lost entirely, since
-        // what it wrote is superseded by what is stored. A put that is only
-        // from the future is acked by no one until its time (as Gun.js).
-        let only_future = merged.accepted.is_empty() && !merged.deferred.is_empty();
-        let waiter = (serves && !only_future).then_some(Waiter::Peer { peer, id });
+        // what it wrote is superseded by what is stored. A put with properties
+        // from the future is acked once they have been applied and written
+        // (Gun.js never acks those).
+        let waiter = serves.then_some(Waiter::Peer { peer, id });
+        let waiter = match (waiter, merged.deferred.prop_count()) {
+            (Some(w), n) if n > 0 => {
+                let t = self.ticket(w, n);
+                self.defer(&merged.deferred, Some(t));
+                None
+            }
+            (w, _) => {
+                self.defer(&merged.deferred, None);
+                w
+            }
+        };
         self.write(&merged.accepted, waiter);
         self.changed(&merged.accepted);
         if !merged.accepted.is_empty() {

@@ -1,0 +1,502 @@
+//! The driver thread: owns the engine and the store, runs the loop, carries
+//! out outputs, and hands callbacks to the dispatcher thread.
+//!
+//! Transports (WebSocket client and server, in each `gun-io-*` crate) talk to
+//! it through [`Transport`]: they report connections, frames and closes as
+//! [`DriverEvent`]s, and receive frames through their [`Link`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use gun_proto::{
+    Call, Config, Engine, Event, Input, Now, Output, Path, PeerId, ReqId, Role, SubId,
+};
+use tracing::{debug, warn};
+
+use crate::completion::Completer;
+use crate::error::{GunError, GunResult};
+use crate::options::MessagePredicate;
+use crate::store::BoxStore;
+
+/// A listener callback: `(value, key)`, as Gun.js's `on`.
+pub type Callback = Arc<dyn Fn(serde_json::Value, Option<String>) + Send + Sync>;
+/// A `once` callback.
+pub type OnceCallback = Box<dyn FnOnce(serde_json::Value, Option<String>) + Send>;
+
+/// The driver's way to send to one connected peer.
+pub trait Link: Send {
+    /// Queues a text frame; `false` if the connection is gone.
+    fn send(&self, frame: String) -> bool;
+    /// Closes the connection.
+    fn close(&self);
+}
+
+/// What transports and the API tell the driver thread.
+pub enum DriverEvent {
+    /// A connection opened.
+    Connected {
+        /// Its id (from [`Transport::next_peer_id`]).
+        peer: PeerId,
+        /// Who dialed.
+        role: Role,
+        /// How to send to it.
+        link: Box<dyn Link>,
+    },
+    /// A text frame arrived.
+    Frame {
+        /// From whom.
+        peer: PeerId,
+        /// The frame.
+        data: Vec<u8>,
+    },
+    /// A connection closed.
+    Disconnected {
+        /// Which.
+        peer: PeerId,
+    },
+}
+
+/// Everything the driver thread receives.
+pub(crate) enum Inbox {
+    /// From a transport.
+    Transport(DriverEvent),
+    /// From the API.
+    Command(Command),
+}
+
+/// An API call, carried to the driver thread.
+pub(crate) enum Command {
+    /// `put`.
+    Put {
+        path: Path,
+        data: serde_json::Value,
+        done: Completer<()>,
+    },
+    /// `set`: answers with the item's soul.
+    Set {
+        path: Path,
+        data: serde_json::Value,
+        done: Completer<String>,
+    },
+    /// `once`: the callback runs, then `done` gets the value.
+    Once {
+        path: Path,
+        wait: Duration,
+        cb: Option<OnceCallback>,
+        done: Completer<Option<serde_json::Value>>,
+    },
+    /// `on` (or `map` when `map`).
+    Listen {
+        sub: SubId,
+        path: Path,
+        map: bool,
+        cb: Callback,
+    },
+    /// `off`.
+    Off { subs: Vec<SubId> },
+    /// Answer `true` once a peer is connected, `false` at the deadline.
+    WaitConnected {
+        deadline: Instant,
+        done: Completer<bool>,
+    },
+    /// Stop: flush, close every link, end the thread.
+    Shutdown { done: Completer<()> },
+}
+
+/// State the driver shares with API handles and transports.
+#[derive(Debug, Default)]
+pub struct Shared {
+    connected: AtomicUsize,
+    stopping: AtomicBool,
+    next_peer: AtomicU64,
+}
+
+impl Shared {
+    /// Connected peers now.
+    pub fn connected(&self) -> usize {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether shutdown has begun: transports stop reconnecting and accepting.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+}
+
+/// What a transport needs: the driver's inbox and the shared state.
+#[derive(Clone)]
+pub struct Transport {
+    tx: Sender<Inbox>,
+    shared: Arc<Shared>,
+}
+
+impl Transport {
+    pub(crate) fn new(tx: Sender<Inbox>, shared: Arc<Shared>) -> Self {
+        Self { tx, shared }
+    }
+
+    /// A fresh peer id for a new connection.
+    pub fn next_peer_id(&self) -> PeerId {
+        PeerId(self.shared.next_peer.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Tells the driver something happened; `false` once it has stopped.
+    pub fn send(&self, event: DriverEvent) -> bool {
+        self.tx.send(Inbox::Transport(event)).is_ok()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn stopping(&self) -> bool {
+        self.shared.stopping()
+    }
+}
+
+enum Pending {
+    Put(Completer<()>),
+    Set(Completer<String>, Option<String>),
+}
+
+type Once = (Option<OnceCallback>, Completer<Option<serde_json::Value>>);
+
+/// The engine's loop, run on its own thread.
+pub(crate) struct Driver {
+    engine: Engine,
+    store: Option<BoxStore>,
+    start: Instant,
+    links: BTreeMap<PeerId, Box<dyn Link>>,
+    next_req: u64,
+    puts: HashMap<ReqId, Pending>,
+    onces: HashMap<ReqId, Once>,
+    listeners: HashMap<SubId, Callback>,
+    conn_waiters: Vec<(Instant, Completer<bool>)>,
+    dispatch: Sender<Box<dyn FnOnce() + Send>>,
+    shared: Arc<Shared>,
+    predicate: Option<MessagePredicate>,
+}
+
+/// Most events taken in one turn before the outputs are drained.
+const TURN: usize = 4096;
+
+impl Driver {
+    pub(crate) fn new(
+        mut cfg: Config,
+        store: Option<BoxStore>,
+        dispatch: Sender<Box<dyn FnOnce() + Send>>,
+        shared: Arc<Shared>,
+        predicate: Option<MessagePredicate>,
+    ) -> Self {
+        cfg.store = store.is_some();
+        let start = Instant::now();
+        let engine = Engine::new(cfg, now_at(start));
+        Self {
+            engine,
+            store,
+            start,
+            links: BTreeMap::new(),
+            next_req: 0,
+            puts: HashMap::new(),
+            onces: HashMap::new(),
+            listeners: HashMap::new(),
+            conn_waiters: Vec::new(),
+            dispatch,
+            shared,
+            predicate,
+        }
+    }
+
+    fn now(&self) -> Now {
+        now_at(self.start)
+    }
+
+    /// Runs until shut down or every sender is gone.
+    pub(crate) fn run(mut self, rx: &Receiver<Inbox>) {
+        loop {
+            let deadline = self.deadline();
+            let first = match deadline {
+                Some(d) => rx.recv_deadline(d),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match first {
+                Ok(ev) => {
+                    if let Some(done) = self.feed(ev) {
+                        return self.stop(done);
+                    }
+                    // Take what else is waiting: one drain (one store write) for all.
+                    for ev in rx.try_iter().take(TURN) {
+                        if let Some(done) = self.feed(ev) {
+                            self.drain();
+                            return self.stop(done);
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.drain();
+                    return;
+                }
+            }
+            let now = self.now();
+            if self.engine.poll_timeout().is_some_and(|t| t <= now.mono) {
+                self.engine.handle_timeout(now);
+            }
+            self.expire_conn_waiters();
+            self.drain();
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let engine = self.engine.poll_timeout().map(|d| self.start + d);
+        let waiters = self.conn_waiters.iter().map(|(d, _)| *d).min();
+        match (engine, waiters) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn input(&mut self, input: Input<'_>) -> GunResult<()> {
+        let now = self.now();
+        self.engine.handle_input(now, input).map_err(GunError::from)
+    }
+
+    fn req(&mut self) -> ReqId {
+        self.next_req += 1;
+        ReqId(self.next_req)
+    }
+
+    /// Feeds one event; returns the completer if it was a shutdown.
+    fn feed(&mut self, ev: Inbox) -> Option<Completer<()>> {
+        let ev = match ev {
+            Inbox::Transport(ev) => ev,
+            Inbox::Command(cmd) => return self.command(cmd),
+        };
+        match ev {
+            DriverEvent::Connected { peer, role, link } => {
+                self.links.insert(peer, link);
+                self.shared
+                    .connected
+                    .store(self.links.len(), Ordering::Release);
+                if let Err(e) = self.input(Input::Connected { peer, role }) {
+                    warn!(error = %e, "connect refused by the engine");
+                }
+                for (_, done) in self.conn_waiters.drain(..) {
+                    done.complete(Ok(true));
+                }
+            }
+            DriverEvent::Disconnected { peer } => {
+                if self.links.remove(&peer).is_some() {
+                    self.shared
+                        .connected
+                        .store(self.links.len(), Ordering::Release);
+                    let _ = self.input(Input::Disconnected { peer });
+                }
+            }
+            DriverEvent::Frame { peer, data } => {
+                if !self.links.contains_key(&peer) {
+                    return None;
+                }
+                let data = match &self.predicate {
+                    Some(p) => filter_frame(&data, p.as_ref())?,
+                    None => data,
+                };
+                let _ = self.input(Input::Frame { peer, data: &data });
+            }
+        }
+        None
+    }
+
+    fn command(&mut self, cmd: Command) -> Option<Completer<()>> {
+        match cmd {
+            Command::Put { path, data, done } => {
+                let req = self.req();
+                match self.input(Input::Call(Call::Put { req, path, data })) {
+                    Ok(()) => {
+                        self.puts.insert(req, Pending::Put(done));
+                    }
+                    Err(e) => done.complete(Err(e)),
+                }
+            }
+            Command::Set { path, data, done } => {
+                let req = self.req();
+                // Registered first: the engine names the soul while handling the call.
+                self.puts.insert(req, Pending::Set(done, None));
+                if let Err(e) = self.input(Input::Call(Call::Set { req, path, data }))
+                    && let Some(Pending::Set(done, _)) = self.puts.remove(&req)
+                {
+                    done.complete(Err(e));
+                }
+            }
+            Command::Once {
+                path,
+                wait,
+                cb,
+                done,
+            } => {
+                let req = self.req();
+                self.onces.insert(req, (cb, done));
+                if let Err(e) = self.input(Input::Call(Call::Once { req, path, wait }))
+                    && let Some((_, done)) = self.onces.remove(&req)
+                {
+                    done.complete(Err(e));
+                }
+            }
+            Command::Listen { sub, path, map, cb } => {
+                self.listeners.insert(sub, cb);
+                let call = if map {
+                    Call::Map { sub, path }
+                } else {
+                    Call::On { sub, path }
+                };
+                if let Err(e) = self.input(Input::Call(call)) {
+                    warn!(error = %e, "listener refused");
+                    self.listeners.remove(&sub);
+                }
+            }
+            Command::Off { subs } => {
+                for sub in subs {
+                    self.listeners.remove(&sub);
+                    let _ = self.input(Input::Call(Call::Off { sub }));
+                }
+            }
+            Command::WaitConnected { deadline, done } => {
+                if self.links.is_empty() {
+                    self.conn_waiters.push((deadline, done));
+                } else {
+                    done.complete(Ok(true));
+                }
+            }
+            Command::Shutdown { done } => return Some(done),
+        }
+        None
+    }
+
+    fn expire_conn_waiters(&mut self) {
+        let now = Instant::now();
+        let (due, keep): (Vec<_>, Vec<_>) =
+            self.conn_waiters.drain(..).partition(|(d, _)| *d <= now);
+        self.conn_waiters = keep;
+        for (_, done) in due {
+            done.complete(Ok(false));
+        }
+    }
+
+    /// Carries out every output of the engine.
+    fn drain(&mut self) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Transmit { peer, frame } => {
+                    if let Some(link) = self.links.get(&peer)
+                        && !link.send(frame)
+                    {
+                        debug!(?peer, "link gone while sending");
+                    }
+                }
+                Output::StoreRead { id, query } => {
+                    let result = match &mut self.store {
+                        Some(s) => s.read(&query),
+                        None => Ok(gun_proto::Graph::new()),
+                    };
+                    let _ = self.input(Input::StoreRead { id, result });
+                }
+                Output::StoreWrite { id, batch } => {
+                    let result = match &mut self.store {
+                        Some(s) => s.write(&batch),
+                        None => Ok(()),
+                    };
+                    if let Err(e) = &result {
+                        warn!(error = %e, "store write failed");
+                    }
+                    let _ = self.input(Input::StoreWritten { id, result });
+                }
+                Output::Event(ev) => self.event(ev),
+            }
+        }
+    }
+
+    fn event(&mut self, ev: Event) {
+        match ev {
+            Event::PutAck { req, result } => match self.puts.remove(&req) {
+                Some(Pending::Put(done)) => done.complete(result.map_err(GunError::from)),
+                Some(Pending::Set(done, soul)) => done.complete(
+                    result
+                        .map_err(GunError::from)
+                        .map(|()| soul.unwrap_or_default()),
+                ),
+                None => {}
+            },
+            Event::SetSoul { req, soul } => {
+                if let Some(Pending::Set(_, slot)) = self.puts.get_mut(&req) {
+                    *slot = Some(soul);
+                }
+            }
+            Event::Once { req, value, key } => {
+                if let Some((cb, done)) = self.onces.remove(&req) {
+                    self.dispatch(move || {
+                        if let Some(cb) = cb {
+                            cb(value.clone().unwrap_or(serde_json::Value::Null), Some(key));
+                        }
+                        done.complete(Ok(value));
+                    });
+                }
+            }
+            Event::Update { sub, value, key } => {
+                if let Some(cb) = self.listeners.get(&sub).cloned() {
+                    self.dispatch(move || cb(value, Some(key)));
+                }
+            }
+            Event::PeerGreeted { peer, pid } => debug!(?peer, pid, "peer greeted"),
+        }
+    }
+
+    fn dispatch(&self, f: impl FnOnce() + Send + 'static) {
+        let _ = self.dispatch.send(Box::new(f));
+    }
+
+    fn stop(mut self, done: Completer<()>) {
+        self.shared.set_stopping();
+        self.drain();
+        for (_, link) in std::mem::take(&mut self.links) {
+            link.close();
+        }
+        self.shared.connected.store(0, Ordering::Release);
+        // Dropping the store closes it (sled flushes on drop; every write was flushed already).
+        drop(self.store.take());
+        // Pending calls fail with "shut down" as their completers drop.
+        self.dispatch(move || done.complete(Ok(())));
+    }
+}
+
+fn now_at(start: Instant) -> Now {
+    #[allow(clippy::cast_precision_loss)]
+    // Sub-millisecond: states from one peer within a millisecond are
+    // `t + n/999`, and must not look like the future to another.
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_micros() as f64 / 1000.0);
+    Now::new(start.elapsed(), unix_ms)
+}
+
+/// Applies the message predicate to a frame: the messages it refuses are
+/// taken out; `None` when nothing is left.
+fn filter_frame(
+    data: &[u8],
+    keep: &(dyn Fn(&serde_json::Value) -> bool + Send + Sync),
+) -> Option<Vec<u8>> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        // Let the engine refuse it with a proper error reply.
+        return Some(data.to_vec());
+    };
+    match v {
+        serde_json::Value::Array(items) => {
+            let kept: Vec<serde_json::Value> = items.into_iter().filter(|m| keep(m)).collect();
+            (!kept.is_empty()).then(|| serde_json::Value::Array(kept).to_string().into_bytes())
+        }
+        one => keep(&one).then(|| data.to_vec()),
+    }
+}

@@ -1,0 +1,41 @@
+//! # gun-core: what every gun-rs driver shares
+//!
+//! - The user API, written once: [`Gun`], [`Chain`], [`GunOptions`],
+//!   [`GunError`]. Calls return [`Completion`]s, which blocking code waits on
+//!   ([`Completion::wait`]) and async code awaits, on any runtime.
+//! - The driver thread that runs the [`gun_proto::Engine`]: it feeds the
+//!   engine every event that is waiting, then drains its outputs once, so one
+//!   store write (one flush) serves every put of that turn.
+//! - A callback thread: listener callbacks run outside the driver, so a
+//!   callback may call the API (even a blocking `put`) without deadlock.
+//! - The disk stores ([`store::FileStore`], [`store::SledStore`]).
+//!
+//! Driver crates add only transports: they report connections and frames to
+//! the driver through a [`Transport`] and take frames from their [`Link`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod api;
+mod completion;
+mod driver;
+mod error;
+mod options;
+pub mod store;
+pub mod url;
+
+pub use api::{Chain, Gun};
+pub use blst::min_pk::{PublicKey, SecretKey};
+pub use completion::{Completer, Completion, completion};
+pub use driver::{Callback, DriverEvent, Link, OnceCallback, Shared, Transport};
+pub use error::{GunError, GunResult};
+pub use gun_proto::{PeerId, Role};
+pub use options::{GunOptions, MessagePredicate, StoreKind};
+
+/// A BLS key pair (min_pk, 48-byte public keys) from 32 or more bytes of seed
+/// material, with blst's `key_gen`. (Keys matching the original port's
+/// `SecretKey::from_seed` come with the signed mesh.)
+pub fn keypair_from_seed(ikm: &[u8]) -> GunResult<(SecretKey, PublicKey)> {
+    let sk = SecretKey::key_gen(ikm, &[]).map_err(|e| GunError::Crypto(format!("{e:?}")))?;
+    let pk = sk.sk_to_pk();
+    Ok((sk, pk))
+}

@@ -1,0 +1,238 @@
+//! The file store: a directory with one JSON file per node (Gun.js's
+//! "localStorage" for a program), written atomically and durably.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use gun_proto::{Graph, Node, Store, StoreError, StoreQuery};
+
+/// One file per node: `<dir>/<encoded soul>.json` holding `{soul: node}`.
+///
+/// A corrupt file makes reads and writes of that node fail with an error
+/// naming the file; other nodes are unaffected.
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+fn io(what: &Path, e: std::io::Error) -> StoreError {
+    StoreError(format!("{}: {e}", what.display()))
+}
+
+impl FileStore {
+    /// Opens (creating) the directory and removes unfinished temporary files.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
+            let path = entry.map_err(|e| io(dir, e))?.path();
+            if path.extension().is_some_and(|x| x == "tmp") {
+                fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            }
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// The file that holds `soul`.
+    pub fn path_for(&self, soul: &str) -> PathBuf {
+        self.dir.join(file_name(soul))
+    }
+
+    fn read_node(&self, soul: &str) -> Result<Option<Node>, StoreError> {
+        let path = self.path_for(soul);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path, e)),
+        };
+        let g = super::parse_graph(&bytes, &path.display().to_string())?;
+        Ok(g.node(soul).cloned())
+    }
+
+    fn write_node(&self, soul: &str, node: &Node) -> Result<(), StoreError> {
+        let path = self.path_for(soul);
+        let tmp = path.with_extension("tmp");
+        let mut text = String::from("{");
+        gun_proto::jstext::push_string(&mut text, soul);
+        text.push(':');
+        node.push_json(soul, &mut text);
+        text.push('}');
+        let mut f = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        f.write_all(text.as_bytes()).map_err(|e| io(&tmp, e))?;
+        f.sync_all().map_err(|e| io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+    }
+}
+
+impl Store for FileStore {
+    fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError> {
+        let mut out = Graph::new();
+        if let Some(soul) = query.soul.as_exact() {
+            if let Some(n) = self.read_node(soul)? {
+                out.insert_node(soul.to_owned(), n);
+            }
+            return Ok(out);
+        }
+        let mut files: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map_err(|e| io(&self.dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
+            let g = super::parse_graph(&bytes, &path.display().to_string())?;
+            for (soul, node) in g.iter() {
+                if query.soul.matches(soul) {
+                    out.insert_node(soul.to_owned(), node.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn write(&mut self, batch: &Graph) -> Result<(), StoreError> {
+        // Merge everything first: a corrupt file fails the batch before
+        // anything is written.
+        let mut merged = Vec::with_capacity(batch.len());
+        for (soul, node) in batch.iter() {
+            let mut current = self.read_node(soul)?.unwrap_or_default();
+            for (key, p) in node.iter() {
+                current.insert(key, p.value.clone(), p.state);
+            }
+            merged.push((soul, current));
+        }
+        for (soul, node) in &merged {
+            self.write_node(soul, node)?;
+        }
+        if !merged.is_empty() {
+            fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io(&self.dir, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A file name for a soul: safe characters kept, others as `%XX`; long names
+/// cut and suffixed with a hash of the whole soul.
+fn file_name(soul: &str) -> String {
+    let mut name = String::with_capacity(soul.len() + 5);
+    for b in soul.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if name.len() > 180 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in soul.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut cut = 150;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+        name.push_str(&format!("~{h:016x}"));
+    }
+    name.push_str(".json");
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gun_proto::Value;
+    use gun_proto::lex::Lex;
+
+    #[test]
+    fn writes_survive_reopening_and_merge_per_property() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = FileStore::open(dir.path()).expect("open");
+        let mut b = Graph::new();
+        b.insert("user/alice", "name", Value::String("Alice".into()), 1.0);
+        b.insert("user/alice", "age", Value::Number(30.0), 1.0);
+        s.write(&b).expect("write");
+        let mut b2 = Graph::new();
+        b2.insert("user/alice", "age", Value::Number(31.0), 2.0);
+        s.write(&b2).expect("write");
+        drop(s);
+        let mut s = FileStore::open(dir.path()).expect("reopen");
+        let g = s
+            .read(&StoreQuery {
+                soul: Lex::exact("user/alice"),
+            })
+            .expect("read");
+        assert_eq!(
+            g.prop("user/alice", "name").map(|p| p.value.clone()),
+            Some(Value::String("Alice".into()))
+        );
+        assert_eq!(g.prop("user/alice", "age").map(|p| p.state), Some(2.0));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_named_and_others_stay_readable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = FileStore::open(dir.path()).expect("open");
+        let mut b = Graph::new();
+        b.insert("good", "k", Value::Bool(true), 1.0);
+        b.insert("bad", "k", Value::Bool(true), 1.0);
+        s.write(&b).expect("write");
+        fs::write(s.path_for("bad"), b"{\"bad\":{\"_\":").expect("corrupt it");
+        let err = s
+            .read(&StoreQuery {
+                soul: Lex::exact("bad"),
+            })
+            .unwrap_err();
+        assert!(err.0.contains("bad.json"), "{err}");
+        assert!(
+            s.read(&StoreQuery {
+                soul: Lex::exact("good")
+            })
+            .expect("read")
+            .prop("good", "k")
+            .is_some()
+        );
+        // A write touching the corrupt node fails whole, and does not destroy it.
+        let mut w = Graph::new();
+        w.insert("good", "k", Value::Bool(false), 2.0);
+        w.insert("bad", "k", Value::Bool(false), 2.0);
+        assert!(s.write(&w).is_err());
+        assert_eq!(
+            fs::read(s.path_for("bad")).expect("still there"),
+            b"{\"bad\":{\"_\":"
+        );
+        assert_eq!(
+            s.read(&StoreQuery {
+                soul: Lex::exact("good")
+            })
+            .expect("read")
+            .prop("good", "k")
+            .map(|p| p.state),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn any_soul_gets_a_safe_file_name() {
+        for soul in [
+            "a/b",
+            "..",
+            "~@alice",
+            "x\u{1b}y",
+            &"long".repeat(100),
+            "😀",
+        ] {
+            let n = file_name(soul);
+            assert!(n.len() < 250 && !n.contains('/') && n != "..", "{n}");
+        }
+        assert_ne!(
+            file_name(&"a".repeat(300)),
+            file_name(&format!("{}b", "a".repeat(299)))
+        );
+    }
+}

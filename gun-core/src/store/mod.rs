@@ -1,0 +1,48 @@
+//! Disk stores shared by every driver: [`FileStore`] and [`SledStore`].
+//!
+//! Both implement [`gun_proto::Store`]. Flush policy: `write` returns only
+//! after the batch is on disk (file: written, fsynced and renamed into place,
+//! directory fsynced; sled: `apply_batch` then `flush`). The engine acks puts
+//! on that return, so an acked write survives a crash.
+
+mod file;
+#[cfg(feature = "sled")]
+mod sled_store;
+
+pub use file::FileStore;
+#[cfg(feature = "sled")]
+pub use sled_store::SledStore;
+
+use gun_proto::{Graph, MemoryStore, Store, StoreError};
+
+use crate::options::{GunOptions, StoreKind};
+
+/// A store the driver thread can own.
+pub type BoxStore = Box<dyn Store + Send>;
+
+/// Opens the store the options ask for; `None` when they ask for none.
+pub fn open(opts: &GunOptions) -> Result<Option<BoxStore>, StoreError> {
+    let Some((kind, path)) = opts.disk_store() else {
+        return Ok(None);
+    };
+    Ok(Some(match kind {
+        StoreKind::File => Box::new(FileStore::open(&path)?),
+        #[cfg(feature = "sled")]
+        StoreKind::Sled => Box::new(SledStore::open(&path)?),
+        #[cfg(not(feature = "sled"))]
+        StoreKind::Sled => return Err(StoreError("built without the `sled` feature".into())),
+    }))
+}
+
+/// A memory store, for relays with no disk.
+pub fn memory() -> BoxStore {
+    Box::new(MemoryStore::new())
+}
+
+/// Reads one node's wire form `{soul: node}` (as the stores keep it),
+/// naming `what` in the error.
+fn parse_graph(text: &[u8], what: &str) -> Result<Graph, StoreError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| StoreError(format!("corrupt {what}: {e}")))?;
+    gun_proto::wire::parse_put(&v).map_err(|e| StoreError(format!("corrupt {what}: {e}")))
+}
