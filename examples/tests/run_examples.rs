@@ -1,0 +1,42 @@
+//! Every example runs to completion within a time bound.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn run(example: &str) {
+    // This test runs from <target>/<profile>/deps; examples sit in <target>/<profile>/examples.
+    let here = std::env::current_exe().expect("test executable");
+    let profile = here
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile dir");
+    let exe = profile.join("examples").join(example);
+    assert!(
+        exe.exists(),
+        "{} is built by `cargo test` (examples are compiled with the tests)",
+        exe.display()
+    );
+    let mut child = Command::new(&exe).spawn().expect("example starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{example} failed: {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{example} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn engine_pair_runs() {
+    run("engine_pair");
+}
+
+#[test]
+fn two_clients_runs() {
+    run("two_clients");
+}
