@@ -334,7 +334,9 @@ fn garbage_and_vanishing_clients_leave_the_relay_serving() {
     let (relay, url) = relay();
     let addr = relay.local_addr().expect("bound");
     // A client that sends garbage text, a binary frame, a bad put, then hangs up.
-    let (mut raw, _) = tungstenite::connect(url.as_str()).expect("raw client");
+    // Any path is accepted, as Gun.js accepts.
+    let (mut raw, _) =
+        tungstenite::connect(format!("ws://{addr}/some/other/path")).expect("raw client");
     for text in [
         "hello",
         "{\"put\":",
@@ -402,4 +404,78 @@ fn keys_must_belong_together_and_webrtc_is_refused_clearly() {
         Gun::without_keys(GunOptions::with_relay("wss://example.invalid/gun")),
         Err(gun_io_blocking::GunError::UrlParseError(_))
     ));
+}
+
+#[test]
+fn listeners_resubscribe_when_the_relay_comes_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/gun");
+    let relay = Gun::without_keys(GunOptions::relay_server(port)).expect("relay");
+    let opts = GunOptions {
+        max_backoff: Duration::from_millis(100),
+        ..GunOptions::with_relay(&url)
+    };
+    let (a, b) = (
+        Gun::without_keys(opts.clone()).expect("a"),
+        Gun::without_keys(opts).expect("b"),
+    );
+    assert!(a.wait_for_connection(5_000) && b.wait_for_connection(5_000));
+    let (cb, rx) = channel();
+    b.get("news").get("headline").on(cb);
+    std::thread::sleep(Duration::from_millis(100));
+    a.get("news")
+        .put(json!({"headline": "before"}))
+        .expect("put");
+    until(&rx, |v, _| v == "before");
+    // The relay goes away (losing its memory) and a new one starts on the port.
+    relay.shutdown().expect("shutdown");
+    drop(relay);
+    let deadline = Instant::now() + PATIENCE;
+    while b.is_connected() {
+        assert!(Instant::now() < deadline, "b never noticed the relay left");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _relay = Gun::without_keys(GunOptions::relay_server(port)).expect("relay again");
+    assert!(a.wait_for_connection(5_000) && b.wait_for_connection(5_000));
+    std::thread::sleep(Duration::from_millis(200));
+    // b's listener asked the new relay again on reconnect, so a's write reaches it.
+    a.get("news")
+        .get("headline")
+        .put(json!("after"))
+        .expect("put");
+    until(&rx, |v, _| v == "after");
+}
+
+#[test]
+fn the_message_predicate_filters_incoming_messages() {
+    let keep = |m: &Value| m.get("put").and_then(|p| p.get("blocked")).is_none();
+    let opts = GunOptions {
+        message_predicate: Some(std::sync::Arc::new(keep)),
+        ..GunOptions::relay_server(0)
+    };
+    let relay = Gun::without_keys(opts).expect("relay");
+    let url = format!("ws://{}/gun", relay.local_addr().expect("bound"));
+    let a = Gun::without_keys(GunOptions {
+        put_timeout: Duration::from_millis(500),
+        ..GunOptions::with_relay(&url)
+    })
+    .expect("client");
+    assert!(a.wait_for_connection(5_000));
+    a.get("allowed")
+        .put(json!({"k": 1}))
+        .expect("passes the predicate");
+    assert!(
+        a.get("blocked").put(json!({"k": 1})).is_err(),
+        "dropped by the predicate, so never acked"
+    );
+    let b = client(&url);
+    assert_eq!(
+        b.get("allowed").get("k").once_value().expect("once"),
+        Some(json!(1))
+    );
+    assert_eq!(b.get("blocked").get("k").once_value().expect("once"), None);
 }
