@@ -191,10 +191,17 @@ impl Gun {
         c
     }
 
-    /// Stops the instance: pending writes are flushed, connections closed,
-    /// the store closed, threads joined. Later calls fail with `Network`.
-    pub fn shutdown(&self) -> GunResult<()> {
-        self.inner.shutdown()
+    /// Stops the instance: pending writes are flushed, connections closed and
+    /// the store closed; resolves when that is done. Later calls fail with
+    /// `Network`. (Threads are joined when the last handle is dropped, or by
+    /// [`Gun::shutdown_blocking`].)
+    pub fn shutdown(&self) -> Completion<()> {
+        self.inner.begin_shutdown()
+    }
+
+    /// [`Gun::shutdown`], waited for, then the instance's threads joined.
+    pub fn shutdown_blocking(&self) -> GunResult<()> {
+        self.inner.shutdown_blocking()
     }
 
     fn command(&self, cmd: Command) {
@@ -208,22 +215,31 @@ impl Gun {
 }
 
 impl Inner {
-    fn shutdown(&self) -> GunResult<()> {
+    fn begin_shutdown(&self) -> Completion<()> {
         self.shared.set_stopping();
         let (done, c) = completion();
-        let sent = self
+        if self
             .tx
             .send(Inbox::Command(Command::Shutdown { done }))
-            .is_ok();
-        if sent {
-            // The driver answers through the callback thread, after earlier callbacks.
-            let _ = c.wait_timeout(Duration::from_secs(30));
+            .is_err()
+        {
+            return Completion::ready(Ok(()));
+        }
+        c
+    }
+
+    fn shutdown_blocking(&self) -> GunResult<()> {
+        let done = self.begin_shutdown();
+        let on_callback_thread = std::thread::current().name() == Some("gun-callbacks");
+        // The driver answers through the callback thread, after earlier
+        // callbacks; a callback that shuts down cannot wait for itself.
+        if !on_callback_thread {
+            let _ = done.wait_timeout(Duration::from_secs(30));
         }
         let threads =
             std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         let me = std::thread::current().id();
         for t in threads {
-            // A callback that shuts the instance down must not join its own thread.
             if t.thread().id() != me {
                 let _ = t.join();
             }
@@ -234,7 +250,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let _ = self.shutdown();
+        let _ = self.shutdown_blocking();
     }
 }
 

@@ -6,8 +6,8 @@
 //! [`DriverEvent`]s, and receive frames through their [`Link`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -107,11 +107,24 @@ pub(crate) enum Command {
 }
 
 /// State the driver shares with API handles and transports.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Shared {
     connected: AtomicUsize,
     stopping: AtomicBool,
     next_peer: AtomicU64,
+    stop_hooks: Mutex<Vec<StopHook>>,
+}
+
+/// Run by the driver thread at shutdown, before the shutdown resolves.
+pub type StopHook = Box<dyn FnOnce() + Send>;
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("connected", &self.connected())
+            .field("stopping", &self.stopping())
+            .finish()
+    }
 }
 
 impl Shared {
@@ -155,6 +168,17 @@ impl Transport {
     /// Whether shutdown has begun.
     pub fn stopping(&self) -> bool {
         self.shared.stopping()
+    }
+
+    /// Runs `hook` on the driver thread at shutdown, before the shutdown
+    /// resolves: a listener can release its port there. A hook may block
+    /// briefly (it runs on a plain thread).
+    pub fn on_stop(&self, hook: StopHook) {
+        self.shared
+            .stop_hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
     }
 }
 
@@ -463,6 +487,16 @@ impl Driver {
         self.drain();
         for (_, link) in std::mem::take(&mut self.links) {
             link.close();
+        }
+        let hooks = std::mem::take(
+            &mut *self
+                .shared
+                .stop_hooks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for hook in hooks {
+            hook();
         }
         self.shared.connected.store(0, Ordering::Release);
         // Dropping the store closes it (sled flushes on drop; every write was flushed already).

@@ -77,7 +77,7 @@ impl Gun {
                     core.adopt_thread(h);
                 }
                 Err(e) => {
-                    core.shutdown()?;
+                    core.shutdown_blocking()?;
                     return Err(GunError::Io(format!(
                         "cannot listen on {}:{}: {e}",
                         opts.host, opts.port
@@ -132,7 +132,7 @@ impl Gun {
 
     /// Stops the instance: writes flushed, connections closed, threads joined.
     pub fn shutdown(&self) -> GunResult<()> {
-        self.core.shutdown()
+        self.core.shutdown_blocking()
     }
 
     /// The runtime-neutral handle underneath.

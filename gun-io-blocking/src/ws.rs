@@ -8,25 +8,22 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TryRecvError};
 use gun_core::url::PeerUrl;
-use gun_core::{DriverEvent, Link, Role, Transport};
+use gun_core::{DriverEvent, Link, Role, Transport, net};
 use tracing::{debug, info, warn};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 /// How long a read waits before the connection thread looks at its outbox.
 const POLL: Duration = Duration::from_millis(5);
-/// How long a peer may take to finish the WebSocket handshake.
-const HANDSHAKE: Duration = Duration::from_secs(10);
-/// Largest message accepted from a peer (the engine refuses frames over 8 MiB).
-const MAX_MESSAGE: usize = 9 << 20;
+const HANDSHAKE: Duration = net::HANDSHAKE_TIMEOUT;
 
-/// Small buffers and explicit limits: idle peers stay cheap.
+/// Small buffers and explicit limits ([`gun_core::net`]).
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(net::READ_BUFFER)
         .write_buffer_size(0)
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE))
+        .max_message_size(Some(net::MAX_MESSAGE))
+        .max_frame_size(Some(net::MAX_MESSAGE))
 }
 
 enum Out {
@@ -185,12 +182,12 @@ pub(crate) fn dial(
     std::thread::Builder::new()
         .name("gun-dial".into())
         .spawn(move || {
-            let mut backoff = Duration::from_millis(50);
+            let mut backoff = net::FIRST_BACKOFF;
             while !transport.stopping() {
                 match connect(&url) {
                     Ok(ws) => {
                         info!(url = %url.ws_url(), "connected to peer");
-                        backoff = Duration::from_millis(50);
+                        backoff = net::FIRST_BACKOFF;
                         run_connection(ws, Role::Dialed, &transport);
                     }
                     Err(e) => debug!(url = %url.ws_url(), error = %e, "cannot reach peer"),

@@ -1,0 +1,139 @@
+//! `gun`: a Gun relay. Serves Gun.js and Rust peers over WebSocket (any path,
+//! `/gun` included), stores the graph (sled in `./radata` by default), acks a
+//! put once it is on disk, and shuts down cleanly on Ctrl-C or SIGTERM.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use gun_io_tokio::{Gun, GunOptions};
+use tracing_subscriber::EnvFilter;
+
+/// A Gun relay: serves Gun.js and Rust peers over WebSocket.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gun",
+    version,
+    about = "A Gun relay: serves Gun.js and Rust peers over WebSocket, sled store by default"
+)]
+struct Args {
+    /// Port to serve on.
+    #[arg(long, env = "PORT", default_value_t = 8765)]
+    port: u16,
+    /// Address to serve on (0.0.0.0 to serve the network).
+    #[arg(long, env = "GUN_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Where the store keeps its data.
+    #[arg(long, env = "GUN_DATA", default_value = "./radata")]
+    data: PathBuf,
+    /// Which store: sled (default), file (one JSON file per node), memory.
+    #[arg(long, env = "GUN_STORE", value_enum, default_value_t = StoreArg::Sled)]
+    store: StoreArg,
+    /// Other relays to dial and sync with (comma separated ws:// URLs).
+    #[arg(long, env = "PEERS", value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, env = "GUN_LOG", default_value = "info")]
+    log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreArg {
+    Sled,
+    File,
+    Memory,
+}
+
+impl Args {
+    fn options(&self) -> GunOptions {
+        GunOptions {
+            host: self.host.clone(),
+            radisk: self.store == StoreArg::Sled,
+            local_storage: self.store == StoreArg::File,
+            storage_path: (self.store != StoreArg::Memory).then(|| self.data.clone()),
+            peers: self
+                .peers
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| p.trim().to_owned())
+                .collect(),
+            ..GunOptions::relay_server(self.port)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = match EnvFilter::try_new(&args.log) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("gun: bad --log filter {:?}: {e}", args.log);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gun: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let opts = args.options();
+    let gun = match Gun::without_keys(opts).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the relay");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = gun
+        .local_addr()
+        .map_or_else(|| format!("{}:{}", args.host, args.port), |a| a.to_string());
+    tracing::info!(store = ?args.store, data = %args.data.display(), "gun relay serving on ws://{addr}/gun");
+    // Scripts wait for this line.
+    println!("gun relay listening on ws://{addr}/gun");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    match gun.shutdown().await {
+        Ok(()) => {
+            tracing::info!("stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "shutdown failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
