@@ -4,6 +4,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn run(example: &str) {
+    run_with(example, &[]);
+}
+
+fn run_with(example: &str, env: &[(&str, &str)]) {
     // This test runs from <target>/<profile>/deps; examples sit in <target>/<profile>/examples.
     let here = std::env::current_exe().expect("test executable");
     let profile = here
@@ -16,7 +20,10 @@ fn run(example: &str) {
         "{} is built by `cargo test` (examples are compiled with the tests)",
         exe.display()
     );
-    let mut child = Command::new(&exe).spawn().expect("example starts");
+    let mut child = Command::new(&exe)
+        .envs(env.iter().copied())
+        .spawn()
+        .expect("example starts");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -39,4 +46,29 @@ fn engine_pair_runs() {
 #[test]
 fn two_clients_runs() {
     run("two_clients");
+}
+
+#[test]
+fn basic_runs() {
+    run("basic");
+}
+
+#[test]
+fn realtime_sync_runs() {
+    run("realtime_sync");
+}
+
+#[test]
+fn relay_runs() {
+    let dir = std::env::temp_dir().join(format!("gun-relay-example-{}", std::process::id()));
+    let data = dir.to_string_lossy().into_owned();
+    run_with(
+        "relay",
+        &[
+            ("PORT", "0"),
+            ("GUN_EXAMPLE_SECONDS", "1"),
+            ("GUN_DATA", &data),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,0 +1,240 @@
+//! The `gun` binary as a process: kill -9 and restart with the sled store
+//! loses no acked write; a Gun.js node client and a Rust client sync through it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gun_io_tokio::{Gun, GunOptions};
+use serde_json::json;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Starts `gun` and waits for its "listening" line.
+fn start_gun(port: u16, data: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .args(["--port", &port.to_string(), "--data"])
+        .arg(data)
+        .args(["--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("gun starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    assert!(
+        line.contains("listening on ws://"),
+        "unexpected first line: {line:?}"
+    );
+    child
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .arg("--help")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && text.contains("--port")
+            && text.contains("--store")
+            && text.contains("PEERS")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .args(["--store", "floppy"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut gun = start_gun(free_port(), dir.path());
+    let pid = gun.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(s) = gun.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "gun did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_killed_relay_restarts_with_every_acked_write_and_clients_resync() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}/gun");
+    let mut gun = start_gun(port, dir.path());
+    let opts = GunOptions {
+        max_backoff: Duration::from_millis(100),
+        ..GunOptions::with_relay(&url)
+    };
+    let writer = rt
+        .block_on(Gun::without_keys(opts.clone()))
+        .expect("writer");
+    let reader = rt.block_on(Gun::without_keys(opts)).expect("reader");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    rt.block_on(async {
+        assert!(writer.wait_for_connection(5_000).await.expect("wait"));
+        assert!(reader.wait_for_connection(5_000).await.expect("wait"));
+        reader
+            .get("log")
+            .get("after")
+            .on(move |v, _| drop(tx.send(v)));
+        // 200 puts in flight at once; each acked only once on disk.
+        let puts: Vec<_> = (0..200)
+            .map(|i| writer.get("log").get(format!("k{i}")).put(json!(i)))
+            .collect();
+        for p in puts {
+            p.await.expect("acked");
+        }
+    });
+    // Kill -9: no chance to flush anything more.
+    gun.kill().expect("kill");
+    gun.wait().expect("reaped");
+    let mut gun = start_gun(port, dir.path());
+    rt.block_on(async {
+        let deadline = Instant::now() + PATIENCE;
+        while !(writer.is_connected() && reader.is_connected()) {
+            assert!(Instant::now() < deadline, "clients did not reconnect");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Every acked write is on the restarted relay (a fresh client asks it).
+        let fresh = Gun::without_keys(GunOptions::with_relay(&url))
+            .await
+            .expect("fresh");
+        assert!(fresh.wait_for_connection(5_000).await.expect("wait"));
+        let log = fresh
+            .get("log")
+            .once_value()
+            .await
+            .expect("once")
+            .expect("the log survived");
+        for i in 0..200 {
+            assert_eq!(log[format!("k{i}")], json!(i), "acked write k{i} lost");
+        }
+        // The reader resubscribed: a write after the restart reaches its listener.
+        writer
+            .get("log")
+            .get("after")
+            .put(json!("restart"))
+            .await
+            .expect("put");
+    });
+    let got = rx
+        .recv_timeout(PATIENCE)
+        .expect("the resubscribed listener fires");
+    assert_eq!(got, json!("restart"));
+    gun.kill().expect("kill");
+    let _ = gun.wait();
+}
+
+fn interop_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
+    assert!(
+        dir.join("node_modules/gun").is_dir(),
+        "Gun.js is not installed: run `npm ci --prefix tests/interop` (the README's test command does)"
+    );
+    dir
+}
+
+#[test]
+fn a_gunjs_client_and_a_rust_client_sync_through_the_gun_binary() {
+    let interop = interop_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}/gun");
+    let mut gun = start_gun(port, dir.path());
+    let mut node = Command::new("node")
+        .arg("smoke-client.js")
+        .arg(&url)
+        .current_dir(&interop)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let stdout = node.stdout.take().expect("stdout");
+    let (tx, rx) = crossbeam_channel::unbounded::<serde_json::Value>();
+    let reading = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(r) = line.strip_prefix("RESULT ") {
+                let _ = tx.send(serde_json::from_str(r).expect("json"));
+            }
+        }
+    });
+    let rt = runtime();
+    rt.block_on(async {
+        let rust = Gun::without_keys(GunOptions::with_relay(&url))
+            .await
+            .expect("rust client");
+        assert!(rust.wait_for_connection(5_000).await.expect("wait"));
+        rust.get("interop/rust")
+            .put(json!({"from": "rust"}))
+            .await
+            .expect("acked");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(v) = rust.get("interop/js").once_value().await.expect("once") {
+                assert_eq!(v["from"], "js");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Gun.js write never reached the Rust client"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut results = Vec::new();
+    while !(results
+        .iter()
+        .any(|r: &serde_json::Value| r.get("saw").is_some())
+        && results.iter().any(|r| r.get("acked").is_some()))
+    {
+        let r = rx
+            .recv_timeout(PATIENCE)
+            .expect("the Gun.js client reports");
+        assert!(
+            r.get("timeout").is_none(),
+            "the Gun.js client timed out: {results:?}"
+        );
+        results.push(r);
+    }
+    assert!(results.iter().any(|r| r["acked"] == true), "{results:?}");
+    assert!(node.wait().expect("node exits").success());
+    reading.join().expect("reader");
+    gun.kill().expect("kill");
+    let _ = gun.wait();
+}
