@@ -72,3 +72,13 @@ fn relay_runs() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn smol_sync_runs() {
+    run("smol_sync");
+}
+
+#[test]
+fn async_std_sync_runs() {
+    run("async_std_sync");
+}

@@ -23,6 +23,7 @@ pub mod net;
 mod options;
 pub mod store;
 pub mod url;
+pub mod ws;
 
 pub use api::{Chain, Gun};
 pub use blst::min_pk::{PublicKey, SecretKey};

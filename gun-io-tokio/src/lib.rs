@@ -86,6 +86,7 @@ impl Gun {
         store: Option<BoxStore>,
     ) -> GunResult<Self> {
         let core = gun_core::Gun::start(opts.clone(), keys, store)?;
+        let rt = ws::Tokio(tokio::runtime::Handle::current());
         let mut addr = None;
         if opts.super_peer {
             let listener =
@@ -101,11 +102,16 @@ impl Gun {
                 };
             addr = listener.local_addr().ok();
             tracing::info!(addr = ?addr, "relay listening");
-            tokio::spawn(ws::serve(listener, core.transport()));
+            tokio::spawn(ws::serve(listener, core.transport(), rt.clone()));
         }
         for url in &opts.peers {
             let url = gun_core::url::PeerUrl::parse(url)?;
-            tokio::spawn(ws::dial(url, opts.max_backoff, core.transport()));
+            tokio::spawn(ws::dial(
+                url,
+                opts.max_backoff,
+                core.transport(),
+                rt.clone(),
+            ));
         }
         Ok(Self { core, addr })
     }

@@ -97,3 +97,43 @@ impl Net for Tokio {
         }
     }
 }
+
+/// gun-io-async-std, with the instance started under smol.
+pub struct Smol;
+
+impl Net for Smol {
+    fn start_with(&self, opts: GunOptions, store: Option<BoxStore>) -> Node {
+        let g = smol::block_on(async {
+            match store {
+                Some(s) => gun_io_async_std::Gun::with_store(opts, s).await,
+                None => gun_io_async_std::Gun::without_keys(opts).await,
+            }
+        })
+        .expect("start");
+        Node {
+            gun: g.core().clone(),
+            addr: g.local_addr(),
+            _keep: Box::new(g),
+        }
+    }
+}
+
+/// gun-io-async-std, with the instance started under async-std.
+pub struct AsyncStd;
+
+impl Net for AsyncStd {
+    fn start_with(&self, opts: GunOptions, store: Option<BoxStore>) -> Node {
+        let g = async_std::task::block_on(async {
+            match store {
+                Some(s) => gun_io_async_std::Gun::with_store(opts, s).await,
+                None => gun_io_async_std::Gun::without_keys(opts).await,
+            }
+        })
+        .expect("start");
+        Node {
+            gun: g.core().clone(),
+            addr: g.local_addr(),
+            _keep: Box::new(g),
+        }
+    }
+}
