@@ -86,6 +86,7 @@ impl Gun {
         seed.copy_from_slice(&t.to_le_bytes()[..8]);
         let mut cfg = Config::new(u64::from_le_bytes(seed) ^ u64::from(std::process::id()));
         cfg.put_timeout = opts.put_timeout;
+        cfg.has_upstream = !opts.peers.is_empty();
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let (dtx, drx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();

@@ -5,6 +5,7 @@
 #![allow(missing_docs, clippy::missing_panics_doc)]
 
 pub mod scenarios;
+pub mod sim;
 
 use std::any::Any;
 use std::net::SocketAddr;

@@ -407,12 +407,20 @@ impl Engine {
                 },
             );
         }
+        self.resend_to_upstream(peer);
         let subs: Vec<SubId> = self.app.listeners.keys().copied().collect();
         for sub in subs {
             if let Some(l) = self.app.listeners.get_mut(&sub) {
                 l.asked.clear();
             }
             self.eval_listener(sub);
+        }
+        // A relay re-asks upstream for what its own peers subscribed to: the
+        // new connection has none of its subscriptions, and it missed updates.
+        let mut souls: Vec<String> = self.subs.keys().cloned().collect();
+        souls.sort();
+        for soul in souls {
+            let _ = self.ask(&soul, None, None);
         }
     }
 

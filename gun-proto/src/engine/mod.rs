@@ -93,6 +93,12 @@ pub struct Engine {
     /// them have been applied and written.
     tickets: HashMap<u64, Ticket>,
     next_ticket: u64,
+    /// Peers' puts forwarded upstream and not yet acked there, resent when an
+    /// upstream peer (re)connects, so a write a relay acked reaches the root.
+    relay_outbox: BTreeMap<u64, Graph>,
+    /// Message ids of those forwards (or resends), to match upstream acks.
+    relay_ids: HashMap<String, u64>,
+    next_relay: u64,
 }
 
 /// An ack waiting for a put's deferred properties.
@@ -173,6 +179,9 @@ impl Engine {
             held: HashMap::new(),
             tickets: HashMap::new(),
             next_ticket: 0,
+            relay_outbox: BTreeMap::new(),
+            relay_ids: HashMap::new(),
+            next_relay: 0,
             cfg,
         }
     }
@@ -272,7 +281,10 @@ impl Engine {
         match timer {
             Timer::PutTimeout(req) => self.app_put_timeout(req),
             Timer::OnceWait(req) => self.once_timeout(req),
-            Timer::GetExpire(id) => self.app_get_expire(&id),
+            Timer::GetExpire(id) => {
+                self.relay_ids.remove(&id);
+                self.app_get_expire(&id);
+            }
             Timer::HeldExpire(id) => self.release_held(&id),
             Timer::Deferred {
                 soul,
@@ -478,6 +490,7 @@ impl Engine {
                     self.loaded.insert(s);
                 }
                 self.changed(&merged.accepted);
+                self.repair_upstream(&found);
             }
             Err(e) => {
                 warn!(error = %e, ?query, "store read failed");

@@ -252,6 +252,11 @@ impl Engine {
             }
         }
         if targets.is_empty() {
+            if self.cfg.has_upstream
+                && let Some(id) = &msg.id
+            {
+                self.keep_for_upstream(id.clone(), put.clone());
+            }
             return;
         }
         let mut labels: Vec<String> = seen
@@ -270,8 +275,60 @@ impl Engine {
         out.seen = Some(labels.join(","));
         out.ack = None;
         let text = out.encode();
+        // Kept for upstream even when no upstream peer is connected now: it
+        // goes out when one connects.
+        let upstream = self.cfg.has_upstream
+            || targets
+                .iter()
+                .any(|t| self.peers.get(t).is_some_and(|p| p.role == Role::Dialed));
         for t in targets {
             self.send_text(t, text.clone(), msg.id.as_deref());
+        }
+        if upstream && let Some(id) = &msg.id {
+            self.keep_for_upstream(id.clone(), put.clone());
+        }
+    }
+
+    /// Keeps a put sent upstream until an upstream peer acks it.
+    fn keep_for_upstream(&mut self, id: String, put: Graph) {
+        if self.relay_outbox.len() >= self.cfg.max_outbox
+            && let Some((old, _)) = self.relay_outbox.pop_first()
+        {
+            warn!(
+                old,
+                "relay outbox full: an unacked forward will not be resent"
+            );
+        }
+        self.next_relay += 1;
+        let entry = self.next_relay;
+        self.relay_outbox.insert(entry, put);
+        self.track_relay_id(id, entry);
+    }
+
+    pub(super) fn track_relay_id(&mut self, id: String, entry: u64) {
+        self.relay_ids.insert(id.clone(), entry);
+        let age = self.cfg.get_route_age.max(self.cfg.put_timeout);
+        self.set_timer(age, super::Timer::GetExpire(id));
+    }
+
+    /// An upstream peer (re)connected: resend what it has not acked.
+    pub(super) fn resend_to_upstream(&mut self, peer: PeerId) {
+        let pending: Vec<(u64, Graph)> = self
+            .relay_outbox
+            .iter()
+            .map(|(e, g)| (*e, g.clone()))
+            .collect();
+        for (entry, put) in pending {
+            let id = self.new_id();
+            self.track_relay_id(id.clone(), entry);
+            self.send(
+                peer,
+                &Message {
+                    id: Some(id),
+                    put: Some(put),
+                    ..Message::default()
+                },
+            );
         }
     }
 
@@ -295,18 +352,56 @@ impl Engine {
             }
         }
         if targets.is_empty() {
+            if upstream && self.cfg.has_upstream {
+                let id = self.new_id();
+                self.keep_for_upstream(id, accepted.clone());
+            }
             return;
         }
         let id = self.new_id();
         let msg = Message {
-            id: Some(id),
+            id: Some(id.clone()),
             put: Some(accepted.clone()),
             ..Message::default()
         };
         let text = msg.encode();
+        let to_upstream = upstream
+            && (self.cfg.has_upstream
+                || targets
+                    .iter()
+                    .any(|t| self.peers.get(t).is_some_and(|p| p.role == Role::Dialed)));
         for t in targets {
             self.send_text(t, text.clone(), msg.id.as_deref());
         }
+        if to_upstream {
+            self.keep_for_upstream(id, accepted.clone());
+        }
+    }
+
+    /// Sends what was just read from the store upstream (read repair): a
+    /// write this peer stored and acked before a crash still reaches the
+    /// peers above it. Kept until acked, like any forward.
+    pub(super) fn repair_upstream(&mut self, found: &Graph) {
+        if !self.cfg.has_upstream || found.is_empty() {
+            return;
+        }
+        let id = self.new_id();
+        let msg = Message {
+            id: Some(id.clone()),
+            put: Some(found.clone()),
+            ..Message::default()
+        };
+        let text = msg.encode();
+        let upstream: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.role == Role::Dialed)
+            .map(|(id, _)| *id)
+            .collect();
+        for t in upstream {
+            self.send_text(t, text.clone(), Some(&id));
+        }
+        self.keep_for_upstream(id, found.clone());
     }
 
     /// A get from a peer we serve goes on to our upstream peers, same id;
@@ -486,6 +581,13 @@ impl Engine {
     }
 
     fn on_reply(&mut self, peer: PeerId, msg: Message) {
+        // An upstream ack of a put we forwarded: it is stored there now.
+        if msg.err.is_none()
+            && msg.ok.is_some()
+            && let Some(entry) = msg.ack.as_deref().and_then(|a| self.relay_ids.remove(a))
+        {
+            self.relay_outbox.remove(&entry);
+        }
         if self.app_reply(peer, &msg) {
             return;
         }

@@ -297,6 +297,10 @@ pub struct Config {
     /// in memory only, sends no acks to peers and acks its own puts on the
     /// first peer ack.
     pub store: bool,
+    /// Whether this engine dials upstream peers (relays to sync with). Then
+    /// what it loads from its store is also sent upstream and kept until
+    /// acked, so writes it stored (and acked) before a restart reach them.
+    pub has_upstream: bool,
     /// Our peer id; generated from the seed when `None`.
     pub pid: Option<String>,
     /// Frame bounds.
@@ -333,6 +337,7 @@ impl Config {
         Self {
             seed,
             store: true,
+            has_upstream: false,
             pid: None,
             limits: Limits::default(),
             dedup_age: Duration::from_secs(9),
