@@ -18,7 +18,7 @@
 //! - future-state writes were applied (nothing is left deferred);
 //! - no panic (a panic fails the seed).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gun_proto::ids::Rng;
@@ -202,11 +202,10 @@ impl Sim {
             req,
             result: Ok(()),
         } = &e
+            && let Some((soul, key, state)) = self.puts.remove(&(i, req.0))
         {
-            if let Some((soul, key, state)) = self.puts.remove(&(i, req.0)) {
-                self.acked.push((i, soul, key, state));
-                self.stats.puts_acked += 1;
-            }
+            self.acked.push((i, soul, key, state));
+            self.stats.puts_acked += 1;
         }
         self.peers[i].events.push(e);
     }
@@ -339,7 +338,7 @@ impl Sim {
                     0 => serde_json::Value::Null,
                     1 => serde_json::json!(self.rng.next_u64() % 100),
                     2 => serde_json::json!(self.rng.text(3)),
-                    _ => serde_json::json!(self.rng.next_u64() % 2 == 0),
+                    _ => serde_json::json!(self.rng.next_u64().is_multiple_of(2)),
                 };
                 self.call(
                     c,
@@ -428,23 +427,23 @@ impl Sim {
             steps += 1;
             assert!(steps < 2_000_000, "no quiescence: livelock?");
             self.mono = self.mono.max(t);
-            if let Some(entry) = self.inflight.first_entry() {
-                if entry.key().0 <= self.mono {
-                    let (to, from, epoch, frame) = entry.remove();
-                    let live = self
-                        .link_of(from, to)
-                        .is_some_and(|l| self.links[l].connected && self.links[l].epoch == epoch);
-                    if live {
-                        self.input(
-                            to,
-                            Input::Frame {
-                                peer: PeerId(from as u64),
-                                data: frame.as_bytes(),
-                            },
-                        );
-                    }
-                    continue;
+            if let Some(entry) = self.inflight.first_entry()
+                && entry.key().0 <= self.mono
+            {
+                let (to, from, epoch, frame) = entry.remove();
+                let live = self
+                    .link_of(from, to)
+                    .is_some_and(|l| self.links[l].connected && self.links[l].epoch == epoch);
+                if live {
+                    self.input(
+                        to,
+                        Input::Frame {
+                            peer: PeerId(from as u64),
+                            data: frame.as_bytes(),
+                        },
+                    );
                 }
+                continue;
             }
             for i in 0..self.peers.len() {
                 let now = self.now(i);
@@ -534,8 +533,6 @@ impl Sim {
                 return Err(format!("peer {i} has overdue timers after quiescence"));
             }
         }
-        let _ = Value::Null;
-        let _: BTreeSet<u8> = BTreeSet::new();
         Ok(())
     }
 }
