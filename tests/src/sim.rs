@@ -24,7 +24,7 @@ use std::time::Duration;
 use gun_proto::ids::Rng;
 use gun_proto::{
     Call, Config, Engine, Event, Graph, Input, MemoryStore, Now, Output, Path, PeerId, ReqId, Role,
-    Store, SubId, Value,
+    Store, SubId,
 };
 
 /// The wall clock at virtual time zero.
