@@ -72,7 +72,13 @@ pub struct Engine {
     reads: BTreeMap<ReadId, StoreQuery>,
     next_read: u64,
     next_write: u64,
-    parked: VecDeque<peer::Job>,
+    /// Jobs waiting for a soul's store read, by that soul.
+    parked: HashMap<String, Vec<peer::Job>>,
+    /// Jobs waiting for another read (a lex read of souls).
+    parked_other: Vec<peer::Job>,
+    parked_count: usize,
+    /// The soul the last `ensure_loaded` that said `No` is waiting for.
+    last_missing: Option<String>,
     dup: Dup,
     peers: BTreeMap<PeerId, Peer>,
     /// Peers subscribed to a soul (they asked for it).
@@ -164,7 +170,10 @@ impl Engine {
             reads: BTreeMap::new(),
             next_read: 0,
             next_write: 0,
-            parked: VecDeque::new(),
+            parked: HashMap::new(),
+            parked_other: Vec::new(),
+            parked_count: 0,
+            last_missing: None,
             peers: BTreeMap::new(),
             subs: HashMap::new(),
             batch: Graph::new(),
@@ -444,12 +453,16 @@ impl Engine {
             return Loaded::Yes;
         }
         let mut state = Loaded::Yes;
+        self.last_missing = None;
         for soul in souls {
             if self.loaded.contains(soul) {
                 continue;
             }
             if self.failed.contains(soul) {
                 return Loaded::Failed;
+            }
+            if state == Loaded::Yes {
+                self.last_missing = Some(soul.to_owned());
             }
             state = Loaded::No;
             if self.reading.insert(soul.to_owned()) {
@@ -479,12 +492,16 @@ impl Engine {
         if let Some(s) = &exact {
             self.reading.remove(s);
         }
+        let mut affected: Vec<String> = exact.iter().cloned().collect();
         match result {
             Ok(found) => {
                 // Stored data is trusted: merged with no deferral.
                 let merged = self.graph.merge(f64::INFINITY, &found);
                 for soul in found.souls() {
                     self.loaded.insert(soul.to_owned());
+                    if exact.as_deref() != Some(soul) {
+                        affected.push(soul.to_owned());
+                    }
                 }
                 if let Some(s) = exact {
                     self.loaded.insert(s);
@@ -499,13 +516,20 @@ impl Engine {
                 }
             }
         }
-        self.retry_parked();
+        self.retry_parked(&affected);
         self.failed.clear();
         Ok(())
     }
 
-    fn retry_parked(&mut self) {
-        let jobs = std::mem::take(&mut self.parked);
+    /// Retries the jobs waiting for `souls` (and those waiting on other reads).
+    fn retry_parked(&mut self, souls: &[String]) {
+        let mut jobs = std::mem::take(&mut self.parked_other);
+        for soul in souls {
+            if let Some(waiting) = self.parked.remove(soul) {
+                jobs.extend(waiting);
+            }
+        }
+        self.parked_count -= jobs.len().min(self.parked_count);
         for job in jobs {
             self.run(job);
         }

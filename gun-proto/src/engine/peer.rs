@@ -41,12 +41,16 @@ impl Engine {
     /// Runs a job now, or parks it until the store has answered its reads.
     pub(super) fn run(&mut self, job: Job) {
         let Some(job) = self.try_job(job) else { return };
-        if self.parked.len() >= self.cfg.max_parked {
+        if self.parked_count >= self.cfg.max_parked {
             warn!("too many jobs waiting on the store; refusing one");
             self.refuse(job, "Busy: too many requests waiting on storage");
             return;
         }
-        self.parked.push_back(job);
+        self.parked_count += 1;
+        match self.last_missing.take() {
+            Some(soul) => self.parked.entry(soul).or_default().push(job),
+            None => self.parked_other.push(job),
+        }
     }
 
     fn refuse(&mut self, job: Job, why: &str) {

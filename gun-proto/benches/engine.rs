@@ -1,0 +1,160 @@
+//! Engine benchmarks: HAM, frame parse and serialise, merge, puts through a
+//! relay engine, and memory per stored property (counted allocations).
+//!
+//! Run: `cargo bench -p gun-proto --bench engine`
+
+use std::time::Duration;
+
+use divan::{AllocProfiler, Bencher, black_box};
+use gun_proto::graph::Graph;
+use gun_proto::wire::{self, Limits, Message};
+use gun_proto::{Config, Engine, Input, MemoryStore, Now, Output, PeerId, Role, Store, Value, ham};
+
+#[global_allocator]
+static ALLOC: AllocProfiler = AllocProfiler::system();
+
+fn main() {
+    divan::main();
+}
+
+const T: f64 = 1_795_541_784_376.0;
+
+fn put_frame(i: u64) -> String {
+    format!(
+        r##"{{"#":"m{i:08}","put":{{"user/{i}":{{"_":{{"#":"user/{i}",">":{{"name":{T},"age":{T}}}}},"name":"Alice","age":{}}}}}}}"##,
+        i % 100
+    )
+}
+
+#[divan::bench]
+fn ham_decide(b: Bencher<'_, '_>) {
+    let known = Value::String("Bob".into());
+    let incoming = Value::String("Bz".into());
+    b.bench(|| {
+        ham::decide(
+            black_box(T + 10.0),
+            black_box(&incoming),
+            black_box(T),
+            Some((&known, T)),
+        )
+    });
+}
+
+#[divan::bench]
+fn frame_parse(b: Bencher<'_, '_>) {
+    let frame = put_frame(7);
+    let limits = Limits::default();
+    b.counter(divan::counter::BytesCount::new(frame.len()))
+        .bench(|| wire::decode(black_box(frame.as_bytes()), &limits));
+}
+
+#[divan::bench]
+fn frame_serialise(b: Bencher<'_, '_>) {
+    let msg = wire::decode(put_frame(7).as_bytes(), &Limits::default())
+        .expect("decode")
+        .remove(0)
+        .expect("valid");
+    b.bench(|| black_box(&msg).encode());
+}
+
+/// Property puts merged into one graph (HAM per property, all accepted).
+#[divan::bench(args = [1_000, 100_000])]
+fn merge_props(b: Bencher<'_, '_>, n: u64) {
+    let mut diff = Graph::new();
+    for i in 0..n {
+        diff.insert(
+            &format!("s{}", i / 10),
+            &format!("k{}", i % 10),
+            Value::Number(i as f64),
+            T,
+        );
+    }
+    b.counter(divan::counter::ItemsCount::new(n)).bench(|| {
+        let mut g = Graph::new();
+        g.merge(T + 1.0, black_box(&diff));
+        g
+    });
+}
+
+/// Put frames from one peer through a relay engine: decode, HAM, write batch
+/// to a memory store, ack. One drain per 1,000 frames (group commit).
+#[divan::bench(sample_count = 20)]
+fn relay_put_frames(b: Bencher<'_, '_>) {
+    let frames: Vec<String> = (0..10_000).map(put_frame).collect();
+    b.counter(divan::counter::ItemsCount::new(frames.len()))
+        .with_inputs(|| {
+            let now = Now::new(Duration::ZERO, T + 1000.0);
+            let mut e = Engine::new(Config::new(1), now);
+            e.handle_input(
+                now,
+                Input::Connected {
+                    peer: PeerId(1),
+                    role: Role::Accepted,
+                },
+            )
+            .expect("connect");
+            while e.poll_output().is_some() {}
+            (e, MemoryStore::new())
+        })
+        .bench_local_values(|(mut e, mut store)| {
+            let now = Now::new(Duration::from_millis(1), T + 1001.0);
+            for chunk in frames.chunks(1000) {
+                for f in chunk {
+                    e.handle_input(
+                        now,
+                        Input::Frame {
+                            peer: PeerId(1),
+                            data: f.as_bytes(),
+                        },
+                    )
+                    .expect("frame");
+                }
+                while let Some(out) = e.poll_output() {
+                    match out {
+                        Output::StoreRead { id, query } => {
+                            let result = store.read(&query);
+                            e.handle_input(now, Input::StoreRead { id, result })
+                                .expect("read");
+                        }
+                        Output::StoreWrite { id, batch } => {
+                            let result = store.write(&batch);
+                            e.handle_input(now, Input::StoreWritten { id, result })
+                                .expect("write");
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            e
+        });
+}
+
+/// Memory of a graph holding `n` properties (10 per node): divan's
+/// allocation profile divided by `n` is the cost per stored property.
+#[divan::bench(args = [100_000], sample_count = 3)]
+fn memory_per_property(b: Bencher<'_, '_>, n: u64) {
+    b.bench(|| {
+        let mut g = Graph::new();
+        for i in 0..n {
+            g.insert(
+                &format!("user/{}", i / 10),
+                &format!("k{}", i % 10),
+                Value::Number(i as f64),
+                T,
+            );
+        }
+        g
+    });
+}
+
+#[divan::bench]
+fn encode_message(b: Bencher<'_, '_>) {
+    let mut g = Graph::new();
+    g.insert("user/alice", "name", Value::String("Alice".into()), T);
+    let m = Message {
+        id: Some("abcdefghi".into()),
+        put: Some(g),
+        ..Message::default()
+    };
+    b.bench(|| black_box(&m).encode());
+}
