@@ -82,3 +82,36 @@ fn smol_sync_runs() {
 fn async_std_sync_runs() {
     run("async_std_sync");
 }
+
+#[test]
+fn load_runs_against_a_relay() {
+    let relay = gun_io_blocking::Gun::without_keys(gun_io_blocking::GunOptions::relay_server(0))
+        .expect("relay");
+    let url = format!("ws://{}/gun", relay.local_addr().expect("bound"));
+    let here = std::env::current_exe().expect("test executable");
+    let exe = here
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("profile dir")
+        .join("examples")
+        .join("load");
+    let out = Command::new(exe)
+        .args([
+            "--url",
+            &url,
+            "--puts",
+            "200",
+            "--in-flight",
+            "50",
+            "--subscribers",
+            "3",
+            "--timeout",
+            "30",
+        ])
+        .output()
+        .expect("load runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("acked_puts 200 in"), "{text}");
+    assert!(text.contains("delivered 600 of 600"), "{text}");
+}

@@ -1,0 +1,268 @@
+//! A load tool for any Gun relay (ours or Gun.js's): raw WebSocket clients
+//! speaking the wire protocol, so every relay gets the same load.
+//!
+//! `cargo run --release --example load -- --url ws://127.0.0.1:8765/gun \
+//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID]`
+//!
+//! Writers put to their own soul (`bench/<w>`), keeping `--in-flight` puts
+//! unacked (or sending at `--rate` puts/s); subscribers ask for every writer's
+//! soul and count the pushes. Reports acked puts/s, delivered updates/s,
+//! put-to-listener latency percentiles, and (with `--pid`) the relay's peak
+//! resident memory. Puts carry their send time, so latency needs no clock sync
+//! beyond the machine's.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Parser, Clone)]
+struct Args {
+    /// The relay.
+    #[arg(long)]
+    url: String,
+    /// Writing clients.
+    #[arg(long, default_value_t = 1)]
+    writers: usize,
+    /// Puts per writer.
+    #[arg(long, default_value_t = 10_000)]
+    puts: u64,
+    /// Unacked puts each writer keeps in flight (ignored with --rate).
+    #[arg(long, default_value_t = 1_000)]
+    in_flight: u64,
+    /// Send at this many puts/s per writer instead of by acks.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Subscribing clients.
+    #[arg(long, default_value_t = 0)]
+    subscribers: usize,
+    /// The relay's process id, to report its peak memory.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The messages of a frame (one object or a batch).
+fn messages(text: &str) -> Vec<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(v)) => v,
+        Ok(v) => vec![v],
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn connect(
+    url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect to the relay")
+        .0
+}
+
+fn put_frame(writer: usize, n: u64) -> String {
+    let soul = format!("bench/{writer}");
+    let key = format!("k{n}");
+    let state = (now_us() / 1000) as f64;
+    format!(
+        r##"{{"#":"w{writer}x{n}q","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":{}}}}}}}"##,
+        now_us()
+    )
+}
+
+async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instant) {
+    let ws = connect(&args.url).await;
+    let (mut tx, mut rx) = ws.split();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut got = 0u64;
+    let interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(1.0 / r.max(1) as f64));
+    let mut next = Instant::now();
+    while got < args.puts {
+        // Send what the window (or the rate) allows.
+        while sent < args.puts && (interval.is_some() || sent - got < args.in_flight) {
+            if let Some(i) = interval {
+                if Instant::now() < next {
+                    break;
+                }
+                next += i;
+            }
+            tx.feed(Message::text(put_frame(w, sent)))
+                .await
+                .expect("send");
+            sent += 1;
+        }
+        tx.flush().await.expect("flush");
+        let wait = if interval.is_some() && sent < args.puts {
+            Duration::from_micros(200)
+        } else {
+            Duration::from_secs(args.timeout)
+        };
+        let Ok(msg) = tokio::time::timeout(wait, rx.next()).await else {
+            continue;
+        };
+        let Some(Ok(Message::Text(t))) = msg else {
+            panic!("the relay closed the writer's connection")
+        };
+        for m in messages(t.as_str()) {
+            let ours = m
+                .get("@")
+                .and_then(|a| a.as_str())
+                .is_some_and(|a| a.starts_with(&format!("w{w}x")));
+            if ours && m.get("ok").is_some() && m.get("err").is_none() {
+                got += 1;
+                acked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    (started, Instant::now())
+}
+
+async fn subscriber(
+    args: Args,
+    s: usize,
+    delivered: Arc<AtomicU64>,
+    lat: Arc<Mutex<Vec<u64>>>,
+    expect: u64,
+    ready: Arc<AtomicU64>,
+) {
+    let ws = connect(&args.url).await;
+    let (mut tx, mut rx) = ws.split();
+    for w in 0..args.writers {
+        tx.send(Message::text(format!(
+            r##"{{"#":"s{s}g{w}q","get":{{"#":"bench/{w}"}}}}"##
+        )))
+        .await
+        .expect("subscribe");
+    }
+    ready.fetch_add(1, Ordering::SeqCst);
+    let mut seen = std::collections::HashSet::new();
+    let mut mine = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    while (seen.len() as u64) < expect && Instant::now() < deadline {
+        let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_secs(5), rx.next()).await
+        else {
+            break;
+        };
+        let now = now_us();
+        for m in messages(t.as_str()) {
+            let Some(put) = m.get("put").and_then(|p| p.as_object()) else {
+                continue;
+            };
+            for (soul, node) in put {
+                let Some(node) = node.as_object() else {
+                    continue;
+                };
+                for (k, v) in node {
+                    if k == "_" {
+                        continue;
+                    }
+                    if seen.insert((soul.clone(), k.clone())) {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        if let Some(sent) = v.as_u64() {
+                            mine.push(now.saturating_sub(sent));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    lat.lock().await.extend(mine);
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let acked = Arc::new(AtomicU64::new(0));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let lat = Arc::new(Mutex::new(Vec::new()));
+    let ready = Arc::new(AtomicU64::new(0));
+    let expect = args.puts * args.writers as u64;
+    let subs: Vec<_> = (0..args.subscribers)
+        .map(|s| {
+            tokio::spawn(subscriber(
+                args.clone(),
+                s,
+                delivered.clone(),
+                lat.clone(),
+                expect,
+                ready.clone(),
+            ))
+        })
+        .collect();
+    while ready.load(Ordering::SeqCst) < args.subscribers as u64 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let writers: Vec<_> = (0..args.writers)
+        .map(|w| tokio::spawn(writer(args.clone(), w, acked.clone())))
+        .collect();
+    let mut last_ack = started;
+    for w in writers {
+        let (_, end) = tokio::time::timeout(Duration::from_secs(args.timeout), w)
+            .await
+            .expect("writers finish in time")
+            .expect("writer");
+        last_ack = last_ack.max(end);
+    }
+    let put_secs = (last_ack - started).as_secs_f64();
+    for s in subs {
+        let _ = s.await;
+    }
+    let fanout_secs = started.elapsed().as_secs_f64();
+    let mut lat = lat.lock().await.clone();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let acked = acked.load(Ordering::Relaxed);
+    let delivered = delivered.load(Ordering::Relaxed);
+    println!(
+        "acked_puts {acked} in {put_secs:.3} s = {:.0}/s",
+        acked as f64 / put_secs
+    );
+    if args.subscribers > 0 {
+        println!(
+            "delivered {delivered} of {} in {fanout_secs:.3} s = {:.0}/s",
+            expect * args.subscribers as u64,
+            delivered as f64 / fanout_secs
+        );
+        println!(
+            "latency_us p50 {} p99 {} max {}",
+            pct(0.5),
+            pct(0.99),
+            lat.last().copied().unwrap_or(0)
+        );
+    }
+    if let Some(kib) = args.pid.and_then(peak_rss_kib) {
+        println!("relay_peak_rss_mib {:.1}", kib as f64 / 1024.0);
+    }
+}
