@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod async_gun;
 mod completion;
 mod driver;
 mod error;
@@ -26,6 +27,7 @@ pub mod url;
 pub mod ws;
 
 pub use api::{Chain, Gun};
+pub use async_gun::{AsyncGun, Transports};
 pub use blst::min_pk::{PublicKey, SecretKey};
 pub use completion::{Completer, Completion, completion};
 pub use driver::{Callback, DriverEvent, Link, OnceCallback, Shared, StopHook, Transport};

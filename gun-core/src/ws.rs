@@ -17,6 +17,25 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::url::PeerUrl;
 use crate::{DriverEvent, Link, Role, Transport, net};
 
+/// A WebSocket connection as the async drivers' socket crates give it.
+pub trait WebSocket:
+    Stream<Item = Result<Message, tungstenite::Error>>
+    + Sink<Message, Error = tungstenite::Error>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<T> WebSocket for T where
+    T: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
 /// A boxed future the runtime runs.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -61,11 +80,7 @@ impl Link for ChannelLink {
 /// go to the driver, frames out are written in batches under one flush.
 pub async fn run_connection<W, R>(ws: W, role: Role, transport: &Transport, rt: &R)
 where
-    W: Stream<Item = Result<Message, tungstenite::Error>>
-        + Sink<Message, Error = tungstenite::Error>
-        + Send
-        + Unpin
-        + 'static,
+    W: WebSocket,
     R: Runtime,
 {
     let peer = transport.next_peer_id();
@@ -143,11 +158,7 @@ pub async fn dial<W, R, F, Fut>(
     rt: R,
     connect: F,
 ) where
-    W: Stream<Item = Result<Message, tungstenite::Error>>
-        + Sink<Message, Error = tungstenite::Error>
-        + Send
-        + Unpin
-        + 'static,
+    W: WebSocket,
     R: Runtime,
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<W, String>>,
@@ -198,11 +209,7 @@ pub fn stop_signal(
 /// upgraded WebSocket (or an error to log); each is served on its own task.
 pub async fn serve<W, R, F, Fut>(transport: Transport, rt: R, mut accept: F)
 where
-    W: Stream<Item = Result<Message, tungstenite::Error>>
-        + Sink<Message, Error = tungstenite::Error>
-        + Send
-        + Unpin
-        + 'static,
+    W: WebSocket,
     R: Runtime,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Pin<Box<dyn Future<Output = Result<W, String>> + Send>>, String>>,

@@ -16,8 +16,8 @@
 //! # Ok::<(), gun_io_async_std::GunError>(()) });
 //! ```
 //!
-//! Like gun-io-tokio, [`Gun`] derefs to the runtime-neutral
-//! [`gun_core::Gun`] and chains are [`gun_core::Chain`]; the connection loop
+//! Like gun-io-tokio, [`Gun`] is [`gun_core::AsyncGun`] (it derefs to the
+//! runtime-neutral [`gun_core::Gun`]) and chains are [`gun_core::Chain`]; the connection loop
 //! is [`gun_core::ws`]. This crate adds the constructors, accepting and
 //! connecting with async-net, and an executor thread for the transport tasks
 //! (so they run whichever runtime the program uses).
@@ -27,7 +27,6 @@
 mod ws;
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 
 #[cfg(feature = "sled")]
 pub use gun_core::store::SledStore;
@@ -36,66 +35,24 @@ pub use gun_core::{
     Chain, Completion, GunError, GunOptions, GunResult, PublicKey, SecretKey, keypair_from_seed,
 };
 
-/// A Gun instance driven on async-io. Derefs to [`gun_core::Gun`].
-#[derive(Debug, Clone)]
-pub struct Gun {
-    core: gun_core::Gun,
-    addr: Option<SocketAddr>,
-}
+/// A Gun instance driven on async-io (smol, async-std): `Gun::with_options(sk,
+/// pk, opts).await`, … It derefs to the runtime-neutral [`gun_core::Gun`].
+pub type Gun = gun_core::AsyncGun<AsyncIo>;
 
-impl Deref for Gun {
-    type Target = gun_core::Gun;
+/// gun-io-async-std's transports: async-tungstenite over async-net.
+#[derive(Debug)]
+pub struct AsyncIo;
 
-    fn deref(&self) -> &gun_core::Gun {
-        &self.core
-    }
-}
-
-impl Gun {
-    /// An instance with a BLS key pair and default options.
-    pub async fn new(secret_key: SecretKey, public_key: PublicKey) -> GunResult<Self> {
-        Self::with_options(secret_key, public_key, GunOptions::default()).await
-    }
-
-    /// An instance with a BLS key pair and the given options.
-    pub async fn with_options(
-        secret_key: SecretKey,
-        public_key: PublicKey,
-        opts: GunOptions,
-    ) -> GunResult<Self> {
-        Self::start(opts, Some((secret_key, public_key)), None).await
-    }
-
-    /// An instance without keys: a plain peer, as a Gun.js peer is.
-    pub async fn without_keys(opts: GunOptions) -> GunResult<Self> {
-        Self::start(opts, None, None).await
-    }
-
-    /// An instance on a store of your own.
-    pub async fn with_store(opts: GunOptions, store: BoxStore) -> GunResult<Self> {
-        Self::start(opts, None, Some(store)).await
-    }
-
-    async fn start(
-        opts: GunOptions,
-        keys: Option<(SecretKey, PublicKey)>,
-        store: Option<BoxStore>,
-    ) -> GunResult<Self> {
-        let core = gun_core::Gun::start(opts.clone(), keys, store)?;
-        let rt = ws::AsyncIo::get()?;
+impl gun_core::Transports for AsyncIo {
+    async fn start(core: &gun_core::Gun, opts: &GunOptions) -> GunResult<Option<SocketAddr>> {
+        let rt = ws::Rt::get()?;
         let mut addr = None;
         if opts.super_peer {
-            let listener = match async_net::TcpListener::bind((opts.host.as_str(), opts.port)).await
-            {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = core.shutdown().await;
-                    return Err(GunError::Io(format!(
-                        "cannot listen on {}:{}: {e}",
-                        opts.host, opts.port
-                    )));
-                }
-            };
+            let listener = async_net::TcpListener::bind((opts.host.as_str(), opts.port))
+                .await
+                .map_err(|e| {
+                    GunError::Io(format!("cannot listen on {}:{}: {e}", opts.host, opts.port))
+                })?;
             addr = listener.local_addr().ok();
             tracing::info!(addr = ?addr, "relay listening");
             gun_core::ws::Runtime::spawn(
@@ -115,16 +72,6 @@ impl Gun {
                 )),
             );
         }
-        Ok(Self { core, addr })
-    }
-
-    /// The address the relay listens on (useful with port 0).
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.addr
-    }
-
-    /// The runtime-neutral handle underneath.
-    pub fn core(&self) -> &gun_core::Gun {
-        &self.core
+        Ok(addr)
     }
 }

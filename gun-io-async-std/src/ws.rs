@@ -16,9 +16,9 @@ use gun_core::ws::{self, Runtime, Task};
 /// Runs transport tasks on one background thread driving an async-executor;
 /// I/O is async-io's, the reactor smol and async-std both use.
 #[derive(Clone)]
-pub(crate) struct AsyncIo(Arc<Executor<'static>>);
+pub(crate) struct Rt(Arc<Executor<'static>>);
 
-impl AsyncIo {
+impl Rt {
     /// The process-wide transport executor, started on first use.
     pub(crate) fn get() -> std::io::Result<Self> {
         static EXECUTOR: OnceLock<Arc<Executor<'static>>> = OnceLock::new();
@@ -35,7 +35,7 @@ impl AsyncIo {
     }
 }
 
-impl Runtime for AsyncIo {
+impl Runtime for Rt {
     fn spawn(&self, task: Task) {
         self.0.spawn(task).detach();
     }
@@ -50,7 +50,7 @@ impl Runtime for AsyncIo {
 type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<TcpStream>, String>> + Send>>;
 
 /// Serves WebSocket peers on `listener` (any path) until the instance stops.
-pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: AsyncIo) {
+pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Rt) {
     ws::serve(transport, rt, move || {
         let l = listener.clone();
         async move {
@@ -68,7 +68,7 @@ pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Async
 }
 
 /// Keeps a connection to `url` open, reconnecting with backoff.
-pub(crate) async fn dial(url: PeerUrl, max_backoff: Duration, transport: Transport, rt: AsyncIo) {
+pub(crate) async fn dial(url: PeerUrl, max_backoff: Duration, transport: Transport, rt: Rt) {
     let (host, port) = (url.host.clone(), url.port);
     ws::dial(url, max_backoff, transport, rt, move |target| {
         let host = host.clone();

@@ -13,9 +13,9 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Spawns on the tokio runtime the instance was started on.
 #[derive(Clone)]
-pub(crate) struct Tokio(pub(crate) tokio::runtime::Handle);
+pub(crate) struct Rt(pub(crate) tokio::runtime::Handle);
 
-impl Runtime for Tokio {
+impl Runtime for Rt {
     fn spawn(&self, task: Task) {
         drop(self.0.spawn(task));
     }
@@ -29,7 +29,7 @@ type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<TcpStream>, 
 
 /// Serves WebSocket peers on `listener` (any path, `/gun` included, as Gun.js
 /// accepts) until the instance stops.
-pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Tokio) {
+pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Rt) {
     let listener = Arc::new(listener);
     ws::serve(transport, rt, move || {
         let l = listener.clone();
@@ -48,7 +48,7 @@ pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Tokio
 }
 
 /// Keeps a connection to `url` open, reconnecting with backoff.
-pub(crate) async fn dial(url: PeerUrl, max_backoff: Duration, transport: Transport, rt: Tokio) {
+pub(crate) async fn dial(url: PeerUrl, max_backoff: Duration, transport: Transport, rt: Rt) {
     ws::dial(url, max_backoff, transport, rt, |target| async move {
         tokio_tungstenite::connect_async_with_config(target, Some(ws::config()), true)
             .await

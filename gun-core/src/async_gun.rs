@@ -1,0 +1,111 @@
+//! The async user handle, shared by the async drivers: a driver supplies only
+//! how its transports start ([`Transports`]).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::ops::Deref;
+
+use crate::store::BoxStore;
+use crate::{Gun, GunOptions, GunResult, PublicKey, SecretKey};
+
+/// A driver's transports: start the relay listener (when the options serve)
+/// and the dialers for the options' peers on the driver's runtime.
+pub trait Transports: Send + Sync + 'static {
+    /// Starts them for `core`; returns the address the relay listens on.
+    fn start(
+        core: &Gun,
+        opts: &GunOptions,
+    ) -> impl Future<Output = GunResult<Option<SocketAddr>>> + Send;
+}
+
+/// A Gun instance driven by an async driver `D`. Derefs to [`Gun`] for `get`,
+/// `root`, `state`, `wait_for_connection`, `shutdown` and the rest, whose
+/// futures run on any executor.
+pub struct AsyncGun<D> {
+    core: Gun,
+    addr: Option<SocketAddr>,
+    _driver: PhantomData<fn() -> D>,
+}
+
+impl<D> Clone for AsyncGun<D> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+            addr: self.addr,
+            _driver: PhantomData,
+        }
+    }
+}
+
+impl<D> std::fmt::Debug for AsyncGun<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncGun")
+            .field("core", &self.core)
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl<D> Deref for AsyncGun<D> {
+    type Target = Gun;
+
+    fn deref(&self) -> &Gun {
+        &self.core
+    }
+}
+
+impl<D: Transports> AsyncGun<D> {
+    /// An instance with a BLS key pair and default options.
+    pub async fn new(secret_key: SecretKey, public_key: PublicKey) -> GunResult<Self> {
+        Self::with_options(secret_key, public_key, GunOptions::default()).await
+    }
+
+    /// An instance with a BLS key pair and the given options.
+    pub async fn with_options(
+        secret_key: SecretKey,
+        public_key: PublicKey,
+        opts: GunOptions,
+    ) -> GunResult<Self> {
+        Self::start(opts, Some((secret_key, public_key)), None).await
+    }
+
+    /// An instance without keys: a plain peer, as a Gun.js peer is.
+    pub async fn without_keys(opts: GunOptions) -> GunResult<Self> {
+        Self::start(opts, None, None).await
+    }
+
+    /// An instance on a store of your own.
+    pub async fn with_store(opts: GunOptions, store: BoxStore) -> GunResult<Self> {
+        Self::start(opts, None, Some(store)).await
+    }
+
+    async fn start(
+        opts: GunOptions,
+        keys: Option<(SecretKey, PublicKey)>,
+        store: Option<BoxStore>,
+    ) -> GunResult<Self> {
+        let core = Gun::start(opts.clone(), keys, store)?;
+        match D::start(&core, &opts).await {
+            Ok(addr) => Ok(Self {
+                core,
+                addr,
+                _driver: PhantomData,
+            }),
+            Err(e) => {
+                let _ = core.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The address the relay listens on (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// The runtime-neutral handle underneath.
+    pub fn core(&self) -> &Gun {
+        &self.core
+    }
+}
