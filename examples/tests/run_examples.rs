@@ -1,25 +1,44 @@
 //! Every example runs to completion within a time bound.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// An example's binary: `<profile>/examples/<name>`, or the newest
+/// `<name>-<hash>` that `cargo test` builds beside it.
+fn example(name: &str) -> PathBuf {
+    // This test runs from <target>/<profile>/deps.
+    let here = std::env::current_exe().expect("test executable");
+    let dir = here
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile dir")
+        .join("examples");
+    let plain = dir.join(name);
+    if plain.exists() {
+        return plain;
+    }
+    let prefix = format!("{name}-");
+    std::fs::read_dir(&dir)
+        .expect("examples dir")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&prefix)
+                && !n.ends_with(".d")
+                && n[prefix.len()..].chars().all(|c| c.is_ascii_hexdigit())
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+        .unwrap_or_else(|| panic!("example {name} is not built (cargo test builds examples)"))
+}
 
 fn run(example: &str) {
     run_with(example, &[]);
 }
 
-fn run_with(example: &str, env: &[(&str, &str)]) {
-    // This test runs from <target>/<profile>/deps; examples sit in <target>/<profile>/examples.
-    let here = std::env::current_exe().expect("test executable");
-    let profile = here
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target profile dir");
-    let exe = profile.join("examples").join(example);
-    assert!(
-        exe.exists(),
-        "{} is built by `cargo test` (examples are compiled with the tests)",
-        exe.display()
-    );
+fn run_with(name: &str, env: &[(&str, &str)]) {
+    let exe = example(name);
     let mut child = Command::new(&exe)
         .envs(env.iter().copied())
         .spawn()
@@ -27,12 +46,12 @@ fn run_with(example: &str, env: &[(&str, &str)]) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "{example} failed: {status}");
+            assert!(status.success(), "{name} failed: {status}");
             return;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{example} did not finish within 60 s");
+            panic!("{name} did not finish within 60 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -114,4 +133,18 @@ fn load_runs_against_a_relay() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("acked_puts 200 in"), "{text}");
     assert!(text.contains("delivered 600 of 600"), "{text}");
+}
+
+#[test]
+fn cold_start_runs() {
+    let exe = example("cold_start");
+    let out = Command::new(exe)
+        .arg("2000")
+        .output()
+        .expect("cold_start runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("all 2000 properties read"),
+        "{text}"
+    );
 }

@@ -1,0 +1,62 @@
+//! Cold start: writes N properties (10 per node) into a sled store, closes it,
+//! reopens it, and times the first read and a read of everything.
+//!
+//! `cargo run --release --example cold_start -- [N]` (default 1,000,000)
+use std::time::Instant;
+
+use gun_io_blocking::SledStore;
+use gun_proto::lex::Lex;
+use gun_proto::{Graph, Store, StoreQuery, Value};
+
+fn main() -> Result<(), gun_proto::StoreError> {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("gun-cold-start-{}", std::process::id()));
+    let t = Instant::now();
+    {
+        let mut store = SledStore::open(&dir)?;
+        let mut batch = Graph::new();
+        for i in 0..n {
+            batch.insert(
+                &format!("user/{:08}", i / 10),
+                &format!("k{}", i % 10),
+                Value::Number(i as f64),
+                1.7e12,
+            );
+            if batch.prop_count() >= 100_000 {
+                store.write(&std::mem::take(&mut batch))?;
+            }
+        }
+        store.write(&batch)?;
+    }
+    println!("wrote {n} properties in {:.2} s", t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let mut store = SledStore::open(&dir)?;
+    let opened = t.elapsed();
+    let first = store.read(&StoreQuery {
+        soul: Lex::exact(format!("user/{:08}", n / 20)),
+    })?;
+    let first_read = t.elapsed();
+    assert_eq!(first.prop_count(), 10);
+    let all = store.read(&StoreQuery {
+        soul: Lex {
+            prefix: Some(String::new()),
+            ..Lex::default()
+        },
+    })?;
+    let everything = t.elapsed();
+    assert_eq!(all.prop_count() as u64, n);
+    println!(
+        "reopen {:.3} s, first read {:.1} ms after open, all {} properties read {:.2} s after open",
+        opened.as_secs_f64(),
+        first_read.as_secs_f64() * 1000.0,
+        all.prop_count(),
+        everything.as_secs_f64()
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
