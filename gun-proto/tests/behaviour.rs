@@ -537,3 +537,45 @@ fn engines_with_equal_seeds_and_inputs_behave_identically() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn pushes_from_upstream_are_not_kept_for_resending_upstream() {
+    // Client 1 (with upstream) subscribed through relay 0; many pushes come
+    // down. When the link resets, the client resends nothing of them.
+    let mut cfgs = vec![Config::new(1), Config::new(2), Config::new(3)];
+    cfgs[1].has_upstream = true;
+    cfgs[1].store = false;
+    cfgs[2].store = false;
+    let mut sim = Sim::with_config(cfgs);
+    sim.connect(1, 0);
+    sim.connect(2, 0);
+    sim.call(
+        1,
+        Call::On {
+            sub: SubId(1),
+            path: Path::soul("feed").get("n"),
+        },
+    );
+    sim.settle();
+    for i in 0..50 {
+        sim.call(
+            2,
+            Call::Put {
+                req: ReqId(i),
+                path: Path::soul("feed").get("n"),
+                data: json!(i),
+            },
+        );
+        sim.run_for(Duration::from_millis(2));
+    }
+    sim.settle();
+    let before = sim.nodes[1].sent.len();
+    sim.disconnect(1, 0);
+    sim.connect(1, 0);
+    sim.settle();
+    let resent_puts = sim.nodes[1].sent[before..]
+        .iter()
+        .filter(|(_, f)| f.contains("\"put\""))
+        .count();
+    assert_eq!(resent_puts, 0, "{:?}", &sim.nodes[1].sent[before..]);
+}

@@ -73,10 +73,13 @@ fn a_seed_replays_exactly() {
 ///   sent upstream (read repair);
 /// - 47, 48: a relay's upstream connection reset and it never re-subscribed
 ///   upstream for its clients' souls: it now re-asks on every reconnect;
+/// - 86: a relay acked a write, then crashed while its forward upstream was
+///   still unacked, and no one read that soul from it again: on its first
+///   upstream connection after start, a relay now sends its whole store up;
 /// - 45: (a simulator bug) a connection was torn down before both ends knew it.
 #[test]
 fn regression_seeds() {
-    for seed in [0, 1, 6, 16, 45, 46, 47, 48] {
+    for seed in [0, 1, 6, 16, 45, 46, 47, 48, 86] {
         if let Err(e) = run_seed(seed, 150) {
             panic!("{e}");
         }

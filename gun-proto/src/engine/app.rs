@@ -408,6 +408,18 @@ impl Engine {
             );
         }
         self.resend_to_upstream(peer);
+        // The first upstream connection after start: send up everything
+        // stored, so writes acked before a restart, whose forwards were lost
+        // with the memory, still reach the peers above (read repair of all).
+        if self.cfg.has_upstream && self.cfg.store && !self.repaired {
+            self.repaired = true;
+            let _ = self.read(crate::store::StoreQuery {
+                soul: Lex {
+                    prefix: Some(String::new()),
+                    ..Lex::default()
+                },
+            });
+        }
         let subs: Vec<SubId> = self.app.listeners.keys().copied().collect();
         for sub in subs {
             if let Some(l) = self.app.listeners.get_mut(&sub) {

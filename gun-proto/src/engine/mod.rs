@@ -105,6 +105,8 @@ pub struct Engine {
     /// Message ids of those forwards (or resends), to match upstream acks.
     relay_ids: HashMap<String, u64>,
     next_relay: u64,
+    /// Whether the whole store was read and sent upstream since start.
+    repaired: bool,
 }
 
 /// An ack waiting for a put's deferred properties.
@@ -191,6 +193,7 @@ impl Engine {
             relay_outbox: BTreeMap::new(),
             relay_ids: HashMap::new(),
             next_relay: 0,
+            repaired: false,
             cfg,
         }
     }

@@ -255,8 +255,15 @@ impl Engine {
                 targets.push(id);
             }
         }
+        // Only writes flowing up (from a peer we serve) are kept for the
+        // upstream peers until acked; pushes coming down from them are not.
+        let from_below = self
+            .peers
+            .get(&origin)
+            .is_some_and(|p| p.role == Role::Accepted);
         if targets.is_empty() {
-            if self.cfg.has_upstream
+            if from_below
+                && self.cfg.has_upstream
                 && let Some(id) = &msg.id
             {
                 self.keep_for_upstream(id.clone(), put.clone());
@@ -281,10 +288,11 @@ impl Engine {
         let text = out.encode();
         // Kept for upstream even when no upstream peer is connected now: it
         // goes out when one connects.
-        let upstream = self.cfg.has_upstream
-            || targets
-                .iter()
-                .any(|t| self.peers.get(t).is_some_and(|p| p.role == Role::Dialed));
+        let upstream = from_below
+            && (self.cfg.has_upstream
+                || targets
+                    .iter()
+                    .any(|t| self.peers.get(t).is_some_and(|p| p.role == Role::Dialed)));
         for t in targets {
             self.send_text(t, text.clone(), msg.id.as_deref());
         }
@@ -389,25 +397,27 @@ impl Engine {
         if !self.cfg.has_upstream || found.is_empty() {
             return;
         }
-        let id = self.new_id();
-        let msg = Message {
-            id: Some(id.clone()),
-            put: Some(found.clone()),
-            ..Message::default()
-        };
-        let text = msg.encode();
         let upstream: Vec<PeerId> = self
             .peers
             .iter()
             .filter(|(_, p)| p.role == Role::Dialed)
             .map(|(id, _)| *id)
             .collect();
-        for t in upstream {
-            self.send_text(t, text.clone(), Some(&id));
+        // In chunks, so that a large store stays within frame limits.
+        for chunk in chunks(found, REPAIR_CHUNK) {
+            let id = self.new_id();
+            let msg = Message {
+                id: Some(id.clone()),
+                put: Some(chunk.clone()),
+                ..Message::default()
+            };
+            let text = msg.encode();
+            for &t in &upstream {
+                self.send_text(t, text.clone(), Some(&id));
+            }
+            self.keep_for_upstream(id, chunk);
         }
-        self.keep_for_upstream(id, found.clone());
     }
-
     /// A get from a peer we serve goes on to our upstream peers, same id;
     /// their replies come back by `@` through dedup's `via`.
     fn forward_get(&mut self, origin: PeerId, msg: &Message) -> BTreeSet<PeerId> {
@@ -636,6 +646,31 @@ impl Engine {
             self.send(h.to, &reply);
         }
     }
+}
+
+/// Properties per read-repair message.
+const REPAIR_CHUNK: usize = 1000;
+
+/// Splits a graph into graphs of at most `n` properties (whole nodes kept
+/// together where they fit).
+fn chunks(g: &Graph, n: usize) -> Vec<Graph> {
+    let mut out = Vec::new();
+    let mut cur = Graph::new();
+    let mut count = 0;
+    for (soul, node) in g.iter() {
+        for (key, p) in node.iter() {
+            if count == n {
+                out.push(std::mem::take(&mut cur));
+                count = 0;
+            }
+            cur.insert(soul, key, p.value.clone(), p.state);
+            count += 1;
+        }
+    }
+    if count > 0 {
+        out.push(cur);
+    }
+    out
 }
 
 /// Gun.js's reply budget (`%`): strings count their length, other values 9.
