@@ -62,7 +62,7 @@ run fanout --writers 1 --puts 5000 --in-flight 1000 --subscribers 100
 run latency --writers 1 --puts 20000 --rate 10000 --subscribers 10
 
 echo "== engine (gun-proto, in one process; Gun.js has no equivalent to run here)"
-cargo bench -q -p gun-proto --bench engine 2>/dev/null | grep -E "^(├|╰)─|item/s|MB/s|max alloc|[0-9.]+ MB +│" | head -40
+cargo bench -q -p gun-proto --bench engine 2>/dev/null | grep -vE "^\s*$"
 echo "== cold start: 1,000,000 properties in sled"
 cargo build --release -q -p gun-examples --example cold_start
 target/release/examples/cold_start 1000000
