@@ -9,6 +9,9 @@
 //! - A callback thread: listener callbacks run outside the driver, so a
 //!   callback may call the API (even a blocking `put`) without deadlock.
 //! - The disk stores ([`store::FileStore`], [`store::SledStore`]).
+//! - For async drivers: [`AsyncGun`], the async handle with its constructors,
+//!   and [`ws`], the WebSocket connection loop, generic over the socket and a
+//!   small [`ws::Runtime`] (spawn, sleep).
 //!
 //! Driver crates add only transports: they report connections and frames to
 //! the driver through a [`Transport`] and take frames from their [`Link`].
