@@ -62,7 +62,22 @@ run fanout --writers 1 --puts 5000 --in-flight 1000 --subscribers 100
 run latency --writers 1 --puts 20000 --rate 10000 --subscribers 10
 
 echo "== engine (gun-proto, in one process; Gun.js has no equivalent to run here)"
-cargo bench -q -p gun-proto --bench engine 2>/dev/null | grep -vE "^\s*$"
+cargo bench -q -p gun-proto --bench engine 2>/dev/null | grep -vE "^\s*$" | tee "$WORK/bench.txt"
+
+echo "== memory per stored property (100,000 properties, 10 per node)"
+# Ours: the peak bytes the bench's graph of 100,000 properties allocates.
+ours=$(awk '/memory_per_property/{f=1} f && /[0-9.]+ (KB|MB|GB)/{print $2, $3; exit}' "$WORK/bench.txt")
+python3 - "$ours" <<'PY'
+import sys
+v, unit = sys.argv[1].split()
+b = float(v) * {"KB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+print(f"  gun:   {b / 100000:.0f} bytes per property (peak allocation of the graph)")
+PY
+printf '  gunjs: '
+node --expose-gc tests/interop/memory.js 100000 | grep -o 'gunjs_bytes_per_property.*' | sed 's/gunjs_bytes_per_property \([0-9]*\)/\1 bytes per property (heap after GC)/'
+
 echo "== cold start: 1,000,000 properties in sled"
 cargo build --release -q -p gun-examples --example cold_start
 target/release/examples/cold_start 1000000
+echo "  (Gun.js: not measured; its relay acks a few thousand puts/s here, so loading"
+echo "   1,000,000 properties through it takes minutes, and radisk has no whole-store read to time)"
