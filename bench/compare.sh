@@ -64,6 +64,12 @@ run latency --writers 1 --puts 20000 --rate 10000 --subscribers 10
 echo "== engine (gun-proto, in one process; Gun.js has no equivalent to run here)"
 cargo bench -q -p gun-proto --bench engine 2>/dev/null | grep -vE "^\s*$" | tee "$WORK/bench.txt"
 
+node --expose-gc tests/interop/memory.js 100000 | grep '^gunjs_' > "$WORK/gunjs-mem.txt"
+echo "== property puts in one process (100,000 properties, 10 per node)"
+ours_puts=$(awk '/merge_props/{f=1} f && /100000/{g=1} g && /item\/s/{print; exit}' "$WORK/bench.txt" | awk -F'│' '{print $4}' | xargs)
+echo "  gun:   $ours_puts (median, merge_props 100000)"
+printf '  gunjs: '; grep -o 'gunjs_property_puts_per_s.*' "$WORK/gunjs-mem.txt" | sed 's/gunjs_property_puts_per_s //; s/$//'
+
 echo "== memory per stored property (100,000 properties, 10 per node)"
 # Ours: the peak bytes the bench's graph of 100,000 properties allocates.
 ours=$(awk '/memory_per_property/{f=1} f && /[0-9.]+ (KB|MB|GB)/{print $2, $3; exit}' "$WORK/bench.txt")
@@ -74,7 +80,7 @@ b = float(v) * {"KB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
 print(f"  gun:   {b / 100000:.0f} bytes per property (peak allocation of the graph)")
 PY
 printf '  gunjs: '
-node --expose-gc tests/interop/memory.js 100000 | grep -o 'gunjs_bytes_per_property.*' | sed 's/gunjs_bytes_per_property \([0-9]*\)/\1 bytes per property (heap after GC)/'
+grep -o 'gunjs_bytes_per_property.*' "$WORK/gunjs-mem.txt" | sed 's/gunjs_bytes_per_property \([0-9]*\)/\1 bytes per property (heap after GC)/'
 
 echo "== cold start: 1,000,000 properties in sled"
 cargo build --release -q -p gun-examples --example cold_start

@@ -8,11 +8,14 @@ const n = Number(process.argv[2] || 100000);
 const gun = Gun({ localStorage: false, radisk: false, multicast: false, peers: [] });
 global.gc();
 const before = process.memoryUsage().heapUsed;
+const started = process.hrtime.bigint();
 for (let i = 0; i < n; i += 10) {
   const node = {};
   for (let k = 0; k < 10 && i + k < n; k++) node['k' + k] = i + k;
   gun.get('user/' + (i / 10)).put(node);
 }
+const putSecs = Number(process.hrtime.bigint() - started) / 1e9;
+console.log(`gunjs_property_puts_per_s ${(n / putSecs).toFixed(0)} (${n} properties in ${putSecs.toFixed(2)} s, in one process)`);
 setTimeout(() => {
   global.gc();
   const after = process.memoryUsage().heapUsed;
