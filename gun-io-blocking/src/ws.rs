@@ -17,13 +17,9 @@ use tungstenite::{Message, WebSocket};
 const POLL: Duration = Duration::from_millis(5);
 const HANDSHAKE: Duration = net::HANDSHAKE_TIMEOUT;
 
-/// Small buffers and explicit limits ([`gun_core::net`]).
+/// Small buffers and explicit limits, as every driver sets them.
 pub(crate) fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(net::READ_BUFFER)
-        .write_buffer_size(0)
-        .max_message_size(Some(net::MAX_MESSAGE))
-        .max_frame_size(Some(net::MAX_MESSAGE))
+    gun_core::ws::config()
 }
 
 enum Out {
