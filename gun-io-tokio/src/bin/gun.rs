@@ -90,6 +90,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
+    // Handlers go in before the relay announces itself: a signal sent right
+    // after the "listening" line must reach them, not the default action.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
     let opts = args.options();
     let gun = match Gun::without_keys(opts).await {
         Ok(g) => g,
@@ -104,7 +113,7 @@ async fn run(args: Args) -> ExitCode {
     tracing::info!(store = ?args.store, data = %args.data.display(), "gun relay serving on ws://{addr}/gun");
     // Scripts wait for this line.
     println!("gun relay listening on ws://{addr}/gun");
-    shutdown_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     match gun.shutdown().await {
         Ok(()) => {
@@ -118,20 +127,42 @@ async fn run(args: Args) -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves on the first shutdown signal.
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            let Self {
+                mut interrupt,
+                mut terminate,
+            } = self;
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
