@@ -322,7 +322,34 @@ impl Chain {
             Err(e) => return Completion::ready(Err(e)),
         };
         let (done, c) = completion();
-        self.gun.command(Command::Put { path, data, done });
+        self.gun.command(Command::Put {
+            path,
+            data,
+            state: None,
+            done,
+        });
+        c
+    }
+
+    /// Like [`Chain::put`], with `state` as the HAM state of every property
+    /// written instead of the clock's. For imports and replication tools
+    /// that carry states over, and for tests of concurrent writes: two peers
+    /// writing one key at one state keep the greater value (JSON text by
+    /// UTF-16 code units), as Gun.js does. A state ahead of the clock is
+    /// applied when its time comes. Fails with [`GunError::InvalidData`]
+    /// unless `state` is finite and positive.
+    pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> Completion<()> {
+        let path = match self.proto_path() {
+            Ok(p) => p,
+            Err(e) => return Completion::ready(Err(e)),
+        };
+        let (done, c) = completion();
+        self.gun.command(Command::Put {
+            path,
+            data,
+            state: Some(state),
+            done,
+        });
         c
     }
 
@@ -348,11 +375,25 @@ impl Chain {
         &self,
         cb: impl FnOnce(serde_json::Value, Option<String>) + Send + 'static,
     ) -> Completion<Option<serde_json::Value>> {
-        self.once_with(Some(Box::new(cb)))
+        self.once_with(None, Some(Box::new(cb)))
+    }
+
+    /// The properties of the node here whose keys start with `prefix`, with
+    /// Gun's `_` metadata (`None` if none is found within `once_wait`). When
+    /// the node is not held locally this asks peers with a lex get, as
+    /// Gun.js's `get({'.': {'*': prefix}})` does, so only the matching part
+    /// travels; that part is then what is held locally of the node.
+    pub fn once_prefix(&self, prefix: &str) -> Completion<Option<serde_json::Value>> {
+        let keys = gun_proto::lex::Lex {
+            prefix: Some(prefix.to_owned()),
+            ..gun_proto::lex::Lex::default()
+        };
+        self.once_with(Some(keys), None)
     }
 
     fn once_with(
         &self,
+        keys: Option<gun_proto::lex::Lex>,
         cb: Option<crate::driver::OnceCallback>,
     ) -> Completion<Option<serde_json::Value>> {
         let path = match self.proto_path() {
@@ -363,6 +404,7 @@ impl Chain {
         let wait = self.gun.inner.opts.once_wait;
         self.gun.command(Command::Once {
             path,
+            keys,
             wait,
             cb,
             done,
@@ -372,7 +414,7 @@ impl Chain {
 
     /// The value here, or `None` if nothing is found within `once_wait`.
     pub fn once_value(&self) -> Completion<Option<serde_json::Value>> {
-        self.once_with(None)
+        self.once_with(None, None)
     }
 
     /// Calls `cb(value, key)` with what is here now and on every change,

@@ -73,6 +73,8 @@ pub(crate) enum Command {
     Put {
         path: Path,
         data: serde_json::Value,
+        /// An explicit HAM state (`put_with_state`), else the clock's.
+        state: Option<f64>,
         done: Completer<()>,
     },
     /// `set`: answers with the item's soul.
@@ -84,6 +86,8 @@ pub(crate) enum Command {
     /// `once`: the callback runs, then `done` gets the value.
     Once {
         path: Path,
+        /// The keys a lex once selects (`once_keys`), else the whole value.
+        keys: Option<gun_proto::lex::Lex>,
         wait: Duration,
         cb: Option<OnceCallback>,
         done: Completer<Option<serde_json::Value>>,
@@ -337,9 +341,23 @@ impl Driver {
 
     fn command(&mut self, cmd: Command) -> Option<Completer<()>> {
         match cmd {
-            Command::Put { path, data, done } => {
+            Command::Put {
+                path,
+                data,
+                state,
+                done,
+            } => {
                 let req = self.req();
-                match self.input(Input::Call(Call::Put { req, path, data })) {
+                let call = match state {
+                    Some(state) => Call::PutAt {
+                        req,
+                        path,
+                        data,
+                        state,
+                    },
+                    None => Call::Put { req, path, data },
+                };
+                match self.input(Input::Call(call)) {
                     Ok(()) => {
                         self.puts.insert(req, Pending::Put(done));
                     }
@@ -358,13 +376,23 @@ impl Driver {
             }
             Command::Once {
                 path,
+                keys,
                 wait,
                 cb,
                 done,
             } => {
                 let req = self.req();
                 self.onces.insert(req, (cb, done));
-                if let Err(e) = self.input(Input::Call(Call::Once { req, path, wait }))
+                let call = match keys {
+                    Some(keys) => Call::OnceKeys {
+                        req,
+                        path,
+                        keys,
+                        wait,
+                    },
+                    None => Call::Once { req, path, wait },
+                };
+                if let Err(e) = self.input(Input::Call(call))
                     && let Some((_, done)) = self.onces.remove(&req)
                 {
                     done.complete(Err(e));

@@ -53,6 +53,7 @@ impl From<gun_proto::Error> for GunError {
         match e {
             gun_proto::Error::InvalidData(d) => Self::InvalidData(d.to_string()),
             gun_proto::Error::EmptyPath => Self::InvalidSoul(e.to_string()),
+            gun_proto::Error::BadState(_) => Self::InvalidData(e.to_string()),
             other => Self::Network(other.to_string()),
         }
     }

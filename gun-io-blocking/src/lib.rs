@@ -158,6 +158,12 @@ impl Chain {
         self.0.put(data).wait()
     }
 
+    /// Writes `data` at an explicit HAM state (see
+    /// [`gun_core::Chain::put_with_state`]).
+    pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> GunResult<()> {
+        self.0.put_with_state(data, state).wait()
+    }
+
     /// Adds `item` to the set here; returns its soul.
     pub fn set(&self, item: serde_json::Value) -> GunResult<String> {
         self.0.set(item).wait()
@@ -175,6 +181,12 @@ impl Chain {
     /// The value here, `None` if not found within `once_wait`.
     pub fn once_value(&self) -> GunResult<Option<serde_json::Value>> {
         self.0.once_value().wait()
+    }
+
+    /// The properties here whose keys start with `prefix`, by a lex get
+    /// when the node is not held (see [`gun_core::Chain::once_prefix`]).
+    pub fn once_prefix(&self, prefix: &str) -> GunResult<Option<serde_json::Value>> {
+        self.0.once_prefix(prefix).wait()
     }
 
     /// Calls `cb(value, key)` now and on every change.

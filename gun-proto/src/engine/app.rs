@@ -1,6 +1,7 @@
 //! The application side: put, set, once, on, map, off, and listener updates.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 use tracing::{debug, warn};
 
@@ -41,6 +42,8 @@ enum Waiting {
 #[derive(Debug)]
 struct Once {
     path: Path,
+    /// The keys a lex once selects (`None`: the whole value).
+    keys: Option<Lex>,
     asked: HashSet<(String, Option<String>)>,
     /// Our gets that some peer has yet to answer.
     outstanding: BTreeSet<String>,
@@ -89,7 +92,20 @@ impl Engine {
         match call {
             Call::Put { req, path, data } => {
                 self.check_put(req, &path, &data)?;
-                self.start_put(req, path, data);
+                let state = self.state();
+                self.start_put(req, path, data, state);
+            }
+            Call::PutAt {
+                req,
+                path,
+                data,
+                state,
+            } => {
+                if !(state.is_finite() && state > 0.0) {
+                    return Err(Error::BadState(state.to_string()));
+                }
+                self.check_put(req, &path, &data)?;
+                self.start_put(req, path, data, state);
             }
             Call::Set { req, path, data } => {
                 check_path(&path)?;
@@ -118,24 +134,15 @@ impl Engine {
                 self.check_put(req, &path, &data)?;
                 self.outputs
                     .push_back(Output::Event(Event::SetSoul { req, soul: key }));
-                self.start_put(req, path, data);
+                self.start_put(req, path, data, state);
             }
-            Call::Once { req, path, wait } => {
-                check_path(&path)?;
-                if self.app.onces.contains_key(&req) {
-                    return Err(Error::DuplicateRequest(req));
-                }
-                self.app.onces.insert(
-                    req,
-                    Once {
-                        path,
-                        asked: HashSet::new(),
-                        outstanding: BTreeSet::new(),
-                    },
-                );
-                self.set_timer(wait, Timer::OnceWait(req));
-                self.eval_once(req);
-            }
+            Call::Once { req, path, wait } => self.start_once(req, path, None, wait)?,
+            Call::OnceKeys {
+                req,
+                path,
+                keys,
+                wait,
+            } => self.start_once(req, path, Some(keys), wait)?,
             Call::On { sub, path } | Call::Map { sub, path }
                 if self.app.listeners.contains_key(&sub) =>
             {
@@ -150,6 +157,31 @@ impl Engine {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn start_once(
+        &mut self,
+        req: ReqId,
+        path: Path,
+        keys: Option<Lex>,
+        wait: Duration,
+    ) -> Result<(), Error> {
+        check_path(&path)?;
+        if self.app.onces.contains_key(&req) {
+            return Err(Error::DuplicateRequest(req));
+        }
+        self.app.onces.insert(
+            req,
+            Once {
+                path,
+                keys,
+                asked: HashSet::new(),
+                outstanding: BTreeSet::new(),
+            },
+        );
+        self.set_timer(wait, Timer::OnceWait(req));
+        self.eval_once(req);
         Ok(())
     }
 
@@ -173,11 +205,10 @@ impl Engine {
         Ok(())
     }
 
-    fn start_put(&mut self, req: ReqId, path: Path, data: serde_json::Value) {
+    fn start_put(&mut self, req: ReqId, path: Path, data: serde_json::Value, state: f64) {
         self.app.puts.insert(req, ());
         let timeout = self.cfg.put_timeout;
         self.set_timer(timeout, Timer::PutTimeout(req));
-        let state = self.state();
         self.run(Job::App(AppJob {
             req,
             path,
@@ -460,7 +491,7 @@ impl Engine {
     }
 
     /// Sends a get to every upstream peer; returns its id if any was asked.
-    fn ask(&mut self, soul: &str, key: Option<&str>, once: Option<ReqId>) -> Option<String> {
+    fn ask(&mut self, soul: &str, key: Option<Lex>, once: Option<ReqId>) -> Option<String> {
         let upstream: BTreeSet<PeerId> = self
             .peers
             .iter()
@@ -473,7 +504,7 @@ impl Engine {
         let id = self.new_id();
         let get = Get {
             soul: Lex::exact(soul),
-            key: key.map(Lex::exact),
+            key,
             budget: None,
             reverse: false,
         };
@@ -535,9 +566,17 @@ impl Engine {
     }
 
     fn eval_once(&mut self, req: ReqId) {
-        let Some(path) = self.app.onces.get(&req).map(|o| o.path.clone()) else {
+        let Some((path, keys)) = self
+            .app
+            .onces
+            .get(&req)
+            .map(|o| (o.path.clone(), o.keys.clone()))
+        else {
             return;
         };
+        if let Some(keys) = keys {
+            return self.eval_once_keys(req, &path, keys);
+        }
         let mut souls = Vec::new();
         let target = match self.resolve(&path, &mut souls) {
             Ok(t) => t,
@@ -564,7 +603,7 @@ impl Engine {
                     return;
                 }
                 if o.asked.insert((soul.clone(), key.clone()))
-                    && let Some(id) = self.ask(&soul, key.as_deref(), Some(req))
+                    && let Some(id) = self.ask(&soul, key.map(Lex::exact), Some(req))
                 {
                     if let Some(o) = self.app.onces.get_mut(&req) {
                         o.outstanding.insert(id);
@@ -574,6 +613,51 @@ impl Engine {
                 self.finish_once(req, None);
             }
         }
+    }
+
+    /// A lex once: the selected keys of the node `path` leads to, asking
+    /// peers (with the lex) while the node is not here.
+    fn eval_once_keys(&mut self, req: ReqId, path: &Path, keys: Lex) {
+        let mut souls = Vec::new();
+        let soul = match self.resolve(path, &mut souls) {
+            Ok(Target::Node(soul)) => {
+                let v = self.selected(&soul, &keys);
+                return self.finish_once(req, v);
+            }
+            Err(Loaded::No) => {
+                self.app.waiting.insert(Waiting::Once(req));
+                return;
+            }
+            Ok(Target::Missing { soul, key: None }) => soul,
+            // A primitive, or a key of a missing node: no node to select from.
+            Ok(_) | Err(_) => return self.finish_once(req, None),
+        };
+        let Some(o) = self.app.onces.get_mut(&req) else {
+            return;
+        };
+        if !o.outstanding.is_empty() {
+            return;
+        }
+        if o.asked.insert((soul.clone(), None))
+            && let Some(id) = self.ask(&soul, Some(keys), Some(req))
+        {
+            if let Some(o) = self.app.onces.get_mut(&req) {
+                o.outstanding.insert(id);
+            }
+            return;
+        }
+        self.finish_once(req, None);
+    }
+
+    /// The properties of `soul` whose keys `keys` selects, with Gun's `_`
+    /// metadata, or `None` when none is here.
+    fn selected(&self, soul: &str, keys: &Lex) -> Option<serde_json::Value> {
+        let node = self.graph.node(soul)?;
+        let mut part = crate::graph::Node::new();
+        for (k, p) in node.iter().filter(|(k, _)| keys.matches(k)) {
+            part.insert(k, p.value.clone(), p.state);
+        }
+        (!part.is_empty()).then(|| part.to_json(soul))
     }
 
     fn finish_once(&mut self, req: ReqId, value: Option<serde_json::Value>) {
@@ -592,9 +676,13 @@ impl Engine {
         o.asked.clear();
         // Answer from whatever arrived; ask no one again.
         let path = o.path.clone();
+        let keys = o.keys.clone();
         let mut souls = Vec::new();
         let value = match self.resolve(&path, &mut souls) {
-            Ok(Target::Node(soul)) => self.graph.node(&soul).map(|n| n.to_json(&soul)),
+            Ok(Target::Node(soul)) => match keys {
+                Some(keys) => self.selected(&soul, &keys),
+                None => self.graph.node(&soul).map(|n| n.to_json(&soul)),
+            },
             Ok(Target::Value(v)) => Some(v.to_json()),
             _ => None,
         };
@@ -718,7 +806,7 @@ impl Engine {
             self.app.by_soul.entry(s).or_default().insert(sub);
         }
         for (soul, key) in new_asks {
-            let _ = self.ask(&soul, key.as_deref(), None);
+            let _ = self.ask(&soul, key.map(Lex::exact), None);
         }
         for (key, value) in updates {
             debug!(?sub, key, "listener update");

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::convert::InvalidData;
 use crate::graph::Graph;
+use crate::lex::Lex;
 use crate::ids::{PeerId, ReadId, ReqId, SubId, WriteId};
 use crate::store::{StoreError, StoreQuery};
 use crate::wire::Limits;
@@ -101,6 +102,34 @@ pub enum Call {
         req: ReqId,
         /// What.
         path: Path,
+        /// How long to wait for peers.
+        wait: Duration,
+    },
+    /// Like [`Call::Put`], with the given HAM state on every property instead
+    /// of the clock's: for imports, replication tools and tests that need
+    /// two writers to collide on one state. The state must be finite and
+    /// positive; a state ahead of the clock is deferred like any other.
+    PutAt {
+        /// Caller's id for the answer.
+        req: ReqId,
+        /// Where.
+        path: Path,
+        /// What.
+        data: serde_json::Value,
+        /// The state, in Gun's milliseconds.
+        state: f64,
+    },
+    /// Read the properties of the node at `path` whose keys `keys` selects
+    /// (a lex get, as Gun.js's `get({'.': {'*': prefix}})` sends): locally if
+    /// the node is here, else from peers within `wait`. Answered by
+    /// [`Event::Once`] with the selected part of the node (or `None`).
+    OnceKeys {
+        /// Caller's id for the answer.
+        req: ReqId,
+        /// The node.
+        path: Path,
+        /// Which keys.
+        keys: Lex,
         /// How long to wait for peers.
         wait: Duration,
     },
@@ -285,6 +314,9 @@ pub enum Error {
     /// Too many requests are waiting on the store.
     #[error("too many requests are waiting")]
     Busy,
+    /// A put's explicit state is not a finite, positive number.
+    #[error("a put's state must be finite and positive, not {0}")]
+    BadState(String),
 }
 
 /// Engine settings. Start from [`Config::new`] and adjust fields.

@@ -1,0 +1,124 @@
+// A Gun.js peer driven by the Rust interop suite (tests/tests/interop.rs)
+// over stdin/stdout: one JSON command per input line, one JSON answer or
+// event per output line, each prefixed "@@ " (Gun.js prints a banner on stdout).
+//
+//   node agent.js client ws://127.0.0.1:PORT/gun
+//   node agent.js relay PORT DATA_DIR        (prints "@@ {"listening":PORT}")
+//
+// Commands ({"id": n, "op": ...}); every answer carries the command's id:
+//   put   {path, value}        -> {ok, err}    chain.put, answered on the ack
+//   set   {path, value}        -> {ok, err}    chain.set
+//   raw   {graph}              -> {ok}         a put with explicit states, as
+//                                              if a peer had sent it
+//   once  {path, wait}         -> {value}      chain.once (undefined -> null)
+//   on    {path, sub}          -> events {sub, value, key}
+//   map   {path, sub}          -> events {sub, value, key} (map().on)
+//   off   {sub}                -> {ok}
+//   lex   {soul, prefix, wait} -> {keys}       a get by key prefix
+//   nodes {souls, wait}        -> {nodes}      the local graph's copy of each
+//                                              soul, states included
+//
+// Safety: multicast off; the relay listens on 127.0.0.1 only, the client
+// dials only the URL given.
+'use strict';
+const http = require('http');
+const readline = require('readline');
+const Gun = require('gun');
+
+const [mode, arg1, arg2] = process.argv.slice(2);
+const say = (obj) => process.stdout.write('@@ ' + JSON.stringify(obj) + '\n');
+
+let gun;
+if (mode === 'relay') {
+  const server = http.createServer();
+  // As `npm install gun` runs a relay: radisk on, AXE on.
+  gun = Gun({ web: server, file: arg2, multicast: false, localStorage: false });
+  server.listen(Number(arg1), '127.0.0.1', () => say({ listening: server.address().port }));
+} else if (mode === 'client') {
+  gun = Gun({ peers: [arg1], radisk: false, localStorage: false, multicast: false, axe: false, file: false });
+  say({ ready: true });
+} else {
+  console.error('usage: node agent.js client URL | node agent.js relay PORT DIR');
+  process.exit(2);
+}
+
+const subs = new Map();
+const chain = (path) => path.slice(1).reduce((c, k) => c.get(k), gun.get(path[0]));
+// A node copied out of Gun.js's graph: plain JSON, states included.
+const copy = (soul) => {
+  const n = gun._.graph[soul];
+  return n === undefined ? null : JSON.parse(JSON.stringify(n));
+};
+// Gun.js's `once` answers with undefined when nothing is found.
+const plain = (v) => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
+
+const ops = {
+  put(c, done) {
+    chain(c.path).put(c.value, (ack) => done({ ok: !ack.err, err: ack.err || null }));
+  },
+  set(c, done) {
+    chain(c.path).set(c.value, (ack) => done({ ok: !ack.err, err: ack.err || null }));
+  },
+  raw(c, done) {
+    // Enters as an incoming message would: HAM-merged here, then sent on.
+    gun.on('in', { '#': String(Math.random()).slice(2), put: c.graph });
+    done({ ok: true });
+  },
+  once(c, done) {
+    chain(c.path).once((v) => done({ value: plain(v) }), { wait: c.wait || 2000 });
+  },
+  on(c, done) {
+    const ch = chain(c.path);
+    subs.set(c.sub, ch);
+    ch.on((v, key) => say({ sub: c.sub, value: plain(v), key }));
+    done({ ok: true });
+  },
+  map(c, done) {
+    const ch = chain(c.path).map();
+    subs.set(c.sub, ch);
+    ch.on((v, key) => say({ sub: c.sub, value: plain(v), key }));
+    done({ ok: true });
+  },
+  off(c, done) {
+    const ch = subs.get(c.sub);
+    if (ch) ch.off();
+    subs.delete(c.sub);
+    done({ ok: true });
+  },
+  lex(c, done) {
+    let answered = false;
+    const finish = () => {
+      if (answered) return;
+      answered = true;
+      const n = copy(c.soul) || {};
+      done({ keys: Object.keys(n).filter((k) => k !== '_').sort() });
+    };
+    gun.get({ '#': c.soul, '.': { '*': c.prefix } }).once(finish, { wait: c.wait || 2000 });
+    setTimeout(finish, (c.wait || 2000) + 500);
+  },
+  nodes(c, done) {
+    // Load each soul first (a relay reads it from its disk store).
+    let left = c.souls.length;
+    const out = {};
+    if (left === 0) return done({ nodes: out });
+    c.souls.forEach((soul) => {
+      gun.get(soul).once(() => {
+        out[soul] = copy(soul);
+        if (--left === 0) done({ nodes: out });
+      }, { wait: c.wait || 1000 });
+    });
+  },
+};
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  let c;
+  try { c = JSON.parse(line); } catch (e) { return say({ error: 'bad command: ' + e.message }); }
+  const op = ops[c.op];
+  if (!op) return say({ id: c.id, error: 'unknown op ' + c.op });
+  try {
+    op(c, (answer) => say(Object.assign({ id: c.id }, answer)));
+  } catch (e) {
+    say({ id: c.id, error: String(e && e.stack || e) });
+  }
+}).on('close', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));
