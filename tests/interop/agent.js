@@ -8,6 +8,8 @@
 // Commands ({"id": n, "op": ...}); every answer carries the command's id:
 //   put   {path, value}        -> {ok, err}    chain.put, answered on the ack
 //   set   {path, value}        -> {ok, err}    chain.set
+//   burst {soul, n}            -> {ok, err}    n puts soul.k{i} = i at once,
+//                                              answered when all are acked
 //   raw   {graph}              -> {ok}         a put with explicit states, as
 //                                              if a peer had sent it
 //   once  {path, wait}         -> {value}      chain.once (undefined -> null)
@@ -59,6 +61,15 @@ const ops = {
   set(c, done) {
     chain(c.path).set(c.value, (ack) => done({ ok: !ack.err, err: ack.err || null }));
   },
+  burst(c, done) {
+    let left = c.n, err = null;
+    for (let i = 0; i < c.n; i++) {
+      gun.get(c.soul).get('k' + i).put(i, (ack) => {
+        if (ack.err) err = err || ack.err;
+        if (--left === 0) done({ ok: !err, err });
+      });
+    }
+  },
   raw(c, done) {
     // Enters as an incoming message would: HAM-merged here, then sent on.
     gun.on('in', { '#': String(Math.random()).slice(2), put: c.graph });
@@ -97,11 +108,17 @@ const ops = {
     setTimeout(finish, (c.wait || 2000) + 500);
   },
   nodes(c, done) {
-    // Load each soul first (a relay reads it from its disk store).
-    let left = c.souls.length;
+    // What the graph holds; a soul it lacks is loaded first (a relay reads
+    // it from its disk store). Loading a soul it holds would not do: a
+    // second `once` of a soul whose first is still waiting never answers.
     const out = {};
+    const missing = c.souls.filter((soul) => {
+      out[soul] = copy(soul);
+      return out[soul] === null;
+    });
+    let left = missing.length;
     if (left === 0) return done({ nodes: out });
-    c.souls.forEach((soul) => {
+    missing.forEach((soul) => {
       gun.get(soul).once(() => {
         out[soul] = copy(soul);
         if (--left === 0) done({ nodes: out });

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs, clippy::missing_panics_doc)]
 
+pub mod interop;
 pub mod scenarios;
 pub mod sim;
 

@@ -31,6 +31,10 @@ pub(super) struct AppState {
     by_soul: HashMap<String, BTreeSet<SubId>>,
     /// Onces and listeners waiting for store reads.
     waiting: BTreeSet<Waiting>,
+    /// Souls an upstream peer has sent whole since we last connected: a
+    /// `once` of such a node answers from memory; of any other node (held
+    /// only in part, from key gets or our own writes) it asks first.
+    whole: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,6 +57,8 @@ struct Once {
 struct OutGet {
     waiting: BTreeSet<PeerId>,
     onces: Vec<ReqId>,
+    /// The soul, when the get asked for all of it.
+    whole: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +368,9 @@ impl Engine {
         get.waiting.remove(&peer);
         let done = get.waiting.is_empty();
         let onces = get.onces.clone();
+        if let Some(soul) = get.whole.clone() {
+            self.app.whole.insert(soul);
+        }
         if let Some(put) = &msg.put {
             self.run(Job::Data {
                 except: Some(peer),
@@ -420,6 +429,8 @@ impl Engine {
     /// An upstream peer connected: send it the puts no peer has acked, and
     /// subscribe it to what our listeners watch.
     pub(super) fn resync(&mut self, peer: PeerId) {
+        // What changed while we were away is unknown: read nodes whole again.
+        self.app.whole.clear();
         let outbox: Vec<(ReqId, Graph)> = self
             .app
             .outbox
@@ -502,6 +513,7 @@ impl Engine {
             return None;
         }
         let id = self.new_id();
+        let whole = key.is_none().then(|| soul.to_owned());
         let get = Get {
             soul: Lex::exact(soul),
             key,
@@ -522,6 +534,7 @@ impl Engine {
             OutGet {
                 waiting: upstream,
                 onces: once.into_iter().collect(),
+                whole,
             },
         );
         let age = self.cfg.get_route_age;
@@ -591,6 +604,22 @@ impl Engine {
         };
         match target {
             Target::Node(soul) => {
+                // Held in part only: ask upstream for the rest first.
+                if !self.app.whole.contains(&soul)
+                    && let Some(o) = self.app.onces.get_mut(&req)
+                {
+                    if !o.outstanding.is_empty() {
+                        return;
+                    }
+                    if o.asked.insert((soul.clone(), None))
+                        && let Some(id) = self.ask(&soul, None, Some(req))
+                    {
+                        if let Some(o) = self.app.onces.get_mut(&req) {
+                            o.outstanding.insert(id);
+                        }
+                        return;
+                    }
+                }
                 let v = self.graph.node(&soul).map(|n| n.to_json(&soul));
                 self.finish_once(req, v);
             }
