@@ -17,8 +17,10 @@
 //   map   {path, sub}          -> events {sub, value, key} (map().on)
 //   off   {sub}                -> {ok}
 //   lex   {soul, prefix, wait} -> {keys}       a get by key prefix
-//   nodes {souls, wait}        -> {nodes}      the local graph's copy of each
-//                                              soul, states included
+//   nodes {souls, wait}        -> {nodes}      the graph's copy of each soul,
+//                                              states included (a client
+//                                              asks its relay for each whole
+//                                              node first)
 //
 // Safety: multicast off; the relay listens on 127.0.0.1 only, the client
 // dials only the URL given.
@@ -104,13 +106,24 @@ const ops = {
       const n = copy(c.soul) || {};
       done({ keys: Object.keys(n).filter((k) => k !== '_').sort() });
     };
-    gun.get({ '#': c.soul, '.': { '*': c.prefix } }).once(finish, { wait: c.wait || 2000 });
+    // `get({'#': soul, '.': …})` would drop the '.' part; this is the form
+    // that sends the lex to peers.
+    gun.get(c.soul).get({ '.': { '*': c.prefix } }).once(finish, { wait: c.wait || 2000 });
     setTimeout(finish, (c.wait || 2000) + 500);
   },
   nodes(c, done) {
-    // What the graph holds; a soul it lacks is loaded first (a relay reads
-    // it from its disk store). Loading a soul it holds would not do: a
-    // second `once` of a soul whose first is still waiting never answers.
+    if (mode === 'client') {
+      // A client may hold a node in part (it asked for one key): ask the
+      // relay for each whole node first, as a raw get (a second `once` of a
+      // soul whose first is still waiting never answers), then copy.
+      c.souls.forEach((soul) => gun.on('out', { '#': String(Math.random()).slice(2), get: { '#': soul } }));
+      return setTimeout(() => {
+        const out = {};
+        c.souls.forEach((soul) => { out[soul] = copy(soul); });
+        done({ nodes: out });
+      }, 300);
+    }
+    // A relay: what its graph holds; a soul it lacks is read from disk.
     const out = {};
     const missing = c.souls.filter((soul) => {
       out[soul] = copy(soul);

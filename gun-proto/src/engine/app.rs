@@ -86,6 +86,9 @@ pub(super) struct AppJob {
     state: f64,
 }
 
+/// The `%` byte budget of our lex gets: the most a Gun.js relay grants.
+const LEX_BUDGET: f64 = 100_000.0;
+
 /// Where a path leads in the local graph.
 enum Target {
     Node(String),
@@ -514,10 +517,16 @@ impl Engine {
         }
         let id = self.new_id();
         let whole = key.is_none().then(|| soul.to_owned());
+        // A lex get says how much it wants: a Gun.js relay (radisk) answers
+        // one without `%` with its first matching property only.
+        let budget = key
+            .as_ref()
+            .filter(|k| k.as_exact().is_none())
+            .map(|_| LEX_BUDGET);
         let get = Get {
             soul: Lex::exact(soul),
             key,
-            budget: None,
+            budget,
             reverse: false,
         };
         let msg = Message {
