@@ -278,7 +278,8 @@ pub trait Peer: Send + Sync {
     fn name(&self) -> String;
     /// `get(path[0]).get(path[1])….put(value)`, waiting for the ack.
     fn put(&self, path: &[&str], value: Value) -> Outcome;
-    /// Puts `value` at `soul.key` with an explicit HAM state.
+    /// Puts `value` at `soul.key` with an explicit HAM state, without waiting
+    /// for an ack: a Gun.js relay never acks a put that loses HAM.
     fn put_at(&self, soul: &str, key: &str, value: Value, state: f64) -> Outcome;
     /// `set(value)` on the node at `path`.
     fn set(&self, path: &[&str], value: Value) -> Outcome;
@@ -294,6 +295,11 @@ pub trait Peer: Send + Sync {
     /// A lex get of the keys of `soul` starting with `prefix`: the keys
     /// this peer then holds of that node.
     fn lex_keys(&self, soul: &str, prefix: &str) -> Outcome<Vec<String>>;
+    /// Whether its live queries survive a relay restart (it asks again on
+    /// reconnect). Gun.js clients do not.
+    fn resubscribes(&self) -> bool {
+        true
+    }
     /// This peer's copy of each node (states included), `None` if it has none.
     fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>>;
 }
@@ -443,6 +449,10 @@ impl Peer for JsAgent {
         self.name.clone()
     }
 
+    fn resubscribes(&self) -> bool {
+        false
+    }
+
     fn put(&self, path: &[&str], value: Value) -> Outcome {
         acked(&self.call(json!({"op": "put", "path": path, "value": value}), PATIENCE)?)
     }
@@ -566,9 +576,9 @@ impl Peer for RustClient {
     }
 
     fn put_at(&self, soul: &str, key: &str, value: Value, state: f64) -> Outcome {
-        self.chain(&[soul, key])
-            .put_with_state(value, state)
-            .map_err(|e| e.to_string())
+        // The completion is dropped: the put goes out, its ack is not awaited.
+        drop(self.gun.core().get(soul).get(key).put_with_state(value, state));
+        Ok(())
     }
 
     fn set(&self, path: &[&str], value: Value) -> Outcome {

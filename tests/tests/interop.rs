@@ -420,7 +420,12 @@ fn relay_restart(m: &mut Mesh, s: &str) -> Outcome {
         std::thread::sleep(Duration::from_millis(50));
     }
     m.writer.put(&[s, "after"], json!(2))?;
-    wait_for(&updates, "after = 2", |_, v| v.get("after") == Some(&json!(2)))?;
+    if m.reader.resubscribes() {
+        wait_for(&updates, "after = 2", |_, v| v.get("after") == Some(&json!(2)))?;
+    }
+    // A Gun.js reader's live query goes quiet after the restart, with a
+    // Gun.js relay as with ours (docs/gunjs-surprises.md): it resyncs by
+    // reading again, which `agree` does.
     let nodes = m.agree(&[s.to_owned()])?;
     expect_eq(
         "keys after the restart",
@@ -528,4 +533,10 @@ fn gunjs_rust_relay_rust() {
 #[test]
 fn rust_rust_relay_gunjs() {
     topology(Kind::Rust, Kind::Rust, Kind::GunJs, false);
+}
+
+#[test]
+#[ignore = "reference: Gun.js alone"]
+fn gunjs_gunjs_relay_gunjs() {
+    topology(Kind::GunJs, Kind::GunJs, Kind::GunJs, false);
 }

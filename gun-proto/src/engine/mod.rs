@@ -83,6 +83,9 @@ pub struct Engine {
     peers: BTreeMap<PeerId, Peer>,
     /// Peers subscribed to a soul (they asked for it).
     subs: HashMap<String, BTreeSet<PeerId>>,
+    /// Subscriptions of disconnected peers, by their `pid`, with the time
+    /// they lapse: restored if the peer greets again (`Config::sub_memory`).
+    gone_subs: BTreeMap<String, (Duration, Vec<String>)>,
     /// Properties accepted this turn, written at the next drain.
     batch: Graph,
     batch_waiters: Vec<Waiter>,
@@ -178,6 +181,7 @@ impl Engine {
             last_missing: None,
             peers: BTreeMap::new(),
             subs: HashMap::new(),
+            gone_subs: BTreeMap::new(),
             batch: Graph::new(),
             batch_waiters: Vec::new(),
             writes: BTreeMap::new(),
@@ -348,15 +352,21 @@ impl Engine {
     }
 
     fn disconnect(&mut self, peer: PeerId) -> Result<(), Error> {
-        if self.peers.remove(&peer).is_none() {
+        let Some(gone) = self.peers.remove(&peer) else {
             return Err(Error::UnknownPeer(peer));
-        }
+        };
         debug!(?peer, "peer disconnected");
         self.dirty.remove(&peer);
-        self.subs.retain(|_, set| {
-            set.remove(&peer);
+        let mut souls = Vec::new();
+        self.subs.retain(|soul, set| {
+            if set.remove(&peer) {
+                souls.push(soul.clone());
+            }
             !set.is_empty()
         });
+        if let Some(pid) = gone.pid {
+            self.remember_subs(pid, souls);
+        }
         self.dup.forget_peer(peer);
         let mut released: Vec<String> = self
             .held
@@ -372,6 +382,42 @@ impl Engine {
         self.held.retain(|_, h| h.to != peer);
         self.app_peer_gone(peer);
         Ok(())
+    }
+
+    /// Keeps a departing peer's subscriptions for `sub_memory`.
+    fn remember_subs(&mut self, pid: String, mut souls: Vec<String>) {
+        let now = self.now.mono;
+        self.gone_subs.retain(|_, (until, _)| *until > now);
+        if souls.is_empty() || self.cfg.sub_memory_peers == 0 {
+            return;
+        }
+        if self.gone_subs.len() >= self.cfg.sub_memory_peers {
+            let oldest = self
+                .gone_subs
+                .iter()
+                .min_by_key(|(_, (until, _))| *until)
+                .map(|(pid, _)| pid.clone());
+            if let Some(pid) = oldest {
+                self.gone_subs.remove(&pid);
+            }
+        }
+        souls.sort();
+        let until = now + self.cfg.sub_memory;
+        self.gone_subs.insert(pid, (until, souls));
+    }
+
+    /// A peer greeted with `pid`: give it back the subscriptions it had.
+    fn restore_subs(&mut self, peer: PeerId, pid: &str) {
+        let Some((until, souls)) = self.gone_subs.remove(pid) else {
+            return;
+        };
+        if until <= self.now.mono {
+            return;
+        }
+        debug!(?peer, pid, count = souls.len(), "subscriptions restored");
+        for soul in souls {
+            self.subscribe(peer, &soul);
+        }
     }
 
     /// Queues a message to a peer (batched into frames at drain time) and

@@ -174,6 +174,7 @@ impl Engine {
                         p.pid = Some(pid.clone());
                         p.label = pid.clone();
                     }
+                    self.restore_subs(peer, &pid);
                     self.outputs
                         .push_back(super::Output::Event(super::Event::PeerGreeted {
                             peer,
@@ -455,7 +456,7 @@ impl Engine {
         targets
     }
 
-    fn subscribe(&mut self, peer: PeerId, soul: &str) {
+    pub(super) fn subscribe(&mut self, peer: PeerId, soul: &str) {
         let limit = self.cfg.max_subs_per_peer;
         let Some(p) = self.peers.get_mut(&peer) else {
             return;

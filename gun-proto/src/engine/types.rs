@@ -345,6 +345,13 @@ pub struct Config {
     pub put_timeout: Duration,
     /// How long a forwarded get's replies are routed back.
     pub get_route_age: Duration,
+    /// How long a peer's subscriptions outlive its connection: a peer that
+    /// greets again with the same `pid` within this time gets them back.
+    /// Gun.js clients do not ask again after a reconnect, so without this
+    /// their live queries would go quiet after a relay restart.
+    pub sub_memory: Duration,
+    /// How many disconnected peers' subscriptions are kept at most.
+    pub sub_memory_peers: usize,
     /// How long a relay holds a not-found while its upstream peers answer.
     pub upstream_wait: Duration,
     /// Largest batch frame to a peer, in bytes (a lone bigger message still goes).
@@ -376,6 +383,8 @@ impl Config {
             dedup_max: 100_000,
             put_timeout: Duration::from_secs(9),
             get_route_age: Duration::from_secs(9),
+            sub_memory: Duration::from_secs(15 * 60),
+            sub_memory_peers: 10_000,
             upstream_wait: Duration::from_secs(1),
             batch_bytes: 64 * 1024,
             max_deferred: 10_000,
