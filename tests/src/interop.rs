@@ -234,7 +234,8 @@ fn relay_one(from: &mut Ws, to: &mut Ws, link: &str, log: &FrameLog) -> Outcome<
     match from.read() {
         Ok(Message::Text(t)) => {
             log.note(link, t.as_str());
-            to.send(Message::Text(t)).map_err(|e| format!("{link}: {e}"))?;
+            to.send(Message::Text(t))
+                .map_err(|e| format!("{link}: {e}"))?;
             Ok(true)
         }
         Ok(Message::Binary(b)) => {
@@ -380,11 +381,7 @@ impl JsAgent {
     pub fn relay(name: &str, port: u16, dir: &std::path::Path) -> Outcome<Self> {
         let a = Self::spawn(
             name,
-            &[
-                "relay".into(),
-                port.to_string(),
-                dir.display().to_string(),
-            ],
+            &["relay".into(), port.to_string(), dir.display().to_string()],
         )?;
         a.first
             .recv_timeout(PATIENCE)
@@ -406,7 +403,10 @@ impl JsAgent {
         }
         let answer = rx.recv_timeout(timeout).map_err(|_| {
             lock(&self.pending).remove(&id);
-            format!("{}: no answer to {} within {timeout:?}", self.name, cmd["op"])
+            format!(
+                "{}: no answer to {} within {timeout:?}",
+                self.name, cmd["op"]
+            )
         })?;
         match answer.get("error") {
             Some(e) => Err(format!("{}: {e}", self.name)),
@@ -500,7 +500,10 @@ impl Peer for JsAgent {
     }
 
     fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
-        let v = self.call(json!({"op": "nodes", "souls": souls, "wait": 1000}), PATIENCE)?;
+        let v = self.call(
+            json!({"op": "nodes", "souls": souls, "wait": 1000}),
+            PATIENCE,
+        )?;
         let nodes = v["nodes"].as_object().ok_or("no nodes in answer")?;
         Ok(souls
             .iter()
@@ -560,7 +563,11 @@ fn rust_nodes(gun: &gun_core::Gun, souls: &[String]) -> Outcome<BTreeMap<String,
     souls
         .iter()
         .map(|s| {
-            let n = gun.get(s.clone()).once_value().wait().map_err(|e| e.to_string())?;
+            let n = gun
+                .get(s.clone())
+                .once_value()
+                .wait()
+                .map_err(|e| e.to_string())?;
             Ok((s.clone(), n))
         })
         .collect()
@@ -577,21 +584,40 @@ impl Peer for RustClient {
 
     fn put_at(&self, soul: &str, key: &str, value: Value, state: f64) -> Outcome {
         // The completion is dropped: the put goes out, its ack is not awaited.
-        drop(self.gun.core().get(soul).get(key).put_with_state(value, state));
+        drop(
+            self.gun
+                .core()
+                .get(soul)
+                .get(key)
+                .put_with_state(value, state),
+        );
         Ok(())
     }
 
     fn set(&self, path: &[&str], value: Value) -> Outcome {
-        self.chain(path).set(value).map(drop).map_err(|e| e.to_string())
+        self.chain(path)
+            .set(value)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn burst(&self, soul: &str, n: usize) -> Outcome {
         let node = self.gun.core().get(soul);
-        let puts: Vec<_> = (0..n).map(|i| node.get(format!("k{i}")).put(json!(i))).collect();
-        for p in puts {
-            p.wait().map_err(|e| e.to_string())?;
+        let puts: Vec<_> = (0..n)
+            .map(|i| node.get(format!("k{i}")).put(json!(i)))
+            .collect();
+        let failed: Vec<String> = puts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.wait().err().map(|e| format!("k{i}: {e}")))
+            .collect();
+        match failed.first() {
+            None => Ok(()),
+            Some(first) => Err(format!(
+                "{} of {n} puts failed, first {first}",
+                failed.len()
+            )),
         }
-        Ok(())
     }
 
     fn once(&self, path: &[&str], wait: Duration) -> Outcome<Option<Value>> {
@@ -679,7 +705,9 @@ impl RustRelay {
     }
 
     fn gun(&self) -> Outcome<&gun_io_blocking::Gun> {
-        self.gun.as_ref().ok_or_else(|| "the rust relay is down".into())
+        self.gun
+            .as_ref()
+            .ok_or_else(|| "the rust relay is down".into())
     }
 }
 
@@ -725,7 +753,8 @@ impl Relay for RustRelay {
 
     fn restart(&mut self) -> Outcome {
         if let Some(g) = self.gun.take() {
-            g.shutdown().map_err(|e| format!("rust relay shutdown: {e}"))?;
+            g.shutdown()
+                .map_err(|e| format!("rust relay shutdown: {e}"))?;
         }
         self.open()
     }
@@ -752,7 +781,9 @@ impl JsRelay {
     }
 
     fn agent(&self) -> Outcome<&JsAgent> {
-        self.agent.as_ref().ok_or_else(|| "the Gun.js relay is down".into())
+        self.agent
+            .as_ref()
+            .ok_or_else(|| "the Gun.js relay is down".into())
     }
 }
 

@@ -154,7 +154,10 @@ fn expect_eq(what: &str, got: Option<Value>, want: &Value) -> Outcome {
     if got.as_ref() == Some(want) {
         Ok(())
     } else {
-        Err(format!("{what}: expected {want}, got {}", short(Some(&got))))
+        Err(format!(
+            "{what}: expected {want}, got {}",
+            short(Some(&got))
+        ))
     }
 }
 
@@ -190,7 +193,11 @@ fn primitives(m: &Mesh, s: &str) -> Outcome {
         m.writer.put(&[s, k], v.clone())?;
     }
     for (k, v) in &values {
-        expect_eq(&format!("reader's {s}.{k}"), m.reader.once(&[s, k], WAIT)?, v)?;
+        expect_eq(
+            &format!("reader's {s}.{k}"),
+            m.reader.once(&[s, k], WAIT)?,
+            v,
+        )?;
     }
     m.agree(&[s.to_owned()]).map(drop)
 }
@@ -381,7 +388,11 @@ fn burst(m: &Mesh, s: &str) -> Outcome {
     let nodes = m.agree(&[s.to_owned()])?;
     let node = nodes[s].clone().unwrap_or_default();
     for i in [0, 1, 499, 999] {
-        expect_eq(&format!("k{i}"), node.get(format!("k{i}")).cloned(), &json!(i))?;
+        expect_eq(
+            &format!("k{i}"),
+            node.get(format!("k{i}")).cloned(),
+            &json!(i),
+        )?;
     }
     Ok(())
 }
@@ -407,7 +418,9 @@ fn lex_prefix(m: &Mesh, s: &str) -> Outcome {
 fn relay_restart(m: &mut Mesh, s: &str) -> Outcome {
     let updates = m.reader.on(&[s])?;
     m.writer.put(&[s], json!({"before": 1}))?;
-    wait_for(&updates, "before = 1", |_, v| v.get("before") == Some(&json!(1)))?;
+    wait_for(&updates, "before = 1", |_, v| {
+        v.get("before") == Some(&json!(1))
+    })?;
     let opened: Vec<usize> = m.taps.iter().map(Tap::opened).collect();
     m.relay.restart()?;
     // Gun.js drops a put made while its relay is away (it is never sent, and
@@ -421,7 +434,9 @@ fn relay_restart(m: &mut Mesh, s: &str) -> Outcome {
     }
     m.writer.put(&[s, "after"], json!(2))?;
     if m.reader.resubscribes() {
-        wait_for(&updates, "after = 2", |_, v| v.get("after") == Some(&json!(2)))?;
+        wait_for(&updates, "after = 2", |_, v| {
+            v.get("after") == Some(&json!(2))
+        })?;
     }
     // A Gun.js reader's live query goes quiet after the restart, with a
     // Gun.js relay as with ours (docs/gunjs-surprises.md): it resyncs by
@@ -463,7 +478,8 @@ fn topology(relay: Kind, writer: Kind, reader: Kind, reader_first: bool) {
             "Gun.js is not installed: run `npm ci --prefix tests/interop` (the README's test command does)"
         );
     }
-    let mut mesh = Mesh::new(relay, writer, reader, reader_first).unwrap_or_else(|e| panic!("setup: {e}"));
+    let mut mesh =
+        Mesh::new(relay, writer, reader, reader_first).unwrap_or_else(|e| panic!("setup: {e}"));
     let tag = format!("{}-{}-{}", label(writer), label(relay), label(reader));
     let mut failures = Vec::new();
     let show_all = std::env::var_os("INTEROP_FRAMES").is_some();

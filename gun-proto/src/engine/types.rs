@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use crate::convert::InvalidData;
 use crate::graph::Graph;
-use crate::lex::Lex;
 use crate::ids::{PeerId, ReadId, ReqId, SubId, WriteId};
+use crate::lex::Lex;
 use crate::store::{StoreError, StoreQuery};
 use crate::wire::Limits;
 
