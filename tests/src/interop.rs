@@ -271,6 +271,7 @@ fn relay_one(from: &mut Ws, to: &mut Ws, link: &str, log: &FrameLog) -> Outcome<
 
 /// Updates a listener saw: `(key, value)`.
 pub type Updates = Receiver<(Option<String>, Value)>;
+type UpdateSender = Sender<(Option<String>, Value)>;
 
 /// A Gun peer the scenarios can drive: a Gun.js or a Rust client, or a relay
 /// (which only answers [`Peer::nodes`]).
@@ -311,7 +312,7 @@ pub struct JsAgent {
     child: Mutex<Child>,
     stdin: Mutex<ChildStdin>,
     pending: Arc<Mutex<HashMap<u64, Sender<Value>>>>,
-    subs: Arc<Mutex<HashMap<u64, Sender<(Option<String>, Value)>>>>,
+    subs: Arc<Mutex<HashMap<u64, UpdateSender>>>,
     next: AtomicU64,
     first: Receiver<Value>,
 }
@@ -330,7 +331,7 @@ impl JsAgent {
         let stdin = child.stdin.take().ok_or("no stdin")?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let pending: Arc<Mutex<HashMap<u64, Sender<Value>>>> = Arc::default();
-        let subs: Arc<Mutex<HashMap<u64, Sender<(Option<String>, Value)>>>> = Arc::default();
+        let subs: Arc<Mutex<HashMap<u64, UpdateSender>>> = Arc::default();
         let (first_tx, first) = crossbeam_channel::unbounded();
         let (p, s, who) = (pending.clone(), subs.clone(), name.to_owned());
         std::thread::spawn(move || {
