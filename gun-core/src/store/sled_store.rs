@@ -16,13 +16,28 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (creating) the database at `path`.
+    ///
+    /// A database this process has just closed may still be locked for a
+    /// moment (sled releases its file lock from a background thread), so a
+    /// lock conflict is retried for up to two seconds before it is an error.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 << 20)
-            .open()
-            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-        Ok(Self { db })
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(64 << 20)
+                .open()
+            {
+                Ok(db) => return Ok(Self { db }),
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(StoreError(format!("{}: {e}", path.display()))),
+            }
+        }
     }
 
     fn scan(&self, prefix: &[u8], query: &StoreQuery, out: &mut Graph) -> Result<(), StoreError> {
