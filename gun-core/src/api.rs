@@ -49,7 +49,8 @@ impl Gun {
     /// thread and its callback thread. Transports are the driver crate's part.
     ///
     /// `keys` is a BLS key pair (min_pk); the public key must belong to the
-    /// secret key. Message signing with it comes with the signed mesh.
+    /// secret key. With keys, every message sent is signed (see
+    /// `gun_proto::auth`); `opts.trust` says what is accepted.
     pub fn start(
         opts: GunOptions,
         keys: Option<(SecretKey, PublicKey)>,
@@ -87,6 +88,10 @@ impl Gun {
         let mut cfg = Config::new(u64::from_le_bytes(seed) ^ u64::from(std::process::id()));
         cfg.put_timeout = opts.put_timeout;
         cfg.has_upstream = !opts.peers.is_empty();
+        // With keys, every message this instance sends is signed.
+        cfg.signer = keys
+            .as_ref()
+            .map(|(sk, _)| Arc::new(gun_proto::auth::Signer::new(sk.clone())));
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let (dtx, drx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
@@ -96,7 +101,7 @@ impl Gun {
             store,
             dtx,
             shared.clone(),
-            opts.message_predicate.clone(),
+            crate::gate::Gate::new(opts.trust.clone(), opts.message_predicate.clone()),
         );
         let driver = std::thread::Builder::new()
             .name("gun-driver".into())

@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
-use crate::options::MessagePredicate;
+use crate::gate::{Arriving, Gate};
 use crate::store::BoxStore;
 
 /// A listener callback: `(value, key)`, as Gun.js's `on`.
@@ -206,7 +206,7 @@ pub(crate) struct Driver {
     conn_waiters: Vec<(Instant, Completer<bool>)>,
     dispatch: Sender<Box<dyn FnOnce() + Send>>,
     shared: Arc<Shared>,
-    predicate: Option<MessagePredicate>,
+    gate: Gate,
 }
 
 /// Most events taken in one turn before the outputs are drained.
@@ -218,7 +218,7 @@ impl Driver {
         store: Option<BoxStore>,
         dispatch: Sender<Box<dyn FnOnce() + Send>>,
         shared: Arc<Shared>,
-        predicate: Option<MessagePredicate>,
+        gate: Gate,
     ) -> Self {
         cfg.store = store.is_some();
         let start = Instant::now();
@@ -235,7 +235,7 @@ impl Driver {
             conn_waiters: Vec::new(),
             dispatch,
             shared,
-            predicate,
+            gate,
         }
     }
 
@@ -253,11 +253,13 @@ impl Driver {
             };
             match first {
                 Ok(ev) => {
-                    if let Some(done) = self.feed(ev) {
-                        return self.stop(done);
-                    }
-                    // Take what else is waiting: one drain (one store write) for all.
-                    for ev in rx.try_iter().take(TURN) {
+                    // Take what else is waiting: one drain (one store write)
+                    // for all, and one batch of signature checks.
+                    let mut turn: Vec<Inbox> = std::iter::once(ev)
+                        .chain(rx.try_iter().take(TURN))
+                        .collect();
+                    self.admit(&mut turn);
+                    for ev in turn {
                         if let Some(done) = self.feed(ev) {
                             self.drain();
                             return self.stop(done);
@@ -276,6 +278,32 @@ impl Driver {
             }
             self.expire_conn_waiters();
             self.drain();
+        }
+    }
+
+    /// Passes this turn's frames through the gate (signatures, trust,
+    /// predicate); frames with nothing admitted are left empty.
+    fn admit(&self, turn: &mut [Inbox]) {
+        let mut frames: Vec<Arriving> = Vec::new();
+        for ev in turn.iter_mut() {
+            if let Inbox::Transport(DriverEvent::Frame { peer, data }) = ev {
+                frames.push(Arriving {
+                    peer: *peer,
+                    data: std::mem::take(data),
+                });
+            }
+        }
+        if frames.is_empty() {
+            return;
+        }
+        self.gate.admit(&mut frames);
+        let mut back = frames.into_iter();
+        for ev in turn.iter_mut() {
+            if let Inbox::Transport(DriverEvent::Frame { data, .. }) = ev
+                && let Some(f) = back.next()
+            {
+                *data = f.data;
+            }
         }
     }
 
@@ -329,10 +357,10 @@ impl Driver {
                 if !self.links.contains_key(&peer) {
                     return None;
                 }
-                let data = match &self.predicate {
-                    Some(p) => filter_frame(&data, p.as_ref())?,
-                    None => data,
-                };
+                if data.is_empty() {
+                    // Nothing of it passed the gate.
+                    return None;
+                }
                 let _ = self.input(Input::Frame { peer, data: &data });
             }
         }
@@ -542,23 +570,4 @@ fn now_at(start: Instant) -> Now {
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_micros() as f64 / 1000.0);
     Now::new(start.elapsed(), unix_ms)
-}
-
-/// Applies the message predicate to a frame: the messages it refuses are
-/// taken out; `None` when nothing is left.
-fn filter_frame(
-    data: &[u8],
-    keep: &(dyn Fn(&serde_json::Value) -> bool + Send + Sync),
-) -> Option<Vec<u8>> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
-        // Let the engine refuse it with a proper error reply.
-        return Some(data.to_vec());
-    };
-    match v {
-        serde_json::Value::Array(items) => {
-            let kept: Vec<serde_json::Value> = items.into_iter().filter(|m| keep(m)).collect();
-            (!kept.is_empty()).then(|| serde_json::Value::Array(kept).to_string().into_bytes())
-        }
-        one => keep(&one).then(|| data.to_vec()),
-    }
 }

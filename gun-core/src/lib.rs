@@ -23,6 +23,7 @@ mod async_gun;
 mod completion;
 mod driver;
 mod error;
+mod gate;
 pub mod net;
 mod options;
 pub mod store;
@@ -35,14 +36,15 @@ pub use blst::min_pk::{PublicKey, SecretKey};
 pub use completion::{Completer, Completion, completion};
 pub use driver::{Callback, DriverEvent, Link, OnceCallback, Shared, StopHook, Transport};
 pub use error::{GunError, GunResult};
+pub use gun_proto::auth::{Signer, TrustPolicy};
 pub use gun_proto::{PeerId, Role};
 pub use options::{GunOptions, MessagePredicate, StoreKind};
 
-/// A BLS key pair (min_pk, 48-byte public keys) from 32 or more bytes of seed
-/// material, with blst's `key_gen`. (Keys matching the original port's
-/// `SecretKey::from_seed` come with the signed mesh.)
+/// A BLS key pair (min_pk, 48-byte public keys) from 32 or more bytes of
+/// seed, as the original port's `SecretKey::from_seed` (chia-bls) derives
+/// it: `key_gen_v3` with empty key info.
 pub fn keypair_from_seed(ikm: &[u8]) -> GunResult<(SecretKey, PublicKey)> {
-    let sk = SecretKey::key_gen(ikm, &[]).map_err(|e| GunError::Crypto(format!("{e:?}")))?;
+    let sk = SecretKey::key_gen_v3(ikm, &[]).map_err(|e| GunError::Crypto(format!("{e:?}")))?;
     let pk = sk.sk_to_pk();
     Ok((sk, pk))
 }

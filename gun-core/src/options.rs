@@ -37,6 +37,12 @@ pub struct GunOptions {
     pub webrtc: bool,
     /// A filter over incoming messages, run before they are processed.
     pub message_predicate: Option<MessagePredicate>,
+    /// Which incoming messages are accepted: signed ones must verify (their
+    /// `#` the SHA-256 of their body, every signature valid) and come from
+    /// trusted keys; unsigned ones (Gun.js peers) only if it says so. The
+    /// default accepts unsigned messages and any valid signer. The message
+    /// predicate runs after this check.
+    pub trust: gun_proto::auth::TrustPolicy,
     /// How long a put waits for an ack (Gun.js: 9 s).
     pub put_timeout: Duration,
     /// How long `once` waits for peers before answering with what it has.
@@ -57,6 +63,7 @@ impl std::fmt::Debug for GunOptions {
             .field("host", &self.host)
             .field("webrtc", &self.webrtc)
             .field("message_predicate", &self.message_predicate.is_some())
+            .field("trust", &self.trust)
             .field("put_timeout", &self.put_timeout)
             .field("once_wait", &self.once_wait)
             .finish()
@@ -76,6 +83,7 @@ impl Default for GunOptions {
             host: "127.0.0.1".into(),
             webrtc: false,
             message_predicate: None,
+            trust: gun_proto::auth::TrustPolicy::default(),
             put_timeout: Duration::from_secs(9),
             once_wait: Duration::from_secs(2),
             max_backoff: Duration::from_secs(2),

@@ -349,6 +349,14 @@ impl Get {
 }
 
 impl Message {
+    /// The message as a JSON object (as [`Message::encode`] writes it).
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::from_str(&self.encode()) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
     /// Encodes the message as JSON with its keys sorted, as a Gun.js node peer does.
     pub fn encode(&self) -> String {
         let mut fields: Vec<(&str, String)> = Vec::with_capacity(8 + self.extra.len());

@@ -56,13 +56,27 @@ fn dependencies_are_pure() {
         .split("\n[")
         .next()
         .expect("section");
-    let allowed = ["serde_json", "ryu-js", "thiserror", "tracing"];
+    // blst is built with `no-threads` (checked below); sha2 is a pure hash.
+    let allowed = [
+        "serde_json",
+        "ryu-js",
+        "thiserror",
+        "tracing",
+        "blst",
+        "sha2",
+    ];
     for line in deps
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
     {
         let name = line.split(['=', '.', ' ']).next().expect("name");
+        if name == "blst" {
+            assert!(
+                line.contains("no-threads"),
+                "blst must be built with no-threads"
+            );
+        }
         assert!(
             allowed.contains(&name),
             "gun-proto depends on `{name}`: keep runtimes, sockets and files out"

@@ -264,13 +264,13 @@ impl Engine {
             .map(|(id, _)| *id)
             .collect();
         if !targets.is_empty() {
-            let id = self.new_id();
-            self.track_put_id(id.clone(), job.req);
-            let msg = Message {
-                id: Some(id.clone()),
+            let mut msg = Message {
+                id: Some(self.new_id()),
                 put: Some(diff),
                 ..Message::default()
             };
+            let id = self.seal(&mut msg).unwrap_or_default();
+            self.track_put_id(id.clone(), job.req);
             let text = msg.encode();
             for t in targets {
                 self.send_text(t, text.clone(), Some(&id));
@@ -441,16 +441,14 @@ impl Engine {
             .map(|(r, g)| (*r, g.clone()))
             .collect();
         for (req, diff) in outbox {
-            let id = self.new_id();
+            let mut msg = Message {
+                id: Some(self.new_id()),
+                put: Some(diff),
+                ..Message::default()
+            };
+            let id = self.seal(&mut msg).unwrap_or_default();
             self.track_put_id(id.clone(), req);
-            self.send(
-                peer,
-                &Message {
-                    id: Some(id),
-                    put: Some(diff),
-                    ..Message::default()
-                },
-            );
+            self.send_text(peer, msg.encode(), Some(&id));
         }
         self.resend_to_upstream(peer);
         // The first upstream connection after start: send up everything
@@ -515,7 +513,7 @@ impl Engine {
         if upstream.is_empty() {
             return None;
         }
-        let id = self.new_id();
+        let fresh = self.new_id();
         let whole = key.is_none().then(|| soul.to_owned());
         // A lex get says how much it wants: a Gun.js relay (radisk) answers
         // one without `%` with its first matching property only.
@@ -529,11 +527,12 @@ impl Engine {
             budget,
             reverse: false,
         };
-        let msg = Message {
-            id: Some(id.clone()),
+        let mut msg = Message {
+            id: Some(fresh),
             get: Some(get),
             ..Message::default()
         };
+        let id = self.seal(&mut msg).unwrap_or_default();
         let text = msg.encode();
         for &p in &upstream {
             self.send_text(p, text.clone(), Some(&id));

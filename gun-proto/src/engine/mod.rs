@@ -420,11 +420,67 @@ impl Engine {
         }
     }
 
-    /// Queues a message to a peer (batched into frames at drain time) and
-    /// remembers its id so an echo is dropped.
+    /// Queues a message this engine made to a peer (batched into frames at
+    /// drain time), signed when there is a signer, and remembers its id so
+    /// an echo is dropped.
     fn send(&mut self, peer: PeerId, msg: &Message) {
-        let text = msg.encode();
+        if self.cfg.signer.is_some() {
+            let mut msg = msg.clone();
+            let id = self.seal(&mut msg);
+            self.send_text(peer, msg.encode(), id.as_deref());
+        } else {
+            self.send_text(peer, msg.encode(), msg.id.as_deref());
+        }
+    }
+
+    /// Queues a message from elsewhere, passed on under its own id, with our
+    /// signature appended when it is signed.
+    pub(super) fn relay(&mut self, peer: PeerId, msg: &Message) {
+        let text = if self.cfg.signer.is_some() {
+            let mut msg = msg.clone();
+            self.countersign(&mut msg);
+            msg.encode()
+        } else {
+            msg.encode()
+        };
         self.send_text(peer, text, msg.id.as_deref());
+    }
+
+    /// Makes a message ours for the signed mesh: `#` becomes the SHA-256 of
+    /// its body and `sigs` our signature. Without a signer, nothing changes.
+    /// Returns the id it goes out with.
+    pub(super) fn seal(&self, msg: &mut Message) -> Option<String> {
+        if let Some(signer) = &self.cfg.signer {
+            msg.extra.remove("sigs");
+            let body = crate::auth::body(&msg.to_map());
+            msg.id = Some(crate::auth::message_id(&body));
+            msg.extra.insert(
+                "sigs".into(),
+                serde_json::Value::Array(vec![signer.sign(&body)]),
+            );
+        }
+        msg.id.clone()
+    }
+
+    /// Appends our signature to a signed message we pass on (unsigned ones
+    /// stay unsigned: their `#` is not the hash of their body).
+    pub(super) fn countersign(&self, msg: &mut Message) {
+        let Some(signer) = &self.cfg.signer else {
+            return;
+        };
+        let already = match msg.extra.get("sigs") {
+            Some(serde_json::Value::Array(sigs)) => sigs
+                .iter()
+                .any(|e| e.get("pubkey").and_then(|p| p.as_str()) == Some(signer.public_key_hex())),
+            _ => return,
+        };
+        if already {
+            return;
+        }
+        let body = crate::auth::body(&msg.to_map());
+        if let Some(serde_json::Value::Array(sigs)) = msg.extra.get_mut("sigs") {
+            sigs.push(signer.sign(&body));
+        }
     }
 
     fn send_text(&mut self, peer: PeerId, text: String, id: Option<&str>) {

@@ -285,7 +285,12 @@ impl Engine {
         }
         let mut out = msg.clone();
         out.seen = Some(labels.join(","));
-        out.ack = None;
+        // A reply passed on as a push loses its `@`, unless it is signed:
+        // then every field but `#`, `sigs` and `><` is what was signed.
+        if !out.extra.contains_key("sigs") {
+            out.ack = None;
+        }
+        self.countersign(&mut out);
         let text = out.encode();
         // Kept for upstream even when no upstream peer is connected now: it
         // goes out when one connects.
@@ -332,16 +337,14 @@ impl Engine {
             .map(|(e, g)| (*e, g.clone()))
             .collect();
         for (entry, put) in pending {
-            let id = self.new_id();
+            let mut msg = Message {
+                id: Some(self.new_id()),
+                put: Some(put),
+                ..Message::default()
+            };
+            let id = self.seal(&mut msg).unwrap_or_default();
             self.track_relay_id(id.clone(), entry);
-            self.send(
-                peer,
-                &Message {
-                    id: Some(id),
-                    put: Some(put),
-                    ..Message::default()
-                },
-            );
+            self.send_text(peer, msg.encode(), Some(&id));
         }
     }
 
@@ -371,12 +374,12 @@ impl Engine {
             }
             return;
         }
-        let id = self.new_id();
-        let msg = Message {
-            id: Some(id.clone()),
+        let mut msg = Message {
+            id: Some(self.new_id()),
             put: Some(accepted.clone()),
             ..Message::default()
         };
+        let id = self.seal(&mut msg).unwrap_or_default();
         let text = msg.encode();
         let to_upstream = upstream
             && (self.cfg.has_upstream
@@ -406,12 +409,12 @@ impl Engine {
             .collect();
         // In chunks, so that a large store stays within frame limits.
         for chunk in chunks(found, REPAIR_CHUNK) {
-            let id = self.new_id();
-            let msg = Message {
-                id: Some(id.clone()),
+            let mut msg = Message {
+                id: Some(self.new_id()),
                 put: Some(chunk.clone()),
                 ..Message::default()
             };
+            let id = self.seal(&mut msg).unwrap_or_default();
             let text = msg.encode();
             for &t in &upstream {
                 self.send_text(t, text.clone(), Some(&id));
@@ -449,6 +452,7 @@ impl Engine {
             labels.push(p.label.clone());
         }
         out.seen = Some(labels.join(","));
+        self.countersign(&mut out);
         let text = out.encode();
         for &t in &targets {
             self.send_text(t, text.clone(), msg.id.as_deref());
@@ -632,7 +636,7 @@ impl Engine {
                 return;
             }
         }
-        self.send(to, &msg);
+        self.relay(to, &msg);
     }
 
     /// Sends a held not-found to the peer that asked.

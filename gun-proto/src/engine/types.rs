@@ -324,6 +324,12 @@ pub enum Error {
 pub struct Config {
     /// Seed of the id generator: equal seeds and inputs give equal outputs.
     pub seed: u64,
+    /// Signs every message sent (the signed mesh, [`crate::auth`]): a
+    /// message this engine makes gets `#` = SHA-256 of its body and its
+    /// signature in `sigs`; a signed message it passes on gets its signature
+    /// appended. Messages that arrive unsigned are passed on unsigned.
+    /// Verifying what arrives is the driver's part (it can batch it).
+    pub signer: Option<std::sync::Arc<crate::auth::Signer>>,
     /// Whether a store is attached. With one, the engine loads souls from it
     /// before merging and acks puts once written; without, it keeps the graph
     /// in memory only, sends no acks to peers and acks its own puts on the
@@ -375,6 +381,7 @@ impl Config {
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
+            signer: None,
             store: true,
             has_upstream: false,
             pid: None,
