@@ -62,10 +62,10 @@ pub fn free_port() -> u16 {
 #[derive(Debug)]
 pub struct FrameLog {
     start: Instant,
-    lines: Mutex<Vec<String>>,
+    lines: Mutex<Vec<(f64, String, String)>>,
 }
 
-/// Longest frame text the log keeps whole.
+/// Longest frame text printed whole.
 const FRAME_SHOWN: usize = 600;
 
 impl FrameLog {
@@ -80,16 +80,7 @@ impl FrameLog {
     /// Records one frame.
     pub fn note(&self, link: &str, text: &str) {
         let ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let shown = if text.len() > FRAME_SHOWN {
-            let mut end = FRAME_SHOWN;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}… ({} bytes)", &text[..end], text.len())
-        } else {
-            text.to_owned()
-        };
-        lock(&self.lines).push(format!("[{ms:>10.3} ms] {link}: {shown}"));
+        lock(&self.lines).push((ms, link.to_owned(), text.to_owned()));
     }
 
     /// Records a connection event.
@@ -102,10 +93,23 @@ impl FrameLog {
         lock(&self.lines).len()
     }
 
-    /// The frames since `mark`, at most `max` lines (the first and last half).
+    /// The whole frames sent on links whose name contains `link`.
+    pub fn frames(&self, link: &str) -> Vec<String> {
+        lock(&self.lines)
+            .iter()
+            .filter(|(_, l, _)| l.contains(link))
+            .map(|(_, _, t)| t.clone())
+            .collect()
+    }
+
+    /// The frames since `mark`, at most `max` lines (the first and last half),
+    /// long frames cut.
     pub fn since(&self, mark: usize, max: usize) -> String {
         let lines = lock(&self.lines);
-        let part = &lines[mark.min(lines.len())..];
+        let part: Vec<String> = lines[mark.min(lines.len())..]
+            .iter()
+            .map(|(ms, link, text)| format!("[{ms:>10.3} ms] {link}: {}", cut(text)))
+            .collect();
         if part.len() <= max {
             return part.join("\n");
         }
@@ -117,6 +121,17 @@ impl FrameLog {
             part[part.len() - half..].join("\n")
         )
     }
+}
+
+fn cut(text: &str) -> String {
+    if text.len() <= FRAME_SHOWN {
+        return text.to_owned();
+    }
+    let mut end = FRAME_SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 /// A WebSocket proxy that forwards every connection to `upstream` and logs
