@@ -71,6 +71,7 @@ fn batched(b: Bencher<'_, '_>, (n, hops): (usize, usize)) {
 #[divan::bench]
 fn sign(b: Bencher<'_, '_>) {
     let s = Signer::from_seed(&[1; 32]).expect("signer");
-    let body = br###"{"put":{"user/1":{"_":{"#":"user/1",">":{"name":1700000000000}},"name":"Alice"}}}"###;
+    let body =
+        br###"{"put":{"user/1":{"_":{"#":"user/1",">":{"name":1700000000000}},"name":"Alice"}}}"###;
     b.bench(|| s.sign(black_box(body)));
 }
