@@ -32,7 +32,8 @@ use std::net::SocketAddr;
 pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
 pub use gun_core::{
-    Chain, Completion, GunError, GunOptions, GunResult, PublicKey, SecretKey, keypair_from_seed,
+    Chain, Completion, GunError, GunOptions, GunResult, PublicKey, SecretKey, Signer, TrustPolicy,
+    keypair_from_seed,
 };
 
 /// A Gun instance driven on async-io (smol, async-std): `Gun::with_options(sk,

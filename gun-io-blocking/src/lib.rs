@@ -29,7 +29,9 @@ use std::net::SocketAddr;
 #[cfg(feature = "sled")]
 pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
-pub use gun_core::{GunError, GunOptions, GunResult, PublicKey, SecretKey, keypair_from_seed};
+pub use gun_core::{
+    GunError, GunOptions, GunResult, PublicKey, SecretKey, Signer, TrustPolicy, keypair_from_seed,
+};
 
 /// A Gun instance whose calls block.
 #[derive(Debug, Clone)]

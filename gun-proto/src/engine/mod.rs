@@ -449,9 +449,16 @@ impl Engine {
     /// Makes a message ours for the signed mesh: `#` becomes the SHA-256 of
     /// its body and `sigs` our signature. Without a signer, nothing changes.
     /// Returns the id it goes out with.
-    pub(super) fn seal(&self, msg: &mut Message) -> Option<String> {
-        if let Some(signer) = &self.cfg.signer {
+    pub(super) fn seal(&mut self, msg: &mut Message) -> Option<String> {
+        if let Some(signer) = self.cfg.signer.clone() {
             msg.extra.remove("sigs");
+            // A get or greeting may be sent again with the same content: a
+            // nonce keeps its id (the body's hash) from being a duplicate's.
+            if msg.put.is_none() && msg.ack.is_none() {
+                let nonce = self.new_id();
+                msg.extra
+                    .insert("nonce".into(), serde_json::Value::String(nonce));
+            }
             let body = crate::auth::body(&msg.to_map());
             msg.id = Some(crate::auth::message_id(&body));
             msg.extra.insert(
