@@ -8,8 +8,9 @@
 // Commands ({"id": n, "op": ...}); every answer carries the command's id:
 //   put   {path, value}        -> {ok, err}    chain.put, answered on the ack
 //   set   {path, value}        -> {ok, err}    chain.set
-//   burst {soul, n}            -> {ok, err}    n puts soul.k{i} = i at once,
+//   burst {soul, n, wait}      -> {acked, err} n puts soul.k{i} = i at once,
 //                                              answered when all are acked
+//                                              or after `wait` ms
 //   raw   {graph}              -> {ok}         a put with explicit states, as
 //                                              if a peer had sent it
 //   once  {path, wait}         -> {value}      chain.once (undefined -> null)
@@ -64,13 +65,16 @@ const ops = {
     chain(c.path).set(c.value, (ack) => done({ ok: !ack.err, err: ack.err || null }));
   },
   burst(c, done) {
-    let left = c.n, err = null;
+    // Answers when all are acked, or at `wait` ms with how many were.
+    let acked = 0, err = null, answered = false;
+    const finish = () => { if (!answered) { answered = true; done({ acked, err }); } };
     for (let i = 0; i < c.n; i++) {
       gun.get(c.soul).get('k' + i).put(i, (ack) => {
-        if (ack.err) err = err || ack.err;
-        if (--left === 0) done({ ok: !err, err });
+        if (ack.err) err = err || ack.err; else acked++;
+        if (acked === c.n || err) finish();
       });
     }
+    setTimeout(finish, c.wait || 20000);
   },
   raw(c, done) {
     // Enters as an incoming message would: HAM-merged here, then sent on.

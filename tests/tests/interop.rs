@@ -29,6 +29,7 @@ enum Kind {
 /// A relay, two clients behind taps, and the log of every frame.
 struct Mesh {
     log: std::sync::Arc<FrameLog>,
+    relay_kind: Kind,
     relay: Box<dyn Relay>,
     writer: Box<dyn Peer>,
     reader: Box<dyn Peer>,
@@ -40,6 +41,7 @@ impl Mesh {
     /// writer as its second peer).
     fn new(relay: Kind, writer: Kind, reader: Kind, reader_first: bool) -> Outcome<Self> {
         let log = FrameLog::new();
+        let relay_kind = relay;
         let relay: Box<dyn Relay> = match relay {
             Kind::GunJs => Box::new(JsRelay::start()?),
             Kind::Rust => Box::new(RustRelay::start()?),
@@ -63,6 +65,7 @@ impl Mesh {
         };
         Ok(Self {
             log,
+            relay_kind,
             relay,
             writer,
             reader,
@@ -381,7 +384,16 @@ fn megabyte(m: &Mesh, s: &str) -> Outcome {
 
 fn burst(m: &Mesh, s: &str) -> Outcome {
     let updates = m.reader.on(&[s])?;
-    m.writer.burst(s, 1000)?;
+    let unacked = m.writer.burst(s, 1000)?;
+    if unacked > 0 {
+        // Our relay acks every put it stores; a Gun.js relay under load
+        // leaves some unacked (docs/gunjs-surprises.md). The data must still
+        // reach every peer.
+        if matches!(m.relay_kind, Kind::Rust) {
+            return Err(format!("{unacked} of 1000 puts were not acked"));
+        }
+        eprintln!("note: the Gun.js relay left {unacked} of 1000 puts unacked");
+    }
     wait_for(&updates, "all 1000 keys", |_, v| {
         node_keys(Some(v)).len() == 1000
     })?;
