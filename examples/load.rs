@@ -2,7 +2,7 @@
 //! speaking the wire protocol, so every relay gets the same load.
 //!
 //! `cargo run --release --example load -- --url ws://127.0.0.1:8765/gun \
-//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID]`
+//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID] [--sign]`
 //!
 //! Writers put to their own soul (`bench/<w>`), keeping `--in-flight` puts
 //! unacked (or sending at `--rate` puts/s); subscribers ask for every writer's
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
+use gun_proto::auth::{self, Signer};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -45,6 +46,10 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Sign every put (the signed mesh: `#` = SHA-256 of the body, a BLS
+    /// signature in `sigs`), each writer with its own key.
+    #[arg(long)]
+    sign: bool,
 }
 
 fn now_us() -> u64 {
@@ -71,14 +76,26 @@ async fn connect(
         .0
 }
 
-fn put_frame(writer: usize, n: u64) -> String {
+/// A put frame and its id.
+fn put_frame(writer: usize, n: u64, signer: Option<&Signer>) -> (String, String) {
     let soul = format!("bench/{writer}");
     let key = format!("k{n}");
     let state = (now_us() / 1000) as f64;
-    format!(
-        r##"{{"#":"w{writer}x{n}q","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":{}}}}}}}"##,
-        now_us()
-    )
+    let Some(signer) = signer else {
+        let id = format!("w{writer}x{n}q");
+        let frame = format!(
+            r##"{{"#":"{id}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":{}}}}}}}"##,
+            now_us()
+        );
+        return (frame, id);
+    };
+    let mut m = serde_json::json!({"put": {&soul: {"_": {"#": &soul, ">": {&key: state}}, &key: now_us()}}});
+    let map = m.as_object().cloned().unwrap_or_default();
+    let body = auth::body(&map);
+    let id = auth::message_id(&body);
+    m["#"] = serde_json::json!(id);
+    m["sigs"] = serde_json::json!([signer.sign(&body)]);
+    (m.to_string(), id)
 }
 
 async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instant) {
@@ -91,6 +108,10 @@ async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instan
         .rate
         .map(|r| Duration::from_secs_f64(1.0 / r.max(1) as f64));
     let mut next = Instant::now();
+    let signer = args
+        .sign
+        .then(|| Signer::from_seed(&[u8::try_from(w % 250).unwrap_or(0) + 1; 32]).expect("key"));
+    let mut pending = std::collections::HashSet::new();
     while got < args.puts {
         // Send what the window (or the rate) allows.
         while sent < args.puts && (interval.is_some() || sent - got < args.in_flight) {
@@ -100,9 +121,9 @@ async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instan
                 }
                 next += i;
             }
-            tx.feed(Message::text(put_frame(w, sent)))
-                .await
-                .expect("send");
+            let (frame, id) = put_frame(w, sent, signer.as_ref());
+            pending.insert(id);
+            tx.feed(Message::text(frame)).await.expect("send");
             sent += 1;
         }
         tx.flush().await.expect("flush");
@@ -121,7 +142,7 @@ async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instan
             let ours = m
                 .get("@")
                 .and_then(|a| a.as_str())
-                .is_some_and(|a| a.starts_with(&format!("w{w}x")));
+                .is_some_and(|a| pending.remove(a));
             if ours && m.get("ok").is_some() && m.get("err").is_none() {
                 got += 1;
                 acked.fetch_add(1, Ordering::Relaxed);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use gun_io_tokio::{Gun, GunOptions};
+use gun_io_tokio::{Gun, GunOptions, PublicKey, SecretKey, TrustPolicy, keypair_from_seed};
 use tracing_subscriber::EnvFilter;
 
 /// A Gun relay: serves Gun.js and Rust peers over WebSocket.
@@ -33,6 +33,14 @@ struct Args {
     /// Other relays to dial and sync with (comma separated ws:// URLs).
     #[arg(long, env = "PEERS", value_delimiter = ',')]
     peers: Vec<String>,
+    /// Sign every message with the BLS key derived from this seed (hex, at
+    /// least 32 bytes; derived as chia-bls's `SecretKey::from_seed`).
+    #[arg(long, env = "GUN_KEY_SEED")]
+    key_seed: Option<String>,
+    /// Refuse unsigned messages (Gun.js peers send none). By default they
+    /// are accepted, and signed ones must verify.
+    #[arg(long, env = "GUN_SIGNED_ONLY")]
+    signed_only: bool,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "GUN_LOG", default_value = "info")]
     log: String,
@@ -48,6 +56,11 @@ enum StoreArg {
 impl Args {
     fn options(&self) -> GunOptions {
         GunOptions {
+            trust: if self.signed_only {
+                TrustPolicy::signed_only()
+            } else {
+                TrustPolicy::default()
+            },
             host: self.host.clone(),
             radisk: self.store == StoreArg::Sled,
             local_storage: self.store == StoreArg::File,
@@ -100,7 +113,21 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     let opts = args.options();
-    let gun = match Gun::without_keys(opts).await {
+    let keys = match args.key_seed.as_deref().map(keys_from_seed).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "bad --key-seed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = match keys {
+        Some((sk, pk)) => {
+            tracing::info!(pubkey = %gun_proto::auth::hex(&pk.compress()), "signing every message");
+            Gun::with_options(sk, pk, opts).await
+        }
+        None => Gun::without_keys(opts).await,
+    };
+    let gun = match started {
         Ok(g) => g,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the relay");
@@ -125,6 +152,12 @@ async fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The key pair a hex seed gives.
+fn keys_from_seed(hex: &str) -> Result<(SecretKey, PublicKey), String> {
+    let seed = gun_proto::auth::unhex(hex.trim()).ok_or("the seed is not hex")?;
+    keypair_from_seed(&seed).map_err(|e| e.to_string())
 }
 
 /// SIGINT and SIGTERM (Ctrl-C elsewhere), registered up front.
