@@ -32,7 +32,8 @@ fn logs() -> &'static Mutex<Vec<u8>> {
             }
         }
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("warn")
+            // Dedup's drops are debug-level (duplicates are normal in a mesh).
+            .with_env_filter("warn,gun_proto=debug")
             .with_writer(|| Sink)
             .with_ansi(false)
             .try_init();
@@ -65,6 +66,14 @@ fn pk_hex(seed: u8) -> String {
 }
 
 fn relay(seed: u8, trust: TrustPolicy) -> (Gun, String) {
+    relay_with(seed, trust, None)
+}
+
+fn relay_with(
+    seed: u8,
+    trust: TrustPolicy,
+    predicate: Option<gun_core::MessagePredicate>,
+) -> (Gun, String) {
     let port = free_port();
     let (sk, pk) = keys(seed);
     let g = Gun::with_options(
@@ -72,11 +81,18 @@ fn relay(seed: u8, trust: TrustPolicy) -> (Gun, String) {
         pk,
         GunOptions {
             trust,
+            message_predicate: predicate,
             ..GunOptions::relay_server(port)
         },
     )
     .expect("relay");
     (g, format!("ws://127.0.0.1:{port}/gun"))
+}
+
+fn count(what: &str) -> usize {
+    String::from_utf8_lossy(&logs().lock().unwrap_or_else(|e| e.into_inner()))
+        .matches(what)
+        .count()
 }
 
 fn client(seed: u8, url: &str, trust: TrustPolicy) -> Gun {
@@ -227,7 +243,17 @@ fn forged_untrusted_truncated_and_replayed_messages_are_refused_and_nothing_is_s
         accept_unsigned: false,
         signers: Some([trusted.public_key_hex().to_owned()].into()),
     };
-    let (relay, url) = relay(1, policy);
+    // The predicate sees only what passed verification and trust.
+    let seen: std::sync::Arc<Mutex<Vec<Value>>> = std::sync::Arc::default();
+    let seen2 = seen.clone();
+    let predicate: gun_core::MessagePredicate = std::sync::Arc::new(move |m: &Value| {
+        seen2
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(m["#"].clone());
+        true
+    });
+    let (relay, url) = relay_with(1, policy, Some(predicate));
     let mut raw = Raw::connect(&url);
     let state = 1_700_000_000_000.0;
     let soul = "guarded";
@@ -246,6 +272,10 @@ fn forged_untrusted_truncated_and_replayed_messages_are_refused_and_nothing_is_s
         acks(&raw.recv_for(Duration::from_millis(500)), &good["#"]),
         0
     );
+    let dup = good["#"].as_str().expect("id").to_owned();
+    assert!(logged(&format!(
+        "duplicate message dropped peer=PeerId(0) id=\"{dup}\""
+    )));
 
     // A tampered value under the old id and signature.
     let mut tampered = sealed(&trusted, soul, "k", json!("real"), state + 1.0);
@@ -268,9 +298,15 @@ fn forged_untrusted_truncated_and_replayed_messages_are_refused_and_nothing_is_s
     )));
 
     // A wrong `#`.
+    let before = count("message id is not the SHA-256 of its body");
     let mut wrong_id = sealed(&trusted, soul, "k", json!("wrong id"), state + 3.0);
     wrong_id["#"] = json!("0".repeat(64));
     raw.send(&wrong_id);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count("message id is not the SHA-256 of its body") == before {
+        assert!(Instant::now() < deadline, "the wrong id was not refused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // A truncated signature.
     let mut truncated = sealed(&trusted, soul, "k", json!("truncated"), state + 4.0);
@@ -286,6 +322,15 @@ fn forged_untrusted_truncated_and_replayed_messages_are_refused_and_nothing_is_s
     // None of them got an ack, and the relay holds only the real value.
     let frames = raw.recv_for(Duration::from_millis(500));
     assert!(frames.iter().all(|f| f.get("ok").is_none()), "{frames:?}");
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for refused in [&tampered, &untrusted, &wrong_id, &truncated] {
+        assert!(
+            !seen.contains(&refused["#"]),
+            "the predicate saw {}",
+            refused["#"]
+        );
+    }
+    assert!(seen.contains(&good["#"]));
     let node = relay.get(soul).once_value().expect("read").expect("node");
     assert_eq!(node["k"], json!("real"));
     assert_eq!(node["_"][">"]["k"].as_f64(), Some(state));
