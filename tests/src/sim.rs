@@ -40,6 +40,8 @@ pub struct Stats {
     pub puts_acked: usize,
     pub faults: usize,
     pub simulated: Duration,
+    /// Signed messages checked (signed runs).
+    pub verified: u64,
 }
 
 struct Peer {
@@ -78,6 +80,16 @@ pub struct Sim {
     listeners: BTreeMap<(usize, u64), (String, String)>,
     next_id: u64,
     trace: u64,
+    /// Every peer signs what it sends (the signed mesh's engine side).
+    signed: bool,
+}
+
+/// The signing key of peer `i` in a signed run.
+fn signer(i: usize) -> Option<std::sync::Arc<gun_proto::auth::Signer>> {
+    let seed = [u8::try_from(i % 250).unwrap_or(0) + 1; 32];
+    gun_proto::auth::Signer::from_seed(&seed)
+        .ok()
+        .map(std::sync::Arc::new)
 }
 
 fn now_of(mono: Duration, skew_ms: f64) -> Now {
@@ -87,6 +99,15 @@ fn now_of(mono: Duration, skew_ms: f64) -> Now {
 impl Sim {
     /// Builds the peers and links for `seed`.
     pub fn new(seed: u64) -> Self {
+        Self::build(seed, false)
+    }
+
+    /// Like [`Sim::new`], with every peer signing what it sends.
+    pub fn signed(seed: u64) -> Self {
+        Self::build(seed, true)
+    }
+
+    fn build(seed: u64, signed: bool) -> Self {
         let mut rng = Rng::new(seed);
         let relays = 1 + (rng.next_u64() % 3) as usize;
         let clients = 2 + (rng.next_u64() % 10) as usize;
@@ -96,6 +117,9 @@ impl Sim {
             let mut cfg = Config::new(seed.wrapping_mul(1000) + i as u64);
             cfg.store = relay;
             cfg.has_upstream = i > 0;
+            if signed {
+                cfg.signer = signer(i);
+            }
             // Clock skew up to ±1.5 s: some writes look like the future elsewhere.
             let skew_ms = (rng.next_u64() % 3000) as f64 - 1500.0;
             let upstream = if i == 0 {
@@ -141,6 +165,7 @@ impl Sim {
             listeners: BTreeMap::new(),
             next_id: 1,
             trace: 0xcbf2_9ce4_8422_2325,
+            signed,
         }
     }
 
@@ -315,7 +340,33 @@ impl Sim {
         let mut cfg = Config::new(self.rng.next_u64());
         cfg.store = true;
         cfg.has_upstream = i > 0;
+        if self.signed {
+            cfg.signer = signer(i);
+        }
         p.engine = Engine::new(cfg, now_of(self.mono, p.skew_ms));
+    }
+
+    /// In a signed run every message on the wire is signed, under an id
+    /// that is its body's hash, by keys of the run's peers; every 25th
+    /// message's signatures are verified in full (a pairing each).
+    fn check_signed(&mut self, frame: &str) -> Result<(), String> {
+        let v: serde_json::Value =
+            serde_json::from_str(frame).map_err(|e| format!("unreadable frame: {e}"))?;
+        let items = match v {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        for m in items {
+            let map = m.as_object().ok_or("a message that is not an object")?;
+            let signed = gun_proto::auth::signed(map)
+                .map_err(|e| format!("{e}: {m}"))?
+                .ok_or_else(|| format!("unsigned message in a signed run: {m}"))?;
+            self.stats.verified += 1;
+            if self.stats.verified % 25 == 0 {
+                gun_proto::auth::verify(&signed).map_err(|e| format!("{e}: {m}"))?;
+            }
+        }
+        Ok(())
     }
 
     fn call(&mut self, c: usize, call: Call) {
@@ -435,6 +486,11 @@ impl Sim {
                     .link_of(from, to)
                     .is_some_and(|l| self.links[l].connected && self.links[l].epoch == epoch);
                 if live {
+                    if self.signed
+                        && let Err(e) = self.check_signed(&frame)
+                    {
+                        panic!("signed run: {e}");
+                    }
                     self.input(
                         to,
                         Input::Frame {
@@ -539,7 +595,18 @@ impl Sim {
 
 /// Runs `seed`; on failure the message names the seed and how to replay it.
 pub fn run_seed(seed: u64, ops: usize) -> Result<(Stats, u64), String> {
-    let result = std::panic::catch_unwind(|| Sim::new(seed).run(ops));
+    run_seed_with(seed, ops, false)
+}
+
+/// [`run_seed`], optionally with every peer signing.
+pub fn run_seed_with(seed: u64, ops: usize, signed: bool) -> Result<(Stats, u64), String> {
+    let result = std::panic::catch_unwind(|| {
+        if signed {
+            Sim::signed(seed).run(ops)
+        } else {
+            Sim::new(seed).run(ops)
+        }
+    });
     match result {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(format!(
