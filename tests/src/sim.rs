@@ -362,7 +362,7 @@ impl Sim {
                 .map_err(|e| format!("{e}: {m}"))?
                 .ok_or_else(|| format!("unsigned message in a signed run: {m}"))?;
             self.stats.verified += 1;
-            if self.stats.verified % 25 == 0 {
+            if self.stats.verified.is_multiple_of(25) {
                 gun_proto::auth::verify(&signed).map_err(|e| format!("{e}: {m}"))?;
             }
         }
