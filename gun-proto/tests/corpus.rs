@@ -60,3 +60,36 @@ fn convert_corpus_replays_without_panic() {
     }
     assert!(converted > 0);
 }
+
+#[test]
+fn auth_corpus_replays_and_aggregate_agrees_with_batch() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/auth");
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 20, "corpus is present");
+    let (mut valid, mut refused) = (0, 0);
+    for path in inputs {
+        let data = std::fs::read(&path).expect("read input");
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(&data) else {
+            continue;
+        };
+        match gun_proto::auth::signed(&map) {
+            Ok(Some(s)) => {
+                let alone = gun_proto::auth::verify(&s).is_ok();
+                let random = vec![0x5a; 8 * s.entries.len()];
+                assert_eq!(alone, gun_proto::auth::verify_batch(&[&s], &random));
+                if alone { valid += 1 } else { refused += 1 }
+            }
+            Ok(None) => {}
+            Err(_) => refused += 1,
+        }
+    }
+    // The seeds hold good, tampered and truncated messages.
+    assert!(
+        valid >= 8 && refused >= 16,
+        "valid {valid}, refused {refused}"
+    );
+}
