@@ -48,3 +48,24 @@ pub fn keypair_from_seed(ikm: &[u8]) -> GunResult<(SecretKey, PublicKey)> {
     let pk = sk.sk_to_pk();
     Ok((sk, pk))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keypair_from_seed_matches_chia_bls() {
+        // chia-bls `PrivateKey.FromSeed` of the BIP-39 seed of "abandon
+        // abandon abandon" (empty passphrase).
+        let seed = gun_proto::auth::unhex(
+            "d7d26a9d0e4b7a2728216a2897481449d02653b9079bbfd5551f82da21a6710d\
+             bf763cea70d68cbf5ba614c15b29690315c5c2163488b2e838875af7a6a4a811",
+        )
+        .unwrap();
+        let (sk, pk) = super::keypair_from_seed(&seed).unwrap();
+        assert_eq!(
+            gun_proto::auth::hex(&sk.to_bytes()),
+            "01c0f8ba369c670f348b31d6fd86102953e6099d9404bafe510133b889b16d63"
+        );
+        assert_eq!(sk.sk_to_pk(), pk);
+        assert!(super::keypair_from_seed(&[0; 31]).is_err());
+    }
+}
