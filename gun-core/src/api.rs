@@ -322,18 +322,7 @@ impl Chain {
     /// Writes `data` here. Resolves once stored: by the local disk store when
     /// there is one, else by the first peer that acks it.
     pub fn put(&self, data: serde_json::Value) -> Completion<()> {
-        let path = match self.proto_path() {
-            Ok(p) => p,
-            Err(e) => return Completion::ready(Err(e)),
-        };
-        let (done, c) = completion();
-        self.gun.command(Command::Put {
-            path,
-            data,
-            state: None,
-            done,
-        });
-        c
+        self.put_at(data, None)
     }
 
     /// Like [`Chain::put`], with `state` as the HAM state of every property
@@ -344,6 +333,10 @@ impl Chain {
     /// applied when its time comes. Fails with [`GunError::InvalidData`]
     /// unless `state` is finite and positive.
     pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> Completion<()> {
+        self.put_at(data, Some(state))
+    }
+
+    fn put_at(&self, data: serde_json::Value, state: Option<f64>) -> Completion<()> {
         let path = match self.proto_path() {
             Ok(p) => p,
             Err(e) => return Completion::ready(Err(e)),
@@ -352,7 +345,7 @@ impl Chain {
         self.gun.command(Command::Put {
             path,
             data,
-            state: Some(state),
+            state,
             done,
         });
         c

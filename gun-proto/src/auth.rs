@@ -154,22 +154,31 @@ pub struct Signed {
 /// The canonical body of a message: every field but `#`, `sigs` and `><`.
 pub fn body(msg: &serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
     let mut out = String::new();
-    let mut keys: Vec<&String> = msg
-        .keys()
-        .filter(|k| !matches!(k.as_str(), "#" | "sigs" | "><"))
-        .collect();
-    keys.sort();
+    push_object(
+        &mut out,
+        msg.iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "#" | "sigs" | "><")),
+    );
+    out.into_bytes()
+}
+
+/// An object with its keys sorted, values canonical.
+fn push_object<'a>(
+    out: &mut String,
+    entries: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
+) {
+    let mut entries: Vec<_> = entries.collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
     out.push('{');
-    for (i, k) in keys.into_iter().enumerate() {
+    for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        jstext::push_string(&mut out, k);
+        jstext::push_string(out, k);
         out.push(':');
-        push_canonical(&mut out, &msg[k]);
+        push_canonical(out, v);
     }
     out.push('}');
-    out.into_bytes()
 }
 
 fn push_canonical(out: &mut String, v: &serde_json::Value) {
@@ -189,20 +198,7 @@ fn push_canonical(out: &mut String, v: &serde_json::Value) {
             }
             out.push(']');
         }
-        J::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                jstext::push_string(out, k);
-                out.push(':');
-                push_canonical(out, &o[k]);
-            }
-            out.push('}');
-        }
+        J::Object(o) => push_object(out, o.iter()),
     }
 }
 

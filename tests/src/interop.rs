@@ -288,11 +288,16 @@ fn relay_one(from: &mut Ws, to: &mut Ws, link: &str, log: &FrameLog) -> Outcome<
 pub type Updates = Receiver<(Option<String>, Value)>;
 type UpdateSender = Sender<(Option<String>, Value)>;
 
-/// A Gun peer the scenarios can drive: a Gun.js or a Rust client, or a relay
-/// (which only answers [`Peer::nodes`]).
+/// Any peer of a topology: a client or a relay.
 pub trait Peer: Send + Sync {
     /// For messages.
     fn name(&self) -> String;
+    /// This peer's copy of each node (states included), `None` if it has none.
+    fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>>;
+}
+
+/// A client the scenarios drive: a Gun.js or a Rust one.
+pub trait Client: Peer {
     /// `get(path[0]).get(path[1])….put(value)`, waiting for the ack.
     fn put(&self, path: &[&str], value: Value) -> Outcome;
     /// Puts `value` at `soul.key` with an explicit HAM state, without waiting
@@ -317,8 +322,6 @@ pub trait Peer: Send + Sync {
     fn resubscribes(&self) -> bool {
         true
     }
-    /// This peer's copy of each node (states included), `None` if it has none.
-    fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>>;
 }
 
 /// A node process running `agent.js`.
@@ -465,6 +468,23 @@ impl Peer for JsAgent {
         self.name.clone()
     }
 
+    fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
+        let v = self.call(
+            json!({"op": "nodes", "souls": souls, "wait": 1000}),
+            PATIENCE,
+        )?;
+        let nodes = v["nodes"].as_object().ok_or("no nodes in answer")?;
+        Ok(souls
+            .iter()
+            .map(|s| {
+                let n = nodes.get(s).filter(|n| !n.is_null()).cloned();
+                (s.clone(), n)
+            })
+            .collect())
+    }
+}
+
+impl Client for JsAgent {
     fn resubscribes(&self) -> bool {
         false
     }
@@ -521,21 +541,6 @@ impl Peer for JsAgent {
             PATIENCE,
         )?;
         serde_json::from_value(v["keys"].clone()).map_err(|e| e.to_string())
-    }
-
-    fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
-        let v = self.call(
-            json!({"op": "nodes", "souls": souls, "wait": 1000}),
-            PATIENCE,
-        )?;
-        let nodes = v["nodes"].as_object().ok_or("no nodes in answer")?;
-        Ok(souls
-            .iter()
-            .map(|s| {
-                let n = nodes.get(s).filter(|n| !n.is_null()).cloned();
-                (s.clone(), n)
-            })
-            .collect())
     }
 }
 
@@ -602,6 +607,12 @@ impl Peer for RustClient {
         self.name.clone()
     }
 
+    fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
+        rust_nodes(self.gun.core(), souls)
+    }
+}
+
+impl Client for RustClient {
     fn put(&self, path: &[&str], value: Value) -> Outcome {
         self.chain(path).put(value).map_err(|e| e.to_string())
     }
@@ -662,10 +673,6 @@ impl Peer for RustClient {
             .once_prefix(prefix)
             .map_err(|e| e.to_string())?;
         Ok(node_keys(part.as_ref()))
-    }
-
-    fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
-        rust_nodes(self.gun.core(), souls)
     }
 }
 
@@ -732,36 +739,11 @@ impl RustRelay {
     }
 }
 
-const NOT_A_CLIENT: &str = "a relay only answers `nodes` in these tests";
-
 impl Peer for RustRelay {
     fn name(&self) -> String {
         "rust-relay".into()
     }
-    fn put(&self, _: &[&str], _: Value) -> Outcome {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn put_at(&self, _: &str, _: &str, _: Value, _: f64) -> Outcome {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn set(&self, _: &[&str], _: Value) -> Outcome {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn burst(&self, _: &str, _: usize) -> Outcome<usize> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn once(&self, _: &[&str], _: Duration) -> Outcome<Option<Value>> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn on(&self, _: &[&str]) -> Outcome<Updates> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn map(&self, _: &[&str]) -> Outcome<Updates> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn lex_keys(&self, _: &str, _: &str) -> Outcome<Vec<String>> {
-        Err(NOT_A_CLIENT.into())
-    }
+
     fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
         rust_nodes(self.gun()?.core(), souls)
     }
@@ -812,30 +794,7 @@ impl Peer for JsRelay {
     fn name(&self) -> String {
         "gunjs-relay".into()
     }
-    fn put(&self, _: &[&str], _: Value) -> Outcome {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn put_at(&self, _: &str, _: &str, _: Value, _: f64) -> Outcome {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn set(&self, _: &[&str], _: Value) -> Outcome {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn burst(&self, _: &str, _: usize) -> Outcome<usize> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn once(&self, _: &[&str], _: Duration) -> Outcome<Option<Value>> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn on(&self, _: &[&str]) -> Outcome<Updates> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn map(&self, _: &[&str]) -> Outcome<Updates> {
-        Err(NOT_A_CLIENT.into())
-    }
-    fn lex_keys(&self, _: &str, _: &str) -> Outcome<Vec<String>> {
-        Err(NOT_A_CLIENT.into())
-    }
+
     fn nodes(&self, souls: &[String]) -> Outcome<BTreeMap<String, Option<Value>>> {
         self.agent()?.nodes(souls)
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use gun_tests::interop::{
-    FrameLog, JsAgent, JsRelay, Outcome, PATIENCE, Peer, Relay, RustClient, RustRelay, Tap,
+    Client, FrameLog, JsAgent, JsRelay, Outcome, PATIENCE, Peer, Relay, RustClient, RustRelay, Tap,
     Updates, gunjs_installed, node_keys,
 };
 use serde_json::{Value, json};
@@ -31,8 +31,8 @@ struct Mesh {
     log: std::sync::Arc<FrameLog>,
     relay_kind: Kind,
     relay: Box<dyn Relay>,
-    writer: Box<dyn Peer>,
-    reader: Box<dyn Peer>,
+    writer: Box<dyn Client>,
+    reader: Box<dyn Client>,
     taps: Vec<Tap>,
 }
 
@@ -47,7 +47,7 @@ impl Mesh {
             Kind::Rust => Box::new(RustRelay::start()?),
         };
         let mut taps = Vec::new();
-        let mut client = |name: &str, kind: Kind| -> Outcome<Box<dyn Peer>> {
+        let mut client = |name: &str, kind: Kind| -> Outcome<Box<dyn Client>> {
             let tap = Tap::start(name, relay.url(), log.clone());
             let url = tap.url();
             taps.push(tap);
@@ -74,7 +74,11 @@ impl Mesh {
     }
 
     fn peers(&self) -> [&dyn Peer; 3] {
-        [&*self.writer, &*self.relay, &*self.reader]
+        [
+            &*self.writer as &dyn Peer,
+            &*self.relay as &dyn Peer,
+            &*self.reader as &dyn Peer,
+        ]
     }
 
     /// Waits until every peer holds the same copy of each soul (values and
@@ -419,7 +423,10 @@ fn lex_prefix(m: &Mesh, s: &str) -> Outcome {
         return Err(format!("lex get by prefix \"ap\" gave keys {keys:?}"));
     }
     // The writer and the relay hold all of it, the reader only the part.
-    let nodes = m.agree_among(&[&*m.writer, &*m.relay], &[s.to_owned()])?;
+    let nodes = m.agree_among(
+        &[&*m.writer as &dyn Peer, &*m.relay as &dyn Peer],
+        &[s.to_owned()],
+    )?;
     expect_eq(
         "keys on writer and relay",
         Some(json!(node_keys(nodes[s].as_ref()))),

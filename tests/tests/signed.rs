@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gun_core::{GunOptions, Signer, TrustPolicy, keypair_from_seed};
 use gun_io_blocking::Gun;
 use gun_proto::auth;
-use gun_tests::interop::{FrameLog, JsAgent, Peer, Tap, free_port, gunjs_installed};
+use gun_tests::interop::{Client, FrameLog, JsAgent, Tap, free_port, gunjs_installed};
 use serde_json::{Value, json};
 
 /// Everything logged, for the "logged reason" checks.
