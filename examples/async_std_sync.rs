@@ -17,7 +17,7 @@ async fn main() -> Result<(), GunError> {
     );
     let alice = Gun::without_keys(GunOptions::with_relay(&url)).await?;
     let bob = Gun::without_keys(GunOptions::with_relay(&url)).await?;
-    assert!(alice.wait_for_connection(5_000).await? && bob.wait_for_connection(5_000).await?);
+    assert!(alice.wait_for_connection(5_000).await && bob.wait_for_connection(5_000).await);
 
     let (tx, rx) = std::sync::mpsc::channel();
     bob.get("greeting")
@@ -32,12 +32,13 @@ async fn main() -> Result<(), GunError> {
         .recv_timeout(Duration::from_secs(5))
         .map_err(|_| GunError::Network("no update".into()))?;
     println!("bob sees {got}");
-    let name = bob
-        .get("greeting")
+    let mut read = None;
+    bob.get("greeting")
         .get("text")
-        .once(|v, _| println!("once: {v}"))
+        .once(|v, _| read = Some(v))
         .await?;
-    assert_eq!(name, Some(json!("hello from async-std")));
+    assert_eq!(read, Some(json!("hello from async-std")));
+    println!("once: {}", read.unwrap_or_default());
     for g in [alice, bob, relay] {
         g.shutdown().await?;
     }

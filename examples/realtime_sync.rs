@@ -18,7 +18,7 @@ async fn main() -> Result<(), GunError> {
     let alice = Gun::without_keys(GunOptions::with_relay(&url)).await?;
     let bob = Gun::without_keys(GunOptions::with_relay(&url)).await?;
     for c in [&alice, &bob] {
-        if !c.wait_for_connection(5_000).await? {
+        if !c.wait_for_connection(5_000).await {
             return Err(GunError::Network("no relay".into()));
         }
     }

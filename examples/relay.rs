@@ -17,7 +17,7 @@ async fn main() -> Result<(), GunError> {
     let data = std::env::var("GUN_DATA").unwrap_or_else(|_| "./radata".into());
     let opts = GunOptions {
         radisk: true,
-        storage_path: Some(data.into()),
+        storage_path: Some(data),
         ..GunOptions::relay_server(port)
     };
     let relay = Gun::without_keys(opts).await?;

@@ -15,7 +15,7 @@ fn main() -> Result<(), GunError> {
         );
         let alice = Gun::without_keys(GunOptions::with_relay(&url)).await?;
         let bob = Gun::without_keys(GunOptions::with_relay(&url)).await?;
-        assert!(alice.wait_for_connection(5_000).await? && bob.wait_for_connection(5_000).await?);
+        assert!(alice.wait_for_connection(5_000).await && bob.wait_for_connection(5_000).await);
 
         let (tx, rx) = std::sync::mpsc::channel();
         bob.get("greeting")
@@ -30,7 +30,8 @@ fn main() -> Result<(), GunError> {
             .recv_timeout(std::time::Duration::from_secs(5))
             .map_err(|_| GunError::Network("no update".into()))?;
         println!("bob sees {got}");
-        let soul = alice.get("list").set(json!({"n": 1})).await?;
+        let item = alice.get("list").set(json!({"n": 1})).await?;
+        let soul = item.path().last().cloned().unwrap_or_default();
         println!(
             "set item {soul}; bob reads {:?}",
             bob.get("list").get(&soul).get("n").once_value().await?

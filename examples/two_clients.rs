@@ -34,14 +34,16 @@ fn main() -> Result<(), GunError> {
     });
     std::thread::sleep(Duration::from_millis(100));
 
-    alice.get("chat").put(json!({"message": "hello bob"}))?;
+    alice
+        .get("chat")
+        .put_acked(json!({"message": "hello bob"}))?;
     println!("alice's put was acked by the relay");
     let got = rx
         .recv_timeout(Duration::from_secs(5))
         .map_err(|_| GunError::Network("no update reached bob".into()))?;
     assert_eq!(got, json!("hello bob"));
 
-    bob.get("chat").get("reply").put(json!("hi alice"))?;
+    bob.get("chat").get("reply").put_acked(json!("hi alice"))?;
     let reply = alice.get("chat").get("reply").once_value()?;
     println!("alice reads reply = {}", reply.unwrap_or_default());
 

@@ -1,20 +1,23 @@
 //! The user API: [`Gun`] and [`Chain`], shared by every driver. Calls return
 //! [`Completion`]s: blocking drivers wait on them, async ones await them.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use blst::min_pk::{PublicKey, SecretKey};
 use crossbeam_channel::Sender;
 use gun_proto::state::StateClock;
 use gun_proto::{Config, Path, SubId};
 use tracing::warn;
 
-use crate::completion::{Completion, completion};
-use crate::driver::{Callback, Command, Driver, Inbox, Shared, Transport};
+use crate::completion::{Completion, Then, completion};
+use crate::driver::{Callback, Command, Driver, Inbox, OnceAnswer, Settle, Shared, Transport};
 use crate::error::{GunError, GunResult};
+use crate::keys::{PublicKey, SecretKey};
 use crate::options::GunOptions;
 use crate::store::{self, BoxStore};
 
@@ -45,8 +48,28 @@ impl std::fmt::Debug for Gun {
 }
 
 impl Gun {
-    /// Starts an instance: its store (from the options, or `store`), its driver
-    /// thread and its callback thread. Transports are the driver crate's part.
+    /// An instance with a BLS key pair, in memory, with no peers: no
+    /// networking, nothing to fail. Every message it sends is signed.
+    ///
+    /// A public key that is not the secret key's is logged as an error and
+    /// replaced by the secret key's own ([`Gun::start`] refuses it instead).
+    ///
+    /// # Panics
+    /// If the OS cannot start a thread, as `std::thread::spawn` does.
+    pub fn new(secret_key: SecretKey, public_key: PublicKey) -> Self {
+        let own = secret_key.public_key();
+        if own != public_key {
+            tracing::error!(given = %public_key, used = %own, "the public key does not belong to the secret key; using the secret key's own");
+        }
+        match Self::start(GunOptions::default(), Some((secret_key, own)), None) {
+            Ok(g) => g,
+            Err(e) => panic!("cannot start a Gun instance: {e}"),
+        }
+    }
+
+    /// Starts an instance: its store (from the options, or `store`; memory
+    /// when they name no disk store), its driver thread and its callback
+    /// thread. Transports are the driver crate's part.
     ///
     /// `keys` is a BLS key pair (min_pk); the public key must belong to the
     /// secret key. With keys, every message sent is signed (see
@@ -57,28 +80,25 @@ impl Gun {
         store: Option<BoxStore>,
     ) -> GunResult<Self> {
         if let Some((sk, pk)) = &keys
-            && sk.sk_to_pk() != *pk
+            && sk.public_key() != *pk
         {
             return Err(GunError::Crypto(
                 "the public key does not belong to the secret key".into(),
             ));
         }
-        if opts.webrtc {
+        if opts.webrtc.enabled {
             return Err(GunError::WebRTC(
-                "WebRTC transport is not available in this build yet".into(),
+                "the WebRTC transport is not built yet: set `webrtc.enabled = false`".into(),
             ));
         }
         for url in &opts.peers {
             crate::url::PeerUrl::parse(url)?;
         }
+        // Offline first: with no disk store, puts are settled in memory,
+        // and sent to peers whenever one is connected.
         let store = match store {
-            Some(s) => Some(s),
-            None => match store::open(&opts)? {
-                Some(s) => Some(s),
-                // A relay without a disk keeps what it serves in memory and acks from there.
-                None if opts.super_peer => Some(store::memory()),
-                None => None,
-            },
+            Some(s) => s,
+            None => store::open(&opts)?.unwrap_or_else(store::memory),
         };
         let mut seed = [0u8; 8];
         let t = SystemTime::now()
@@ -91,14 +111,14 @@ impl Gun {
         // With keys, every message this instance sends is signed.
         cfg.signer = keys
             .as_ref()
-            .map(|(sk, _)| Arc::new(gun_proto::auth::Signer::new(sk.clone())));
+            .map(|(sk, _)| Arc::new(gun_proto::auth::Signer::new(sk.as_blst().clone())));
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let (dtx, drx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
         let shared = Arc::new(Shared::default());
         let driver = Driver::new(
             cfg,
-            store,
+            Some(store),
             dtx,
             shared.clone(),
             crate::gate::Gate::new(opts.trust.clone(), opts.message_predicate.clone()),
@@ -162,7 +182,6 @@ impl Gun {
         Chain {
             gun: self.clone(),
             path: Vec::new(),
-            subs: Arc::default(),
         }
     }
 
@@ -261,12 +280,16 @@ impl Drop for Inner {
 }
 
 /// A place in the graph: a soul and keys followed from it, as
-/// `gun.get(soul).get(key)…` in Gun.js.
+/// `gun.get(soul).get(key)…` in Gun.js. A cheap clone (the instance handle
+/// and the path); every call that returns a chain returns such a clone.
+///
+/// Writes resolve once the write is settled locally, in the disk store or
+/// in memory ([`Chain::put`]); [`Chain::put_acked`] waits for a peer instead.
+/// Calls return futures that blocking code can also [`Then::wait`] on.
 #[derive(Clone)]
 pub struct Chain {
     gun: Gun,
     path: Vec<String>,
-    subs: Arc<Mutex<Vec<SubId>>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -277,28 +300,30 @@ impl std::fmt::Debug for Chain {
 
 impl Chain {
     /// The soul or key below this one.
+    #[must_use]
     pub fn get(&self, key: impl Into<String>) -> Self {
         let mut path = self.path.clone();
         path.push(key.into());
         Self {
             gun: self.gun.clone(),
             path,
-            subs: Arc::default(),
         }
     }
 
-    /// Up `n` levels (`None`: one); past the top, the root.
-    pub fn back(&self, n: Option<usize>) -> Self {
-        let n = n.unwrap_or(1).min(self.path.len());
-        let path = self.path[..self.path.len() - n].to_vec();
-        Self {
+    /// Up `amount` levels (`Some(1)`: the parent), or to the root (`None`);
+    /// `None` when the chain is not that deep.
+    pub fn back(&self, amount: Option<usize>) -> Option<Self> {
+        let keep = match amount {
+            None => 0,
+            Some(n) => self.path.len().checked_sub(n)?,
+        };
+        Some(Self {
             gun: self.gun.clone(),
-            path,
-            subs: Arc::default(),
-        }
+            path: self.path[..keep].to_vec(),
+        })
     }
 
-    /// The soul and keys of this chain.
+    /// The soul and keys of this chain (empty at the root).
     pub fn path(&self) -> &[String] {
         &self.path
     }
@@ -319,10 +344,24 @@ impl Chain {
         })
     }
 
-    /// Writes `data` here. Resolves once stored: by the local disk store when
-    /// there is one, else by the first peer that acks it.
-    pub fn put(&self, data: serde_json::Value) -> Completion<()> {
-        self.put_at(data, None)
+    /// Writes `data` here: an object merges into the node (nested objects
+    /// become linked nodes), anything else sets this key. Resolves with this
+    /// chain once the write is settled locally, in the disk store or in
+    /// memory, whether or not a peer is connected; it goes to every
+    /// connected relay at once, and to relays that connect later (with its
+    /// original state). Never waits for a peer: see [`Chain::put_acked`].
+    pub fn put(&self, data: serde_json::Value) -> Then<(), Self> {
+        self.write(data, None, Settle::Local)
+    }
+
+    /// Like [`Chain::put`], resolving when the first peer acks the write
+    /// instead: use it when the write must have left this machine (a relay
+    /// has stored it) before you go on. Fails with [`GunError::Network`] if
+    /// a peer refuses it, or if none acks it within the options'
+    /// `put_timeout`; the write is still kept locally and sent again when a
+    /// relay connects.
+    pub fn put_acked(&self, data: serde_json::Value) -> Then<(), Self> {
+        self.write(data, None, Settle::Peer)
     }
 
     /// Like [`Chain::put`], with `state` as the HAM state of every property
@@ -332,48 +371,86 @@ impl Chain {
     /// UTF-16 code units), as Gun.js does. A state ahead of the clock is
     /// applied when its time comes. Fails with [`GunError::InvalidData`]
     /// unless `state` is finite and positive.
-    pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> Completion<()> {
-        self.put_at(data, Some(state))
+    pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> Then<(), Self> {
+        self.write(data, Some(state), Settle::Local)
     }
 
-    fn put_at(&self, data: serde_json::Value, state: Option<f64>) -> Completion<()> {
-        let path = match self.proto_path() {
-            Ok(p) => p,
-            Err(e) => return Completion::ready(Err(e)),
+    fn write(&self, data: serde_json::Value, state: Option<f64>, settle: Settle) -> Then<(), Self> {
+        let chain = self.clone();
+        let done = match self.proto_path() {
+            Ok(path) => {
+                let (done, c) = completion();
+                self.gun.command(Command::Put {
+                    path,
+                    data,
+                    state,
+                    settle,
+                    done,
+                });
+                c
+            }
+            Err(e) => Completion::ready(Err(e)),
         };
-        let (done, c) = completion();
-        self.gun.command(Command::Put {
-            path,
-            data,
-            state,
-            done,
-        });
-        c
+        Then::new(done, move |()| Ok(chain))
     }
 
-    /// Adds `item` to the set here; resolves with the item's soul (or key).
-    pub fn set(&self, item: serde_json::Value) -> Completion<String> {
-        let path = match self.proto_path() {
-            Ok(p) => p,
-            Err(e) => return Completion::ready(Err(e)),
+    /// Adds `item` to the set here (Gun.js's `set`): under a new soul for an
+    /// object (its own `_['#']` or link, when it has one), else under a new
+    /// key. Resolves with the item's chain once settled locally.
+    pub fn set(&self, item: serde_json::Value) -> Then<String, Self> {
+        self.add(item, Settle::Local)
+    }
+
+    /// [`Chain::set`], resolving on the first peer's ack (see
+    /// [`Chain::put_acked`]).
+    pub fn set_acked(&self, item: serde_json::Value) -> Then<String, Self> {
+        self.add(item, Settle::Peer)
+    }
+
+    fn add(&self, data: serde_json::Value, settle: Settle) -> Then<String, Self> {
+        let chain = self.clone();
+        let done = match self.proto_path() {
+            Ok(path) => {
+                let (done, c) = completion();
+                self.gun.command(Command::Set {
+                    path,
+                    data,
+                    settle,
+                    done,
+                });
+                c
+            }
+            Err(e) => Completion::ready(Err(e)),
         };
-        let (done, c) = completion();
-        self.gun.command(Command::Set {
-            path,
-            data: item,
-            done,
-        });
-        c
+        Then::new(done, move |soul| Ok(chain.get(soul)))
     }
 
     /// Calls `cb(value, key)` once with what is here (`null` if nothing is
-    /// found within the options' `once_wait`), then resolves with the same
-    /// value (`None` when not found).
-    pub fn once(
-        &self,
-        cb: impl FnOnce(serde_json::Value, Option<String>) + Send + 'static,
-    ) -> Completion<Option<serde_json::Value>> {
-        self.once_with(None, Some(Box::new(cb)))
+    /// found within the options' `once_wait`), then resolves with this
+    /// chain. The callback runs where the call is awaited (or waited for),
+    /// so it may borrow from the caller.
+    pub fn once<F>(&self, cb: F) -> OnceCall<F>
+    where
+        F: FnOnce(serde_json::Value, Option<String>),
+    {
+        OnceCall {
+            done: self.ask_once(None),
+            cb: Some(cb),
+            chain: self.clone(),
+        }
+    }
+
+    /// The value here, or `None` if nothing is found within `once_wait`.
+    pub fn once_value(&self) -> Then<OnceAnswer, Option<serde_json::Value>> {
+        Then::new(self.ask_once(None), |(v, _)| Ok(v))
+    }
+
+    /// The value here; [`GunError::NodeNotFound`] if nothing is found
+    /// within `once_wait`.
+    pub fn value(&self) -> Then<OnceAnswer, serde_json::Value> {
+        Then::new(self.ask_once(None), |(v, _)| {
+            v.ok_or(GunError::NodeNotFound)
+        })
     }
 
     /// The properties of the node here whose keys start with `prefix`, with
@@ -381,19 +458,15 @@ impl Chain {
     /// the node is not held locally this asks peers with a lex get, as
     /// Gun.js's `get({'.': {'*': prefix}})` does, so only the matching part
     /// travels; that part is then what is held locally of the node.
-    pub fn once_prefix(&self, prefix: &str) -> Completion<Option<serde_json::Value>> {
+    pub fn once_prefix(&self, prefix: &str) -> Then<OnceAnswer, Option<serde_json::Value>> {
         let keys = gun_proto::lex::Lex {
             prefix: Some(prefix.to_owned()),
             ..gun_proto::lex::Lex::default()
         };
-        self.once_with(Some(keys), None)
+        Then::new(self.ask_once(Some(keys)), |(v, _)| Ok(v))
     }
 
-    fn once_with(
-        &self,
-        keys: Option<gun_proto::lex::Lex>,
-        cb: Option<crate::driver::OnceCallback>,
-    ) -> Completion<Option<serde_json::Value>> {
+    fn ask_once(&self, keys: Option<gun_proto::lex::Lex>) -> Completion<OnceAnswer> {
         let path = match self.proto_path() {
             Ok(p) => p,
             Err(e) => return Completion::ready(Err(e)),
@@ -404,25 +477,20 @@ impl Chain {
             path,
             keys,
             wait,
-            cb,
             done,
         });
         c
     }
 
-    /// The value here, or `None` if nothing is found within `once_wait`.
-    pub fn once_value(&self) -> Completion<Option<serde_json::Value>> {
-        self.once_with(None, None)
-    }
-
     /// Calls `cb(value, key)` with what is here now and on every change,
-    /// until [`Chain::off`].
+    /// until [`Chain::off`]. Callbacks run on the instance's callback
+    /// thread, one at a time; a callback may call the API.
     pub fn on(
         &self,
         cb: impl Fn(serde_json::Value, Option<String>) + Send + Sync + 'static,
-    ) -> &Self {
+    ) -> Self {
         self.listen(false, Arc::new(cb));
-        self
+        self.clone()
     }
 
     /// Calls `cb(value, key)` for each property of the node here (linked
@@ -430,9 +498,9 @@ impl Chain {
     pub fn map(
         &self,
         cb: impl Fn(serde_json::Value, Option<String>) + Send + Sync + 'static,
-    ) -> &Self {
+    ) -> Self {
         self.listen(true, Arc::new(cb));
-        self
+        self.clone()
     }
 
     fn listen(&self, map: bool, cb: Callback) {
@@ -441,18 +509,66 @@ impl Chain {
             return;
         };
         let sub = self.gun.next_sub();
-        self.subs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(sub);
         self.gun.command(Command::Listen { sub, path, map, cb });
     }
 
-    /// Removes the listeners this chain added.
-    pub fn off(&self) {
-        let subs = std::mem::take(&mut *self.subs.lock().unwrap_or_else(PoisonError::into_inner));
-        if !subs.is_empty() {
-            self.gun.command(Command::Off { subs });
+    /// Removes every listener at this place (added through this chain or
+    /// any other chain to the same soul and keys); listeners of parent and
+    /// child places stay.
+    pub fn off(&self) -> Self {
+        if !self.path.is_empty() {
+            self.gun.command(Command::Off {
+                at: self.path.clone(),
+            });
+        }
+        self.clone()
+    }
+}
+
+/// The answer to [`Chain::once`]: the callback runs when it comes, then
+/// the chain is returned. Await it, or [`OnceCall::wait`] for it.
+#[must_use = "the callback runs only when this is awaited or waited for"]
+pub struct OnceCall<F> {
+    done: Completion<OnceAnswer>,
+    cb: Option<F>,
+    chain: Chain,
+}
+
+// The callback is only ever moved out, never pinned.
+impl<F> Unpin for OnceCall<F> {}
+
+impl<F> std::fmt::Debug for OnceCall<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnceCall")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: FnOnce(serde_json::Value, Option<String>)> OnceCall<F> {
+    /// Blocks until the value comes, runs the callback, returns the chain.
+    pub fn wait(mut self) -> GunResult<Chain> {
+        let answer = self.done.wait_ref()?;
+        Ok(self.finish(answer))
+    }
+
+    fn finish(&mut self, (value, key): OnceAnswer) -> Chain {
+        if let Some(cb) = self.cb.take() {
+            cb(value.unwrap_or(serde_json::Value::Null), Some(key));
+        }
+        self.chain.clone()
+    }
+}
+
+impl<F: FnOnce(serde_json::Value, Option<String>)> Future for OnceCall<F> {
+    type Output = GunResult<Chain>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.done).poll(cx) {
+            Poll::Ready(Ok(answer)) => Poll::Ready(Ok(this.finish(answer))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

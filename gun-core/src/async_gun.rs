@@ -19,9 +19,10 @@ pub trait Transports: Send + Sync + 'static {
     ) -> impl Future<Output = GunResult<Option<SocketAddr>>> + Send;
 }
 
-/// A Gun instance driven by an async driver `D`. Derefs to [`Gun`] for `get`,
-/// `root`, `state`, `wait_for_connection`, `shutdown` and the rest, whose
-/// futures run on any executor.
+/// A Gun instance driven by an async driver `D`. Its status calls
+/// (`connected_peer_count`, `is_connected`, `wait_for_connection`,
+/// `shutdown`) are async, as the original port's were; it derefs to [`Gun`]
+/// for `get`, `root`, `state` and the rest, whose futures run on any executor.
 pub struct AsyncGun<D> {
     core: Gun,
     addr: Option<SocketAddr>,
@@ -56,12 +57,21 @@ impl<D> Deref for AsyncGun<D> {
 }
 
 impl<D: Transports> AsyncGun<D> {
-    /// An instance with a BLS key pair and default options.
-    pub async fn new(secret_key: SecretKey, public_key: PublicKey) -> GunResult<Self> {
-        Self::with_options(secret_key, public_key, GunOptions::default()).await
+    /// An instance with a BLS key pair, in memory, with no peers: nothing
+    /// to await, nothing to fail (see [`Gun::new`]).
+    ///
+    /// # Panics
+    /// If the OS cannot start a thread, as `std::thread::spawn` does.
+    pub fn new(secret_key: SecretKey, public_key: PublicKey) -> Self {
+        Self {
+            core: Gun::new(secret_key, public_key),
+            addr: None,
+            _driver: PhantomData,
+        }
     }
 
-    /// An instance with a BLS key pair and the given options.
+    /// An instance with a BLS key pair and the given options: its store
+    /// opened, its relay listening (when `super_peer`), its peers being dialed.
     pub async fn with_options(
         secret_key: SecretKey,
         public_key: PublicKey,
@@ -102,6 +112,31 @@ impl<D: Transports> AsyncGun<D> {
     /// The address the relay listens on (useful with port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.addr
+    }
+
+    /// Connected peers now.
+    pub async fn connected_peer_count(&self) -> usize {
+        self.core.connected_peer_count()
+    }
+
+    /// Whether any peer is connected.
+    pub async fn is_connected(&self) -> bool {
+        self.core.is_connected()
+    }
+
+    /// Resolves `true` once a peer is connected, `false` after `timeout_ms`
+    /// (or if the instance is shut down).
+    pub async fn wait_for_connection(&self, timeout_ms: u64) -> bool {
+        self.core
+            .wait_for_connection(timeout_ms)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Stops the instance: pending writes are flushed, connections closed
+    /// and the store closed; resolves when that is done.
+    pub async fn shutdown(&self) -> GunResult<()> {
+        self.core.shutdown().await
     }
 
     /// The runtime-neutral handle underneath.

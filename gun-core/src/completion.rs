@@ -100,6 +100,10 @@ impl<T> Completion<T> {
 
     /// Blocks until the answer comes, or the instance shuts down.
     pub fn wait(self) -> GunResult<T> {
+        self.wait_ref()
+    }
+
+    pub(crate) fn wait_ref(&self) -> GunResult<T> {
         let mut slot = self.shared.lock();
         loop {
             if let Some(v) = slot.value.take() {
@@ -154,6 +158,57 @@ impl<T> Future for Completion<T> {
     }
 }
 
+/// A [`Completion`] whose answer is turned into another before it is
+/// returned: a put's answer into its chain, a set's item soul into the
+/// item's chain. Await it, or [`Then::wait`] for it.
+#[must_use = "the call is made; its answer is lost unless waited for or awaited"]
+pub struct Then<T, U> {
+    done: Completion<T>,
+    then: Option<Box<dyn FnOnce(T) -> GunResult<U> + Send>>,
+}
+
+impl<T, U> std::fmt::Debug for Then<T, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Then").finish_non_exhaustive()
+    }
+}
+
+impl<T, U> Then<T, U> {
+    /// `done`'s answer, passed through `then`.
+    pub fn new(done: Completion<T>, then: impl FnOnce(T) -> GunResult<U> + Send + 'static) -> Self {
+        Self {
+            done,
+            then: Some(Box::new(then)),
+        }
+    }
+
+    /// Blocks until the answer comes, or the instance shuts down.
+    pub fn wait(mut self) -> GunResult<U> {
+        let v = self.done.wait_ref()?;
+        self.finish(v)
+    }
+
+    fn finish(&mut self, v: T) -> GunResult<U> {
+        match self.then.take() {
+            Some(f) => f(v),
+            None => Err(GunError::InvalidData("answer already taken".into())),
+        }
+    }
+}
+
+impl<T, U> Future for Then<T, U> {
+    type Output = GunResult<U>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.done).poll(cx) {
+            Poll::Ready(Ok(v)) => Poll::Ready(this.finish(v)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +219,20 @@ mod tests {
         let t = std::thread::spawn(move || tx.complete(Ok(5)));
         assert_eq!(rx.wait(), Ok(5));
         t.join().expect("join");
+    }
+
+    #[test]
+    fn then_maps_the_answer_both_ways() {
+        let (tx, rx) = completion();
+        tx.complete(Ok(2));
+        assert_eq!(Then::new(rx, |n: i32| Ok(n * 10)).wait(), Ok(20));
+        let (tx, rx) = completion::<i32>();
+        tx.complete(Err(GunError::NodeNotFound));
+        let mapped = Then::new(rx, |n| Ok(n + 1));
+        assert_eq!(
+            futures_util::FutureExt::now_or_never(mapped),
+            Some(Err(GunError::NodeNotFound))
+        );
     }
 
     #[test]

@@ -23,8 +23,18 @@ use crate::store::BoxStore;
 
 /// A listener callback: `(value, key)`, as Gun.js's `on`.
 pub type Callback = Arc<dyn Fn(serde_json::Value, Option<String>) + Send + Sync>;
-/// A `once` callback.
-pub type OnceCallback = Box<dyn FnOnce(serde_json::Value, Option<String>) + Send>;
+
+/// A `once` answer: the value (`None` when not found) and the path's last key.
+pub(crate) type OnceAnswer = (Option<serde_json::Value>, String);
+
+/// When a write's call resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// Once the local store (disk, or memory) has it.
+    Local,
+    /// Once the first peer acks it (or refuses it, or the put timeout passes).
+    Peer,
+}
 
 /// The driver's way to send to one connected peer.
 pub trait Link: Send {
@@ -75,22 +85,23 @@ pub(crate) enum Command {
         data: serde_json::Value,
         /// An explicit HAM state (`put_with_state`), else the clock's.
         state: Option<f64>,
+        settle: Settle,
         done: Completer<()>,
     },
     /// `set`: answers with the item's soul.
     Set {
         path: Path,
         data: serde_json::Value,
+        settle: Settle,
         done: Completer<String>,
     },
-    /// `once`: the callback runs, then `done` gets the value.
+    /// `once`: answers with the value and the key.
     Once {
         path: Path,
         /// The keys a lex once selects (`once_keys`), else the whole value.
         keys: Option<gun_proto::lex::Lex>,
         wait: Duration,
-        cb: Option<OnceCallback>,
-        done: Completer<Option<serde_json::Value>>,
+        done: Completer<OnceAnswer>,
     },
     /// `on` (or `map` when `map`).
     Listen {
@@ -99,8 +110,8 @@ pub(crate) enum Command {
         map: bool,
         cb: Callback,
     },
-    /// `off`.
-    Off { subs: Vec<SubId> },
+    /// `off`: every listener at this place (soul, then keys).
+    Off { at: Vec<String> },
     /// Answer `true` once a peer is connected, `false` at the deadline.
     WaitConnected {
         deadline: Instant,
@@ -186,12 +197,29 @@ impl Transport {
     }
 }
 
-enum Pending {
+/// A put or set waiting for its answer.
+struct Pending {
+    settle: Settle,
+    done: Done,
+}
+
+enum Done {
     Put(Completer<()>),
     Set(Completer<String>, Option<String>),
 }
 
-type Once = (Option<OnceCallback>, Completer<Option<serde_json::Value>>);
+impl Done {
+    fn complete(self, result: Result<(), gun_proto::PutFailure>) {
+        match self {
+            Self::Put(done) => done.complete(result.map_err(GunError::from)),
+            Self::Set(done, soul) => done.complete(
+                result
+                    .map_err(GunError::from)
+                    .map(|()| soul.unwrap_or_default()),
+            ),
+        }
+    }
+}
 
 /// The engine's loop, run on its own thread.
 pub(crate) struct Driver {
@@ -201,8 +229,10 @@ pub(crate) struct Driver {
     links: BTreeMap<PeerId, Box<dyn Link>>,
     next_req: u64,
     puts: HashMap<ReqId, Pending>,
-    onces: HashMap<ReqId, Once>,
+    onces: HashMap<ReqId, Completer<OnceAnswer>>,
     listeners: HashMap<SubId, Callback>,
+    /// Listeners by the place they listen at (soul, then keys), for `off`.
+    listeners_at: HashMap<Vec<String>, Vec<SubId>>,
     conn_waiters: Vec<(Instant, Completer<bool>)>,
     dispatch: Sender<Box<dyn FnOnce() + Send>>,
     shared: Arc<Shared>,
@@ -232,6 +262,7 @@ impl Driver {
             puts: HashMap::new(),
             onces: HashMap::new(),
             listeners: HashMap::new(),
+            listeners_at: HashMap::new(),
             conn_waiters: Vec::new(),
             dispatch,
             shared,
@@ -373,6 +404,7 @@ impl Driver {
                 path,
                 data,
                 state,
+                settle,
                 done,
             } => {
                 let req = self.req();
@@ -387,17 +419,27 @@ impl Driver {
                 };
                 match self.input(Input::Call(call)) {
                     Ok(()) => {
-                        self.puts.insert(req, Pending::Put(done));
+                        let done = Done::Put(done);
+                        self.puts.insert(req, Pending { settle, done });
                     }
                     Err(e) => done.complete(Err(e)),
                 }
             }
-            Command::Set { path, data, done } => {
+            Command::Set {
+                path,
+                data,
+                settle,
+                done,
+            } => {
                 let req = self.req();
                 // Registered first: the engine names the soul while handling the call.
-                self.puts.insert(req, Pending::Set(done, None));
+                let done = Done::Set(done, None);
+                self.puts.insert(req, Pending { settle, done });
                 if let Err(e) = self.input(Input::Call(Call::Set { req, path, data }))
-                    && let Some(Pending::Set(done, _)) = self.puts.remove(&req)
+                    && let Some(Pending {
+                        done: Done::Set(done, _),
+                        ..
+                    }) = self.puts.remove(&req)
                 {
                     done.complete(Err(e));
                 }
@@ -406,11 +448,10 @@ impl Driver {
                 path,
                 keys,
                 wait,
-                cb,
                 done,
             } => {
                 let req = self.req();
-                self.onces.insert(req, (cb, done));
+                self.onces.insert(req, done);
                 let call = match keys {
                     Some(keys) => Call::OnceKeys {
                         req,
@@ -421,13 +462,17 @@ impl Driver {
                     None => Call::Once { req, path, wait },
                 };
                 if let Err(e) = self.input(Input::Call(call))
-                    && let Some((_, done)) = self.onces.remove(&req)
+                    && let Some(done) = self.onces.remove(&req)
                 {
                     done.complete(Err(e));
                 }
             }
             Command::Listen { sub, path, map, cb } => {
                 self.listeners.insert(sub, cb);
+                let at = std::iter::once(path.soul.clone())
+                    .chain(path.keys.iter().cloned())
+                    .collect();
+                self.listeners_at.entry(at).or_default().push(sub);
                 let call = if map {
                     Call::Map { sub, path }
                 } else {
@@ -438,8 +483,8 @@ impl Driver {
                     self.listeners.remove(&sub);
                 }
             }
-            Command::Off { subs } => {
-                for sub in subs {
+            Command::Off { at } => {
+                for sub in self.listeners_at.remove(&at).unwrap_or_default() {
                     self.listeners.remove(&sub);
                     let _ = self.input(Input::Call(Call::Off { sub }));
                 }
@@ -501,28 +546,20 @@ impl Driver {
 
     fn event(&mut self, ev: Event) {
         match ev {
-            Event::PutAck { req, result } => match self.puts.remove(&req) {
-                Some(Pending::Put(done)) => done.complete(result.map_err(GunError::from)),
-                Some(Pending::Set(done, soul)) => done.complete(
-                    result
-                        .map_err(GunError::from)
-                        .map(|()| soul.unwrap_or_default()),
-                ),
-                None => {}
-            },
+            Event::PutAck { req, result } => self.settle(req, Settle::Local, result),
+            Event::PutPeerAck { req, result } => self.settle(req, Settle::Peer, result),
             Event::SetSoul { req, soul } => {
-                if let Some(Pending::Set(_, slot)) = self.puts.get_mut(&req) {
+                if let Some(Pending {
+                    done: Done::Set(_, slot),
+                    ..
+                }) = self.puts.get_mut(&req)
+                {
                     *slot = Some(soul);
                 }
             }
             Event::Once { req, value, key } => {
-                if let Some((cb, done)) = self.onces.remove(&req) {
-                    self.dispatch(move || {
-                        if let Some(cb) = cb {
-                            cb(value.clone().unwrap_or(serde_json::Value::Null), Some(key));
-                        }
-                        done.complete(Ok(value));
-                    });
+                if let Some(done) = self.onces.remove(&req) {
+                    done.complete(Ok((value, key)));
                 }
             }
             Event::Update { sub, value, key } => {
@@ -531,6 +568,15 @@ impl Driver {
                 }
             }
             Event::PeerGreeted { peer, pid } => debug!(?peer, pid, "peer greeted"),
+        }
+    }
+
+    /// Answers the put `req` if it waits for this kind of answer.
+    fn settle(&mut self, req: ReqId, how: Settle, result: Result<(), gun_proto::PutFailure>) {
+        if self.puts.get(&req).is_some_and(|p| p.settle == how)
+            && let Some(p) = self.puts.remove(&req)
+        {
+            p.done.complete(result);
         }
     }
 

@@ -1,11 +1,19 @@
 //! `GunOptions`: how an instance stores, whom it dials, and whether it serves.
+//! The fields and constructors the original port documented come first;
+//! this port's own settings follow.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Decides whether an incoming message (as JSON) is processed; runs before the engine.
+use crate::webrtc::WebRTCOptions;
+
+/// Decides whether an incoming message (as JSON) is processed. It runs after
+/// signature checks and before the engine sees the message; `false` drops it.
 pub type MessagePredicate = Arc<dyn Fn(&serde_json::Value) -> bool + Send + Sync>;
+
+/// The port a relay serves on when the options name none (Gun.js's).
+pub const DEFAULT_PORT: u16 = 8765;
 
 /// Settings of a Gun instance.
 ///
@@ -14,36 +22,50 @@ pub type MessagePredicate = Arc<dyn Fn(&serde_json::Value) -> bool + Send + Sync
 /// let client = GunOptions::with_relay("ws://127.0.0.1:8765/gun");
 /// let relay = GunOptions::relay_server(8765);
 /// assert!(relay.super_peer && client.peers.len() == 1);
+/// let on_disk = GunOptions {
+///     localStorage: true,
+///     storage_path: Some("./gun_data".to_string()),
+///     ..Default::default()
+/// };
+/// assert!(on_disk.disk_store().is_some());
 /// ```
 #[derive(Clone)]
+#[allow(non_snake_case)] // `localStorage` is the documented (Gun.js) name.
 pub struct GunOptions {
-    /// Relays to dial (`ws://host:port/gun`; `http://` is read as `ws://`).
+    /// Relays to dial: `ws://host:port/gun`, `wss://…` (TLS), and `http://` /
+    /// `https://` read as `ws://` / `wss://`, as Gun.js reads them.
     pub peers: Vec<String>,
-    /// Keep the graph in the file store (one file per node) under `storage_path`
-    /// (default `./gun_data`).
-    pub local_storage: bool,
+    /// Keep the graph on disk in the file store (one JSON file per node)
+    /// under `storage_path`, default `./gun_data`. Without a disk store the
+    /// graph is kept in memory, and puts are settled there.
+    pub localStorage: bool,
     /// Where the disk store lives.
-    pub storage_path: Option<PathBuf>,
-    /// Keep the graph in the sled store under `storage_path` (default `./radata`).
+    pub storage_path: Option<String>,
+    /// Keep the graph in the sled store under `storage_path`, default
+    /// `./radata` (Gun.js's radisk folder name). Wins over `localStorage`.
     pub radisk: bool,
     /// Serve: accept WebSocket peers on `host:port`, answer their gets, ack
     /// their puts once stored.
     pub super_peer: bool,
-    /// The port to serve on (default 8765, as Gun.js).
-    pub port: u16,
-    /// The address to serve on (default `127.0.0.1`).
-    pub host: String,
-    /// Direct peer connections over WebRTC (not available yet: asking fails).
-    pub webrtc: bool,
+    /// The port to serve on (`None`: 8765, as Gun.js; `Some(0)`: any free port).
+    pub port: Option<u16>,
+    /// WebRTC settings (the transport is not built yet: enabling it fails).
+    pub webrtc: WebRTCOptions,
     /// A filter over incoming messages, run before they are processed.
     pub message_predicate: Option<MessagePredicate>,
+    /// The address to serve on (default `127.0.0.1`; `0.0.0.0` serves the
+    /// network).
+    pub host: String,
+    /// TLS: the relay's certificate and key, and extra roots to trust when
+    /// dialing `wss://` peers.
+    pub tls: TlsOptions,
     /// Which incoming messages are accepted: signed ones must verify (their
     /// `#` the SHA-256 of their body, every signature valid) and come from
     /// trusted keys; unsigned ones (Gun.js peers) only if it says so. The
     /// default accepts unsigned messages and any valid signer. The message
     /// predicate runs after this check.
     pub trust: gun_proto::auth::TrustPolicy,
-    /// How long a put waits for an ack (Gun.js: 9 s).
+    /// How long `put_acked` waits for a peer's ack (Gun.js: 9 s).
     pub put_timeout: Duration,
     /// How long `once` waits for peers before answering with what it has.
     pub once_wait: Duration,
@@ -51,21 +73,37 @@ pub struct GunOptions {
     pub max_backoff: Duration,
 }
 
+/// TLS settings. Certificates and keys are PEM files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The relay's certificate chain: when this and `key` are set, a relay
+    /// (`super_peer`) serves `wss://` instead of `ws://`.
+    pub cert: Option<String>,
+    /// The relay's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<String>,
+    /// Certificates to trust when dialing `wss://` peers, beside the
+    /// platform's roots and Mozilla's (bundled): a private CA, or a relay's
+    /// self-signed certificate.
+    pub ca: Vec<String>,
+}
+
 impl std::fmt::Debug for GunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GunOptions")
             .field("peers", &self.peers)
-            .field("local_storage", &self.local_storage)
+            .field("localStorage", &self.localStorage)
             .field("storage_path", &self.storage_path)
             .field("radisk", &self.radisk)
             .field("super_peer", &self.super_peer)
             .field("port", &self.port)
-            .field("host", &self.host)
             .field("webrtc", &self.webrtc)
             .field("message_predicate", &self.message_predicate.is_some())
+            .field("host", &self.host)
+            .field("tls", &self.tls)
             .field("trust", &self.trust)
             .field("put_timeout", &self.put_timeout)
             .field("once_wait", &self.once_wait)
+            .field("max_backoff", &self.max_backoff)
             .finish()
     }
 }
@@ -75,14 +113,15 @@ impl Default for GunOptions {
     fn default() -> Self {
         Self {
             peers: Vec::new(),
-            local_storage: false,
+            localStorage: false,
             storage_path: None,
             radisk: false,
             super_peer: false,
-            port: 8765,
-            host: "127.0.0.1".into(),
-            webrtc: false,
+            port: None,
+            webrtc: WebRTCOptions::default(),
             message_predicate: None,
+            host: "127.0.0.1".into(),
+            tls: TlsOptions::default(),
             trust: gun_proto::auth::TrustPolicy::default(),
             put_timeout: Duration::from_secs(9),
             once_wait: Duration::from_secs(2),
@@ -93,9 +132,9 @@ impl Default for GunOptions {
 
 impl GunOptions {
     /// A client of one relay.
-    pub fn with_relay(url: impl Into<String>) -> Self {
+    pub fn with_relay(relay_url: impl Into<String>) -> Self {
         Self {
-            peers: vec![url.into()],
+            peers: vec![relay_url.into()],
             ..Self::default()
         }
     }
@@ -108,21 +147,26 @@ impl GunOptions {
         }
     }
 
-    /// A relay serving on `port`, keeping its data in memory (set `radisk` or
-    /// `local_storage` for disk).
+    /// A relay serving on `port` (0: any free port), keeping its data in
+    /// memory (set `radisk` or `localStorage` for disk).
     pub fn relay_server(port: u16) -> Self {
         Self {
             super_peer: true,
-            port,
+            port: Some(port),
             ..Self::default()
         }
+    }
+
+    /// The port a relay serves on: `port`, else 8765.
+    pub fn serve_port(&self) -> u16 {
+        self.port.unwrap_or(DEFAULT_PORT)
     }
 
     /// Which disk store these options ask for, and where.
     pub fn disk_store(&self) -> Option<(StoreKind, PathBuf)> {
         let kind = if self.radisk {
             StoreKind::Sled
-        } else if self.local_storage {
+        } else if self.localStorage {
             StoreKind::File
         } else {
             return None;
@@ -133,9 +177,7 @@ impl GunOptions {
         };
         Some((
             kind,
-            self.storage_path
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(default)),
+            PathBuf::from(self.storage_path.as_deref().unwrap_or(default)),
         ))
     }
 }

@@ -11,7 +11,8 @@
 //! // smol::block_on(async { ... }) or async_std::task::block_on(async { ... })
 //! # futures_lite::future::block_on(async {
 //! let gun = Gun::without_keys(GunOptions::with_relay("ws://127.0.0.1:8765/gun")).await?;
-//! gun.get("user/alice").put(json!({"name": "Alice"})).await?;
+//! gun.get("user/alice").put(json!({"name": "Alice"})).await?;     // settled locally
+//! gun.get("user/alice").put_acked(json!({"age": 30})).await?;     // acked by the relay
 //! gun.shutdown().await?;
 //! # Ok::<(), gun_io_async_std::GunError>(()) });
 //! ```
@@ -32,33 +33,50 @@ use std::net::SocketAddr;
 pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
 pub use gun_core::{
-    Chain, Completion, GunError, GunOptions, GunResult, PublicKey, SecretKey, Signer, TrustPolicy,
-    keypair_from_seed,
+    Chain, Completion, GunError, GunOptions, GunResult, MessagePredicate, OnceCall, PublicKey,
+    SecretKey, Signer, Then, TlsOptions, TrustPolicy, keypair_from_seed, types, webrtc,
 };
 
-/// A Gun instance driven on async-io (smol, async-std): `Gun::with_options(sk,
-/// pk, opts).await`, … It derefs to the runtime-neutral [`gun_core::Gun`].
+/// The names the original port's users import from `gun::error`.
+pub mod error {
+    pub use gun_core::error::{Detail, GunError, GunResult};
+}
+
+/// The names the original port's users import from `gun::chain`.
+pub mod chain {
+    pub use gun_core::Chain;
+}
+
+/// A Gun instance driven on async-io (smol, async-std): `Gun::new(sk, pk)`,
+/// `Gun::with_options(sk, pk, opts).await`, … It derefs to the
+/// runtime-neutral [`gun_core::Gun`].
 pub type Gun = gun_core::AsyncGun<AsyncIo>;
 
-/// gun-io-async-std's transports: async-tungstenite over async-net.
+/// gun-io-async-std's transports: async-tungstenite over async-net, over
+/// TCP or TLS (futures-rustls).
 #[derive(Debug)]
 pub struct AsyncIo;
 
 impl gun_core::Transports for AsyncIo {
     async fn start(core: &gun_core::Gun, opts: &GunOptions) -> GunResult<Option<SocketAddr>> {
         let rt = ws::Rt::get()?;
+        let tls = gun_core::tls::Configs::for_options(opts)?;
         let mut addr = None;
         if opts.super_peer {
-            let listener = async_net::TcpListener::bind((opts.host.as_str(), opts.port))
+            let port = opts.serve_port();
+            let listener = async_net::TcpListener::bind((opts.host.as_str(), port))
                 .await
-                .map_err(|e| {
-                    GunError::Io(format!("cannot listen on {}:{}: {e}", opts.host, opts.port))
-                })?;
+                .map_err(|e| GunError::io(format!("cannot listen on {}:{port}", opts.host), e))?;
             addr = listener.local_addr().ok();
             tracing::info!(addr = ?addr, "relay listening");
             gun_core::ws::Runtime::spawn(
                 &rt,
-                Box::pin(ws::serve(listener, core.transport(), rt.clone())),
+                Box::pin(ws::serve(
+                    listener,
+                    core.transport(),
+                    rt.clone(),
+                    tls.clone(),
+                )),
             );
         }
         for url in &opts.peers {
@@ -70,6 +88,7 @@ impl gun_core::Transports for AsyncIo {
                     opts.max_backoff,
                     core.transport(),
                     rt.clone(),
+                    tls.clone(),
                 )),
             );
         }

@@ -1,6 +1,6 @@
 //! async-io's part of the transports: accepting and connecting sockets with
-//! async-net, spawning on the driver's executor thread, sleeping with
-//! async-io timers. The connection loop itself is shared ([`gun_core::ws`]).
+//! async-net (TCP, or TLS with futures-rustls), spawning on the driver's
+//! executor thread, sleeping with async-io timers. The connection loop itself is shared ([`gun_core::ws`]).
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_executor::Executor;
 use async_net::{TcpListener, TcpStream};
 use async_tungstenite::WebSocketStream;
+use futures_lite::{AsyncRead, AsyncWrite};
 use gun_core::Transport;
 use gun_core::url::PeerUrl;
 use gun_core::ws::{self, Runtime, Task};
@@ -47,17 +48,28 @@ impl Runtime for Rt {
     }
 }
 
-type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<TcpStream>, String>> + Send>>;
+/// A connection's bytes: TCP, or TLS over it.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+type Conn = Box<dyn Io>;
 
-/// Serves WebSocket peers on `listener` (any path) until the instance stops.
-pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Rt) {
+type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<Conn>, String>> + Send>>;
+
+/// TLS settings for the transports (built once per instance).
+pub(crate) use gun_core::tls::Configs as Tls;
+
+/// Serves WebSocket peers on `listener` (any path), over TLS when `tls` has
+/// a server configuration, until the instance stops.
+pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Rt, tls: Tls) {
     ws::serve(transport, rt, move || {
         let l = listener.clone();
+        let tls = tls.clone();
         async move {
             let (stream, _) = l.accept().await.map_err(|e| e.to_string())?;
             let _ = stream.set_nodelay(true);
             let handshake: Handshake = Box::pin(async move {
-                async_tungstenite::accept_async_with_config(stream, Some(ws::config()))
+                let conn = accept_tls(stream, &tls).await?;
+                async_tungstenite::accept_async_with_config(conn, Some(ws::config()))
                     .await
                     .map_err(|e| e.to_string())
             });
@@ -68,20 +80,66 @@ pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Rt) {
 }
 
 /// Keeps a connection to `url` open, reconnecting with backoff.
-pub(crate) async fn dial(url: PeerUrl, max_backoff: Duration, transport: Transport, rt: Rt) {
-    let (host, port) = (url.host.clone(), url.port);
+pub(crate) async fn dial(
+    url: PeerUrl,
+    max_backoff: Duration,
+    transport: Transport,
+    rt: Rt,
+    tls: Tls,
+) {
+    let peer = url.clone();
     ws::dial(url, max_backoff, transport, rt, move |target| {
-        let host = host.clone();
+        let (peer, tls) = (peer.clone(), tls.clone());
         async move {
-            let stream = TcpStream::connect((host.as_str(), port))
+            let stream = TcpStream::connect((peer.host.as_str(), peer.port))
                 .await
                 .map_err(|e| e.to_string())?;
             let _ = stream.set_nodelay(true);
-            async_tungstenite::client_async_with_config(target, stream, Some(ws::config()))
+            let conn = connect_tls(&peer, stream, &tls).await?;
+            async_tungstenite::client_async_with_config(target, conn, Some(ws::config()))
                 .await
                 .map(|(ws, _)| ws)
                 .map_err(|e| e.to_string())
         }
     })
     .await;
+}
+
+#[cfg(feature = "tls")]
+async fn accept_tls(stream: TcpStream, tls: &Tls) -> Result<Conn, String> {
+    match &tls.server {
+        None => Ok(Box::new(stream)),
+        Some(config) => futures_rustls::TlsAcceptor::from(config.clone())
+            .accept(stream)
+            .await
+            .map(|s| Box::new(s) as Conn)
+            .map_err(|e| format!("TLS: {e}")),
+    }
+}
+
+#[cfg(feature = "tls")]
+async fn connect_tls(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Conn, String> {
+    if !url.tls {
+        return Ok(Box::new(stream));
+    }
+    let config = tls.client.clone().ok_or("no TLS configuration")?;
+    let name = gun_core::tls::server_name(&url.host).map_err(|e| e.to_string())?;
+    futures_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map(|s| Box::new(s) as Conn)
+        .map_err(|e| format!("TLS: {e}"))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn accept_tls(stream: TcpStream, _: &Tls) -> Result<Conn, String> {
+    Ok(Box::new(stream))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn connect_tls(url: &PeerUrl, stream: TcpStream, _: &Tls) -> Result<Conn, String> {
+    if url.tls {
+        return Err("built without the `tls` feature".into());
+    }
+    Ok(Box::new(stream))
 }

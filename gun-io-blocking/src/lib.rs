@@ -1,7 +1,9 @@
 //! # gun-io-blocking: Gun on OS threads
 //!
 //! The gun-rs user API with blocking calls, over a tungstenite WebSocket
-//! client (reconnecting with backoff, resubscribing) and relay server.
+//! client (reconnecting with backoff, resubscribing, `ws://` and `wss://`)
+//! and relay server. The names are the async drivers' (and the original
+//! port's); each call returns when its async counterpart would resolve.
 //!
 //! ```no_run
 //! use gun_io_blocking::{Gun, GunOptions};
@@ -10,9 +12,10 @@
 //! let relay = Gun::without_keys(GunOptions::relay_server(8765))?;
 //! let alice = Gun::without_keys(GunOptions::with_relay("ws://127.0.0.1:8765/gun"))?;
 //! alice.wait_for_connection(2_000);
-//! alice.get("user/alice").put(json!({"name": "Alice"}))?;
-//! let name = alice.get("user/alice").get("name").once(|v, _key| println!("{v}"))?;
-//! # drop((relay, name));
+//! alice.get("user/alice").put(json!({"name": "Alice"}))?;        // settled locally
+//! alice.get("user/alice").put_acked(json!({"age": 30}))?;        // acked by the relay
+//! alice.get("user/alice").get("name").once(|v, _key| println!("{v}"))?;
+//! # drop(relay);
 //! # Ok::<(), gun_io_blocking::GunError>(())
 //! ```
 //!
@@ -30,10 +33,21 @@ use std::net::SocketAddr;
 pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
 pub use gun_core::{
-    GunError, GunOptions, GunResult, PublicKey, SecretKey, Signer, TrustPolicy, keypair_from_seed,
+    GunError, GunOptions, GunResult, MessagePredicate, PublicKey, SecretKey, Signer, TlsOptions,
+    TrustPolicy, keypair_from_seed, types, webrtc,
 };
 
-/// A Gun instance whose calls block.
+/// The names the original port's users import from `gun::error`.
+pub mod error {
+    pub use gun_core::error::{Detail, GunError, GunResult};
+}
+
+/// The names the original port's users import from `gun::chain`.
+pub mod chain {
+    pub use crate::Chain;
+}
+
+/// A Gun instance whose calls block. Clones share the instance.
 #[derive(Debug, Clone)]
 pub struct Gun {
     core: gun_core::Gun,
@@ -41,12 +55,20 @@ pub struct Gun {
 }
 
 impl Gun {
-    /// An instance with a BLS key pair and default options (memory, no peers).
-    pub fn new(secret_key: SecretKey, public_key: PublicKey) -> GunResult<Self> {
-        Self::with_options(secret_key, public_key, GunOptions::default())
+    /// An instance with a BLS key pair, in memory, with no peers (see
+    /// [`gun_core::Gun::new`]).
+    ///
+    /// # Panics
+    /// If the OS cannot start a thread, as `std::thread::spawn` does.
+    pub fn new(secret_key: SecretKey, public_key: PublicKey) -> Self {
+        Self {
+            core: gun_core::Gun::new(secret_key, public_key),
+            addr: None,
+        }
     }
 
-    /// An instance with a BLS key pair and the given options.
+    /// An instance with a BLS key pair and the given options: its store
+    /// opened, its relay listening (when `super_peer`), its peers being dialed.
     pub fn with_options(
         secret_key: SecretKey,
         public_key: PublicKey,
@@ -70,26 +92,25 @@ impl Gun {
         keys: Option<(SecretKey, PublicKey)>,
         store: Option<BoxStore>,
     ) -> GunResult<Self> {
+        let tls = gun_core::tls::Configs::for_options(&opts)?;
         let core = gun_core::Gun::start(opts.clone(), keys, store)?;
         let mut addr = None;
         if opts.super_peer {
-            match ws::serve(&opts.host, opts.port, core.transport()) {
+            match ws::serve(&opts.host, opts.serve_port(), core.transport(), &tls) {
                 Ok((a, h)) => {
                     addr = Some(a);
                     core.adopt_thread(h);
                 }
                 Err(e) => {
                     core.shutdown_blocking()?;
-                    return Err(GunError::Io(format!(
-                        "cannot listen on {}:{}: {e}",
-                        opts.host, opts.port
-                    )));
+                    let at = format!("cannot listen on {}:{}", opts.host, opts.serve_port());
+                    return Err(GunError::io(at, e));
                 }
             }
         }
         for url in &opts.peers {
             let url = gun_core::url::PeerUrl::parse(url)?;
-            core.adopt_thread(ws::dial(url, opts.max_backoff, core.transport())?);
+            core.adopt_thread(ws::dial(url, opts.max_backoff, core.transport(), &tls)?);
         }
         Ok(Self { core, addr })
     }
@@ -143,7 +164,8 @@ impl Gun {
     }
 }
 
-/// A place in the graph, with blocking calls.
+/// A place in the graph, with blocking calls (see [`gun_core::Chain`] for
+/// what each does). A cheap clone: the instance handle and the path.
 #[derive(Debug, Clone)]
 pub struct Chain(gun_core::Chain);
 
@@ -154,35 +176,51 @@ impl Chain {
         Self(self.0.get(key))
     }
 
-    /// Writes `data`; returns once it is stored (local disk store, else the
-    /// first peer's ack) or fails after the put timeout.
-    pub fn put(&self, data: serde_json::Value) -> GunResult<()> {
-        self.0.put(data).wait()
+    /// Writes `data`; returns this chain once the write is settled locally
+    /// (disk store, or memory), without waiting for any peer.
+    pub fn put(&self, data: serde_json::Value) -> GunResult<Self> {
+        self.0.put(data).wait().map(Self)
+    }
+
+    /// Writes `data`; returns once the first peer acks it, or fails with
+    /// [`GunError::Network`] after the put timeout (the write stays queued).
+    pub fn put_acked(&self, data: serde_json::Value) -> GunResult<Self> {
+        self.0.put_acked(data).wait().map(Self)
     }
 
     /// Writes `data` at an explicit HAM state (see
     /// [`gun_core::Chain::put_with_state`]).
-    pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> GunResult<()> {
-        self.0.put_with_state(data, state).wait()
+    pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> GunResult<Self> {
+        self.0.put_with_state(data, state).wait().map(Self)
     }
 
-    /// Adds `item` to the set here; returns its soul.
-    pub fn set(&self, item: serde_json::Value) -> GunResult<String> {
-        self.0.set(item).wait()
+    /// Adds `item` to the set here; returns the item's chain.
+    pub fn set(&self, item: serde_json::Value) -> GunResult<Self> {
+        self.0.set(item).wait().map(Self)
+    }
+
+    /// [`Chain::set`], returning once the first peer acks it.
+    pub fn set_acked(&self, item: serde_json::Value) -> GunResult<Self> {
+        self.0.set_acked(item).wait().map(Self)
     }
 
     /// Calls `cb(value, key)` once (`null` if not found within `once_wait`)
-    /// and returns the value.
-    pub fn once(
-        &self,
-        cb: impl FnOnce(serde_json::Value, Option<String>) + Send + 'static,
-    ) -> GunResult<Option<serde_json::Value>> {
-        self.0.once(cb).wait()
+    /// on this thread, then returns this chain.
+    pub fn once<F>(&self, cb: F) -> GunResult<Self>
+    where
+        F: FnOnce(serde_json::Value, Option<String>),
+    {
+        self.0.once(cb).wait().map(Self)
     }
 
     /// The value here, `None` if not found within `once_wait`.
     pub fn once_value(&self) -> GunResult<Option<serde_json::Value>> {
         self.0.once_value().wait()
+    }
+
+    /// The value here; [`GunError::NodeNotFound`] if not found within `once_wait`.
+    pub fn value(&self) -> GunResult<serde_json::Value> {
+        self.0.value().wait()
     }
 
     /// The properties here whose keys start with `prefix`, by a lex get
@@ -195,33 +233,36 @@ impl Chain {
     pub fn on(
         &self,
         cb: impl Fn(serde_json::Value, Option<String>) + Send + Sync + 'static,
-    ) -> &Self {
-        self.0.on(cb);
-        self
+    ) -> Self {
+        Self(self.0.on(cb))
     }
 
     /// Calls `cb(value, key)` for every property of the node here.
     pub fn map(
         &self,
         cb: impl Fn(serde_json::Value, Option<String>) + Send + Sync + 'static,
-    ) -> &Self {
-        self.0.map(cb);
-        self
+    ) -> Self {
+        Self(self.0.map(cb))
     }
 
-    /// Up `n` levels (`None`: one).
-    #[must_use]
-    pub fn back(&self, n: Option<usize>) -> Self {
-        Self(self.0.back(n))
+    /// Up `amount` levels, or to the root (`None`); `None` when the chain
+    /// is not that deep.
+    pub fn back(&self, amount: Option<usize>) -> Option<Self> {
+        self.0.back(amount).map(Self)
     }
 
-    /// Removes this chain's listeners.
-    pub fn off(&self) {
-        self.0.off();
+    /// Removes every listener at this place.
+    pub fn off(&self) -> Self {
+        Self(self.0.off())
     }
 
     /// The soul and keys of this chain.
     pub fn path(&self) -> &[String] {
         self.0.path()
+    }
+
+    /// The runtime-neutral chain underneath.
+    pub fn core(&self) -> &gun_core::Chain {
+        &self.0
     }
 }

@@ -1,7 +1,8 @@
 //! WebSocket transports on OS threads: a relay server (one thread per
-//! connection) and a client that reconnects with backoff.
+//! connection) and a client that reconnects with backoff, each over TCP or
+//! TLS ([`Stream`]).
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -12,6 +13,67 @@ use gun_core::{DriverEvent, Link, Role, Transport, net};
 use tracing::{debug, info, warn};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
+
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
+/// TLS settings for the transports (built once per instance).
+pub(crate) use gun_core::tls::Configs as Tls;
+
+/// A connection's byte stream: plain TCP, or TLS over it.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Client(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    #[cfg(feature = "tls")]
+    Server(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Self::Client(s) => &s.sock,
+            #[cfg(feature = "tls")]
+            Self::Server(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Self::Client(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Self::Server(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Self::Client(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Self::Server(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Self::Client(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Self::Server(s) => s.flush(),
+        }
+    }
+}
 
 /// How long a read waits before the connection thread looks at its outbox.
 const POLL: Duration = Duration::from_millis(5);
@@ -40,13 +102,13 @@ impl Link for ChannelLink {
 }
 
 /// Runs one open connection until it closes or the instance stops.
-fn run_connection(mut ws: WebSocket<TcpStream>, role: Role, transport: &Transport) {
+fn run_connection(mut ws: WebSocket<Stream>, role: Role, transport: &Transport) {
     let peer = transport.next_peer_id();
     let (tx, rx) = crossbeam_channel::unbounded();
-    if ws.get_mut().set_read_timeout(Some(POLL)).is_err() {
+    if ws.get_ref().tcp().set_read_timeout(Some(POLL)).is_err() {
         return;
     }
-    let _ = ws.get_mut().set_nodelay(true);
+    let _ = ws.get_ref().tcp().set_nodelay(true);
     if !transport.send(DriverEvent::Connected {
         peer,
         role,
@@ -113,11 +175,17 @@ pub(crate) fn serve(
     host: &str,
     port: u16,
     transport: Transport,
+    tls: &Tls,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind((host, port))?;
     let addr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
-    info!(%addr, "relay listening");
+    #[cfg(feature = "tls")]
+    let tls = tls.server.clone();
+    #[cfg(feature = "tls")]
+    info!(%addr, tls = tls.is_some(), "relay listening");
+    #[cfg(not(feature = "tls"))]
+    info!(%addr, ?tls, "relay listening");
     let handle = std::thread::Builder::new()
         .name("gun-accept".into())
         .spawn(move || {
@@ -126,10 +194,15 @@ pub(crate) fn serve(
                 match listener.accept() {
                     Ok((stream, from)) => {
                         let t = transport.clone();
+                        #[cfg(feature = "tls")]
+                        let tls = tls.clone();
                         let spawned =
                             std::thread::Builder::new()
                                 .name("gun-conn".into())
                                 .spawn(move || {
+                                    #[cfg(feature = "tls")]
+                                    accept_one(stream, from, &t, tls);
+                                    #[cfg(not(feature = "tls"))]
                                     accept_one(stream, from, &t);
                                 });
                         match spawned {
@@ -154,10 +227,28 @@ pub(crate) fn serve(
     Ok((addr, handle))
 }
 
-fn accept_one(stream: TcpStream, from: SocketAddr, transport: &Transport) {
+fn accept_one(
+    stream: TcpStream,
+    from: SocketAddr,
+    transport: &Transport,
+    #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
+) {
     if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(HANDSHAKE)).is_err() {
         return;
     }
+    #[cfg(feature = "tls")]
+    let stream = match tls {
+        None => Stream::Plain(stream),
+        Some(config) => match rustls::ServerConnection::new(config) {
+            Ok(conn) => Stream::Server(Box::new(rustls::StreamOwned::new(conn, stream))),
+            Err(e) => {
+                warn!(error = %e, "cannot start TLS");
+                return;
+            }
+        },
+    };
+    #[cfg(not(feature = "tls"))]
+    let stream = Stream::Plain(stream);
     // Any path is accepted (`/gun` included), as Gun.js accepts.
     match tungstenite::accept_with_config(stream, Some(ws_config())) {
         Ok(ws) => {
@@ -174,13 +265,15 @@ pub(crate) fn dial(
     url: PeerUrl,
     max_backoff: Duration,
     transport: Transport,
+    tls: &Tls,
 ) -> std::io::Result<JoinHandle<()>> {
+    let tls = tls.clone();
     std::thread::Builder::new()
         .name("gun-dial".into())
         .spawn(move || {
             let mut backoff = net::FIRST_BACKOFF;
             while !transport.stopping() {
-                match connect(&url) {
+                match connect(&url, &tls) {
                     Ok(ws) => {
                         info!(url = %url.ws_url(), "connected to peer");
                         backoff = net::FIRST_BACKOFF;
@@ -199,7 +292,7 @@ pub(crate) fn dial(
         })
 }
 
-fn connect(url: &PeerUrl) -> Result<WebSocket<TcpStream>, String> {
+fn connect(url: &PeerUrl, tls: &Tls) -> Result<WebSocket<Stream>, String> {
     let addr = (url.host.as_str(), url.port)
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
@@ -210,7 +303,30 @@ fn connect(url: &PeerUrl) -> Result<WebSocket<TcpStream>, String> {
     stream
         .set_read_timeout(Some(HANDSHAKE))
         .map_err(|e| e.to_string())?;
+    let stream = secure(url, stream, tls)?;
     let (ws, _) = tungstenite::client::client_with_config(url.ws_url(), stream, Some(ws_config()))
         .map_err(|e| e.to_string())?;
     Ok(ws)
+}
+
+/// The stream to speak WebSocket over: TLS for `wss://` peers.
+#[cfg(feature = "tls")]
+fn secure(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Stream, String> {
+    if !url.tls {
+        return Ok(Stream::Plain(stream));
+    }
+    let config = tls.client.clone().ok_or("no TLS configuration")?;
+    let name = gun_core::tls::server_name(&url.host).map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    Ok(Stream::Client(Box::new(rustls::StreamOwned::new(
+        conn, stream,
+    ))))
+}
+
+#[cfg(not(feature = "tls"))]
+fn secure(url: &PeerUrl, stream: TcpStream, _: &Tls) -> Result<Stream, String> {
+    if url.tls {
+        return Err("built without the `tls` feature".into());
+    }
+    Ok(Stream::Plain(stream))
 }

@@ -27,7 +27,9 @@ fn the_blocking_api_end_to_end() {
     let items = b.get("box");
     items.map(move |v, k| drop(tx.send((k, v))));
     std::thread::sleep(Duration::from_millis(100));
-    let soul = a.get("box").set(json!({"label": "x"})).expect("set");
+    let item = a.get("box").set(json!({"label": "x"})).expect("set");
+    let soul = item.path().last().cloned().expect("item soul");
+    assert_eq!(item.path(), ["box", soul.as_str()]);
     a.get("box").get("plain").put(json!(5)).expect("put");
     let mut seen = std::collections::BTreeMap::new();
     while seen.len() < 2 {
@@ -36,15 +38,22 @@ fn the_blocking_api_end_to_end() {
             .expect("map updates");
         seen.insert(k.expect("key"), v);
     }
-    assert_eq!(seen[&soul]["label"], "x");
+    assert_eq!(seen[soul.as_str()]["label"], "x");
     assert_eq!(seen["plain"], 5);
     items.off();
-    assert_eq!(
-        b.get("box").get("plain").once(|_, _| {}).expect("once"),
-        Some(json!(5))
-    );
-    assert_eq!(b.get("box").get("plain").back(None).path(), ["box"]);
+    let mut read = None;
+    let chain = b
+        .get("box")
+        .get("plain")
+        .once(|v, k| read = Some((v, k)))
+        .expect("once");
+    assert_eq!(read, Some((json!(5), Some("plain".to_owned()))));
+    let parent = chain.back(Some(1)).expect("parent");
+    assert_eq!(parent.path(), ["box"]);
+    assert!(chain.back(None).expect("root").path().is_empty());
+    assert!(chain.back(Some(3)).is_none());
     assert_eq!(b.get("nothing").once_value().expect("once"), None);
+    assert_eq!(b.get("nothing").value(), Err(GunError::NodeNotFound));
     for g in [a, b, relay] {
         g.shutdown().expect("shutdown");
     }
@@ -55,33 +64,53 @@ fn keys_must_belong_together_and_bad_options_are_refused_clearly() {
     let (sk, _) = keypair_from_seed(&[1u8; 32]).expect("keys");
     let (_, other) = keypair_from_seed(&[2u8; 32]).expect("keys");
     assert!(matches!(
-        Gun::new(sk.clone(), other),
+        Gun::with_options(sk.clone(), other, GunOptions::default()),
         Err(GunError::Crypto(_))
     ));
-    let pk = sk.sk_to_pk();
+    let pk = sk.public_key();
     let opts = GunOptions {
         put_timeout: Duration::from_millis(200),
         ..GunOptions::default()
     };
     let g = Gun::with_options(sk, pk, opts).expect("matching keys");
+    // Offline first: no store and no peer, and the put settles in memory.
+    let chain = g.get("k").put(json!({"v": 1})).expect("settled locally");
+    assert_eq!(chain.path(), ["k"]);
+    assert_eq!(g.get("k").get("v").value(), Ok(json!(1)));
     assert!(
-        matches!(g.get("k").put(json!({"v": 1})), Err(GunError::Network(_))),
-        "no store and no peer: no ack"
+        matches!(
+            g.get("k").put_acked(json!({"v": 2})),
+            Err(GunError::Network(_))
+        ),
+        "no peer: no peer ack"
     );
     assert!(matches!(
         g.get("k").put(json!({"v": [1]})),
         Err(GunError::InvalidData(_))
     ));
-    let err = Gun::without_keys(GunOptions {
-        webrtc: true,
-        ..GunOptions::default()
-    })
-    .unwrap_err();
-    assert!(matches!(err, GunError::WebRTC(_)));
     assert!(matches!(
-        Gun::without_keys(GunOptions::with_relay("wss://example.invalid/gun")),
-        Err(GunError::UrlParseError(_))
+        g.root().put(json!({"v": 1})),
+        Err(GunError::InvalidSoul(_))
     ));
+    let mut opts = GunOptions::default();
+    opts.webrtc.enabled = true;
+    assert!(matches!(
+        Gun::without_keys(opts).unwrap_err(),
+        GunError::WebRTC(_)
+    ));
+    for bad in [
+        "ftp://127.0.0.1/gun",
+        "127.0.0.1:8765",
+        "ws://127.0.0.1:99999/gun",
+    ] {
+        assert!(
+            matches!(
+                Gun::without_keys(GunOptions::with_relay(bad)),
+                Err(GunError::UrlParseError(_))
+            ),
+            "{bad}"
+        );
+    }
     let taken = Gun::without_keys(GunOptions::relay_server(0)).expect("relay");
     let port = taken.local_addr().expect("bound").port();
     assert!(matches!(

@@ -107,15 +107,15 @@ fn a_killed_relay_restarts_with_every_acked_write_and_clients_resync() {
     let reader = rt.block_on(Gun::without_keys(opts)).expect("reader");
     let (tx, rx) = crossbeam_channel::unbounded();
     rt.block_on(async {
-        assert!(writer.wait_for_connection(5_000).await.expect("wait"));
-        assert!(reader.wait_for_connection(5_000).await.expect("wait"));
+        assert!(writer.wait_for_connection(5_000).await);
+        assert!(reader.wait_for_connection(5_000).await);
         reader
             .get("log")
             .get("after")
             .on(move |v, _| drop(tx.send(v)));
         // 200 puts in flight at once; each acked only once on disk.
         let puts: Vec<_> = (0..200)
-            .map(|i| writer.get("log").get(format!("k{i}")).put(json!(i)))
+            .map(|i| writer.get("log").get(format!("k{i}")).put_acked(json!(i)))
             .collect();
         for p in puts {
             p.await.expect("acked");
@@ -127,7 +127,7 @@ fn a_killed_relay_restarts_with_every_acked_write_and_clients_resync() {
     let mut gun = start_gun(port, dir.path());
     rt.block_on(async {
         let deadline = Instant::now() + PATIENCE;
-        while !(writer.is_connected() && reader.is_connected()) {
+        while !(writer.is_connected().await && reader.is_connected().await) {
             assert!(Instant::now() < deadline, "clients did not reconnect");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -135,7 +135,7 @@ fn a_killed_relay_restarts_with_every_acked_write_and_clients_resync() {
         let fresh = Gun::without_keys(GunOptions::with_relay(&url))
             .await
             .expect("fresh");
-        assert!(fresh.wait_for_connection(5_000).await.expect("wait"));
+        assert!(fresh.wait_for_connection(5_000).await);
         let log = fresh
             .get("log")
             .once_value()
@@ -199,9 +199,9 @@ fn a_gunjs_client_and_a_rust_client_sync_through_the_gun_binary() {
         let rust = Gun::without_keys(GunOptions::with_relay(&url))
             .await
             .expect("rust client");
-        assert!(rust.wait_for_connection(5_000).await.expect("wait"));
+        assert!(rust.wait_for_connection(5_000).await);
         rust.get("interop/rust")
-            .put(json!({"from": "rust"}))
+            .put_acked(json!({"from": "rust"}))
             .await
             .expect("acked");
         let deadline = Instant::now() + PATIENCE;

@@ -4,6 +4,8 @@
 //! a driver runs them against a [`Store`] and feeds the answers back with
 //! [`crate::Input::StoreRead`] and [`crate::Input::StoreWritten`].
 
+use std::sync::Arc;
+
 use crate::graph::Graph;
 use crate::lex::Lex;
 
@@ -14,10 +16,69 @@ pub struct StoreQuery {
     pub soul: Lex,
 }
 
-/// A store's failure, carried back to the engine as text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("storage error: {0}")]
-pub struct StoreError(pub String);
+/// A store's failure: what went wrong, in words, and the error underneath
+/// it when there is one (an `io::Error`, a database's error, a JSON parse
+/// error), which [`std::error::Error::source`] returns. The engine only
+/// carries it back to whoever asked; two errors compare equal when their
+/// words do.
+#[derive(Debug, Clone)]
+pub struct StoreError {
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// A failure described in words only.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure with the error that caused it.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// What went wrong, in words (the source's text included).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The error underneath, shared.
+    pub fn cause(&self) -> Option<&Arc<dyn std::error::Error + Send + Sync + 'static>> {
+        self.source.as_ref()
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage error: {}", self.message)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for StoreError {}
 
 /// A durable (or not) home for the graph.
 ///

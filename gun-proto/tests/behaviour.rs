@@ -134,10 +134,10 @@ fn store_failure_is_reported_not_acked() {
         }),
     )
     .expect("put");
-    let write = Err(gun_proto::StoreError("disk full".into()));
+    let write = Err(gun_proto::StoreError::new("disk full"));
     let (events, _) = drive(&mut e, now, &write);
     assert!(
-        matches!(&events[..], [Event::PutAck { result: Err(gun_proto::PutFailure::Store(m)), .. }] if m.contains("disk full")),
+        matches!(&events[..], [Event::PutAck { result: Err(gun_proto::PutFailure::Store(m)), .. }] if m.message().contains("disk full")),
         "{events:?}"
     );
 }
@@ -578,4 +578,112 @@ fn pushes_from_upstream_are_not_kept_for_resending_upstream() {
         .filter(|(_, f)| f.contains("\"put\""))
         .count();
     assert_eq!(resent_puts, 0, "{:?}", &sim.nodes[1].sent[before..]);
+}
+
+#[test]
+fn a_put_settles_locally_at_once_and_reports_the_first_peer_ack_separately() {
+    let mut sim = Sim::new(2);
+    sim.nodes[0].hold_writes = true;
+    sim.connect(1, 0);
+    sim.settle();
+    let _greeting = sim.take_events(1);
+    sim.call(
+        1,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("s"),
+            data: json!({"k": 1}),
+        },
+    );
+    sim.run_for(Duration::from_secs(1));
+    // The client's memory store settled the put; the relay has not stored it.
+    assert_eq!(
+        sim.take_events(1),
+        [Event::PutAck {
+            req: ReqId(1),
+            result: Ok(())
+        }]
+    );
+    sim.release_writes(0);
+    sim.settle();
+    assert_eq!(
+        sim.take_events(1),
+        [Event::PutPeerAck {
+            req: ReqId(1),
+            result: Ok(())
+        }]
+    );
+}
+
+#[test]
+fn with_no_peer_a_put_settles_locally_and_its_peer_ack_times_out() {
+    let mut sim = Sim::new(1);
+    sim.call(
+        0,
+        Call::Put {
+            req: ReqId(1),
+            path: Path::soul("s"),
+            data: json!({"k": 1}),
+        },
+    );
+    assert_eq!(
+        sim.take_events(0),
+        [Event::PutAck {
+            req: ReqId(1),
+            result: Ok(())
+        }]
+    );
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(
+        sim.take_events(0),
+        [Event::PutPeerAck {
+            req: ReqId(1),
+            result: Err(gun_proto::PutFailure::Timeout)
+        }]
+    );
+}
+
+#[test]
+fn a_failed_store_read_fails_the_put_with_the_stores_error() {
+    let now = at(0);
+    let mut e = Engine::new(Config::new(1), now);
+    e.handle_input(
+        now,
+        Input::Call(Call::Put {
+            req: ReqId(1),
+            path: Path::soul("s"),
+            data: json!({"k": 1}),
+        }),
+    )
+    .expect("put");
+    let Some(Output::StoreRead { id, .. }) = e.poll_output() else {
+        panic!("the engine reads the soul first");
+    };
+    let cause = std::io::Error::other("bad sector");
+    e.handle_input(
+        now,
+        Input::StoreRead {
+            id,
+            result: Err(gun_proto::StoreError::with_source("s.json", cause)),
+        },
+    )
+    .expect("read answered");
+    let mut events = Vec::new();
+    while let Some(out) = e.poll_output() {
+        if let Output::Event(ev) = out {
+            events.push(ev);
+        }
+    }
+    let failed = |ev: &Event| match ev {
+        Event::PutAck {
+            result: Err(gun_proto::PutFailure::Store(s)),
+            ..
+        }
+        | Event::PutPeerAck {
+            result: Err(gun_proto::PutFailure::Store(s)),
+            ..
+        } => std::error::Error::source(s).is_some() && s.message() == "s.json",
+        _ => false,
+    };
+    assert!(events.len() == 2 && events.iter().all(failed), "{events:?}");
 }

@@ -614,7 +614,10 @@ impl Peer for RustClient {
 
 impl Client for RustClient {
     fn put(&self, path: &[&str], value: Value) -> Outcome {
-        self.chain(path).put(value).map_err(|e| e.to_string())
+        self.chain(path)
+            .put_acked(value)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn put_at(&self, soul: &str, key: &str, value: Value, state: f64) -> Outcome {
@@ -631,7 +634,7 @@ impl Client for RustClient {
 
     fn set(&self, path: &[&str], value: Value) -> Outcome {
         self.chain(path)
-            .set(value)
+            .set_acked(value)
             .map(drop)
             .map_err(|e| e.to_string())
     }
@@ -639,12 +642,12 @@ impl Client for RustClient {
     fn burst(&self, soul: &str, n: usize) -> Outcome<usize> {
         let node = self.gun.core().get(soul);
         let puts: Vec<_> = (0..n)
-            .map(|i| node.get(format!("k{i}")).put(json!(i)))
+            .map(|i| node.get(format!("k{i}")).put_acked(json!(i)))
             .collect();
         let mut unacked = 0;
         for p in puts {
             match p.wait() {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(gun_core::GunError::Network(_)) => unacked += 1,
                 Err(e) => return Err(e.to_string()),
             }
@@ -716,7 +719,7 @@ impl RustRelay {
     fn open(&mut self) -> Outcome {
         let opts = GunOptions {
             radisk: true,
-            storage_path: Some(self.dir.path().join("radata")),
+            storage_path: Some(self.dir.path().join("radata").display().to_string()),
             ..GunOptions::relay_server(self.port)
         };
         let deadline = Instant::now() + PATIENCE;

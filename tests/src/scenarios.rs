@@ -100,7 +100,7 @@ pub fn put_reaches_on_through_relay(net: &impl Net) {
     std::thread::sleep(Duration::from_millis(100));
     a.gun
         .get("user/alice")
-        .put(json!({"name": "Alice", "age": 30}))
+        .put_acked(json!({"name": "Alice", "age": 30}))
         .wait()
         .expect("acked by the relay");
     assert_eq!(until(&rx, |v, _| v == "Alice"), json!("Alice"));
@@ -109,27 +109,25 @@ pub fn put_reaches_on_through_relay(net: &impl Net) {
         .get("name")
         .put(json!("Alicia"))
         .wait()
-        .expect("acked");
+        .expect("settled locally");
     assert_eq!(until(&rx, |v, _| v == "Alicia"), json!("Alicia"));
 }
 
 pub fn once_missing_is_not_found_within_wait(net: &impl Net) {
     let r = relay(net);
     let a = client(net, &r.url());
-    let seen = Arc::new(Mutex::new(None));
-    let s = seen.clone();
-    let v = a
+    let mut seen = None;
+    let chain = a
         .gun
         .get("nobody")
         .get("here")
-        .once(move |v, k| *s.lock().expect("lock") = Some((v, k)))
+        .once(|v, k| seen = Some((v, k)))
         .wait()
         .expect("once");
-    assert_eq!(v, None);
-    assert_eq!(
-        *seen.lock().expect("lock"),
-        Some((Value::Null, Some("here".into())))
-    );
+    assert_eq!(chain.path(), ["nobody", "here"]);
+    assert_eq!(seen, Some((Value::Null, Some("here".into()))));
+    assert_eq!(chain.once_value().wait().expect("once"), None);
+    assert_eq!(chain.value().wait(), Err(gun_core::GunError::NodeNotFound));
 }
 
 pub fn map_and_set_hundred_items(net: &impl Net) {
@@ -140,7 +138,8 @@ pub fn map_and_set_hundred_items(net: &impl Net) {
     std::thread::sleep(Duration::from_millis(100));
     let mut souls = std::collections::BTreeSet::new();
     for i in 0..100 {
-        souls.insert(a.gun.get("list").set(json!({"n": i})).wait().expect("set"));
+        let item = a.gun.get("list").set(json!({"n": i})).wait().expect("set");
+        souls.insert(item.path().last().cloned().expect("item soul"));
     }
     assert_eq!(souls.len(), 100);
     let mut seen = std::collections::BTreeSet::new();
@@ -165,9 +164,12 @@ pub fn map_and_set_hundred_items(net: &impl Net) {
 pub fn back_walks_up(net: &impl Net) {
     let g = net.start(GunOptions::default());
     let c = g.gun.get("a").get("b").get("c");
-    assert_eq!(c.back(None).path(), ["a", "b"]);
-    assert_eq!(c.back(Some(2)).path(), ["a"]);
-    assert!(c.back(Some(9)).path().is_empty());
+    let back = |n| c.back(n).map(|c| c.path().to_vec());
+    assert_eq!(back(Some(1)).expect("parent"), ["a", "b"]);
+    assert_eq!(back(Some(2)).expect("grandparent"), ["a"]);
+    assert_eq!(back(Some(3)), Some(Vec::new()), "the root");
+    assert_eq!(back(None), Some(Vec::new()), "the root");
+    assert_eq!(back(Some(4)), None, "not that deep");
     assert!(matches!(
         g.gun.root().put(json!({"x": 1})).wait(),
         Err(gun_core::GunError::InvalidSoul(_))
@@ -246,15 +248,15 @@ fn persists(net: &impl Net, opts: impl Fn(&std::path::Path) -> GunOptions) {
 pub fn sled_store_persists(net: &impl Net) {
     persists(net, |p| GunOptions {
         radisk: true,
-        storage_path: Some(p.to_owned()),
+        storage_path: Some(p.display().to_string()),
         ..GunOptions::default()
     });
 }
 
 pub fn file_store_persists(net: &impl Net) {
     persists(net, |p| GunOptions {
-        local_storage: true,
-        storage_path: Some(p.to_owned()),
+        localStorage: true,
+        storage_path: Some(p.display().to_string()),
         ..GunOptions::default()
     });
 }
@@ -290,7 +292,7 @@ pub fn ack_only_after_the_relays_store_wrote(net: &impl Net) {
     let a = client(net, &r.url());
     a.gun
         .get("slow")
-        .put(json!({"k": "v"}))
+        .put_acked(json!({"k": "v"}))
         .wait()
         .expect("acked");
     let acked = Instant::now();
@@ -303,24 +305,41 @@ pub fn ack_only_after_the_relays_store_wrote(net: &impl Net) {
     assert!(written[0] <= acked);
 }
 
-pub fn offline_writes_keep_their_states(net: &impl Net) {
+/// Writes while the relay is down settle locally at once, keep their
+/// states, reach the relay when it starts, and a second client reads them.
+fn offline_writes(net: &impl Net, disk: bool) {
     let port = free_port();
     let url = format!("ws://127.0.0.1:{port}/gun");
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = GunOptions {
-        local_storage: true,
-        storage_path: Some(dir.path().to_owned()),
+        localStorage: disk,
+        storage_path: Some(dir.path().display().to_string()),
         max_backoff: Duration::from_millis(200),
         once_wait: Duration::from_millis(500),
+        put_timeout: Duration::from_millis(300),
         ..GunOptions::with_relay(&url)
     };
     let a = net.start(opts);
     assert!(!a.gun.is_connected());
+    // Settled locally: no peer is needed, and none is waited for.
     a.gun
         .get("note")
         .put(json!({"text": "written offline"}))
         .wait()
         .expect("stored locally");
+    for i in 0..100 {
+        a.gun
+            .get("notes")
+            .get(format!("n{i}"))
+            .put(json!(i))
+            .wait()
+            .expect("stored locally");
+    }
+    // Waiting for a peer that is not there fails, and the write stays queued.
+    assert!(matches!(
+        a.gun.get("acked").put_acked(json!({"k": 1})).wait(),
+        Err(gun_core::GunError::Network(_))
+    ));
     let local = a
         .gun
         .get("note")
@@ -340,6 +359,16 @@ pub fn offline_writes_keep_their_states(net: &impl Net) {
     let seen = eventually(&b, &["note"], Option::is_some).expect("found");
     assert_eq!(seen["text"], "written offline");
     assert_eq!(seen["_"][">"]["text"], state, "original state kept");
+    eventually(&b, &["notes", "n99"], |v| *v == Some(json!(99)));
+    eventually(&b, &["acked", "k"], |v| *v == Some(json!(1)));
+}
+
+pub fn offline_writes_keep_their_states(net: &impl Net) {
+    offline_writes(net, true);
+}
+
+pub fn offline_writes_in_memory_reach_a_relay_that_starts_later(net: &impl Net) {
+    offline_writes(net, false);
 }
 
 pub fn garbage_and_vanishing_clients(net: &impl Net) {
@@ -460,11 +489,14 @@ pub fn message_predicate_filters(net: &impl Net) {
     assert!(a.gun.wait_for_connection(5_000).wait().expect("wait"));
     a.gun
         .get("allowed")
-        .put(json!({"k": 1}))
+        .put_acked(json!({"k": 1}))
         .wait()
         .expect("passes the predicate");
     assert!(
-        a.gun.get("blocked").put(json!({"k": 1})).wait().is_err(),
+        matches!(
+            a.gun.get("blocked").put_acked(json!({"k": 1})).wait(),
+            Err(gun_core::GunError::Network(_))
+        ),
         "dropped, so never acked"
     );
     let b = client(net, &r.url());
@@ -504,7 +536,7 @@ pub fn hundred_clients_each_see_every_write(net: &impl Net) {
     let pending: Vec<_> = clients
         .iter()
         .enumerate()
-        .map(|(i, c)| c.gun.get("room").get(format!("c{i}")).put(json!(i)))
+        .map(|(i, c)| c.gun.get("room").get(format!("c{i}")).put_acked(json!(i)))
         .collect();
     for p in pending {
         p.wait().expect("acked");
@@ -550,6 +582,7 @@ macro_rules! all_scenarios {
             file_store_persists,
             ack_only_after_the_relays_store_wrote,
             offline_writes_keep_their_states,
+            offline_writes_in_memory_reach_a_relay_that_starts_later,
             garbage_and_vanishing_clients,
             listeners_resubscribe_after_relay_restart,
             message_predicate_filters,

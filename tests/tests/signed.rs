@@ -62,7 +62,7 @@ fn keys(seed: u8) -> (gun_core::SecretKey, gun_core::PublicKey) {
 }
 
 fn pk_hex(seed: u8) -> String {
-    auth::hex(&keys(seed).1.compress())
+    keys(seed).1.to_hex()
 }
 
 fn relay(seed: u8, trust: TrustPolicy) -> (Gun, String) {
@@ -133,7 +133,7 @@ fn signed_peers_sync_through_a_signed_relay_with_every_hop_signing() {
     let (tx, rx) = crossbeam_channel::unbounded();
     b.get("signed").get("msg").on(move |v, _| drop(tx.send(v)));
     a.get("signed")
-        .put(json!({"msg": "hello", "n": 1}))
+        .put_acked(json!({"msg": "hello", "n": 1}))
         .expect("acked");
     let see = |want: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -151,7 +151,7 @@ fn signed_peers_sync_through_a_signed_relay_with_every_hop_signing() {
     // a's message, signed by a and then by the relay, under a's id.
     a.get("signed")
         .get("msg")
-        .put(json!("again"))
+        .put_acked(json!("again"))
         .expect("acked");
     see("again");
     let msg = log
@@ -359,7 +359,7 @@ fn a_gunjs_client_and_a_signed_peer_sync_only_through_a_relay_that_admits_unsign
         let soul = format!("mixed-{admit}");
         rust.get(&soul)
             .get("from_rust")
-            .put(json!("signed"))
+            .put_acked(json!("signed"))
             .expect("acked");
         let _ = js.put(&[&soul, "from_js"], json!("unsigned"));
         let deadline = Instant::now() + Duration::from_secs(if admit { 15 } else { 3 });

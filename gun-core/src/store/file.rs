@@ -17,7 +17,7 @@ pub struct FileStore {
 }
 
 fn io(what: &Path, e: std::io::Error) -> StoreError {
-    StoreError(format!("{}: {e}", what.display()))
+    StoreError::with_source(format!("{}: {e}", what.display()), e)
 }
 
 impl FileStore {
@@ -188,7 +188,7 @@ mod tests {
                 soul: Lex::exact("bad"),
             })
             .unwrap_err();
-        assert!(err.0.contains("bad.json"), "{err}");
+        assert!(err.message().contains("bad.json"), "{err}");
         assert!(
             s.read(&StoreQuery {
                 soul: Lex::exact("good")

@@ -30,11 +30,11 @@ pub fn open(opts: &GunOptions) -> Result<Option<BoxStore>, StoreError> {
         #[cfg(feature = "sled")]
         StoreKind::Sled => Box::new(SledStore::open(&path)?),
         #[cfg(not(feature = "sled"))]
-        StoreKind::Sled => return Err(StoreError("built without the `sled` feature".into())),
+        StoreKind::Sled => return Err(StoreError::new("built without the `sled` feature")),
     }))
 }
 
-/// A memory store, for relays with no disk.
+/// A memory store, for instances with no disk: puts are settled in memory.
 pub fn memory() -> BoxStore {
     Box::new(MemoryStore::new())
 }
@@ -42,7 +42,7 @@ pub fn memory() -> BoxStore {
 /// Reads one node's wire form `{soul: node}` (as the stores keep it),
 /// naming `what` in the error.
 fn parse_graph(text: &[u8], what: &str) -> Result<Graph, StoreError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| StoreError(format!("corrupt {what}: {e}")))?;
-    gun_proto::wire::parse_put(&v).map_err(|e| StoreError(format!("corrupt {what}: {e}")))
+    let v: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| StoreError::with_source(format!("corrupt {what}: {e}"), e))?;
+    gun_proto::wire::parse_put(&v).map_err(|e| StoreError::new(format!("corrupt {what}: {e}")))
 }

@@ -35,14 +35,19 @@ impl SledStore {
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                Err(e) => return Err(StoreError(format!("{}: {e}", path.display()))),
+                Err(e) => {
+                    return Err(StoreError::with_source(
+                        format!("{}: {e}", path.display()),
+                        e,
+                    ));
+                }
             }
         }
     }
 
     fn scan(&self, prefix: &[u8], query: &StoreQuery, out: &mut Graph) -> Result<(), StoreError> {
         for item in self.db.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| StoreError(e.to_string()))?;
+            let (k, v) = item.map_err(|e| StoreError::with_source(e.to_string(), e))?;
             let Some(split) = k.iter().position(|b| *b == ESC) else {
                 continue;
             };
@@ -55,12 +60,12 @@ impl SledStore {
             }
             let what = format!("entry {soul}.{key}");
             let leaf: serde_json::Value = serde_json::from_slice(&v)
-                .map_err(|e| StoreError(format!("corrupt {what}: {e}")))?;
+                .map_err(|e| StoreError::with_source(format!("corrupt {what}: {e}"), e))?;
             let state = leaf.get(">").and_then(serde_json::Value::as_f64);
             let value = leaf.get(":").map(gun_proto::Value::from_json);
             match (state, value) {
                 (Some(state), Some(Ok(value))) => out.insert(&soul, &key, value, state),
-                _ => return Err(StoreError(format!("corrupt {what}"))),
+                _ => return Err(StoreError::new(format!("corrupt {what}"))),
             }
         }
         Ok(())
@@ -97,7 +102,7 @@ impl Store for SledStore {
         let mut b = sled::Batch::default();
         for (soul, node) in batch.iter() {
             if soul.as_bytes().contains(&ESC) {
-                return Err(StoreError(format!(
+                return Err(StoreError::new(format!(
                     "soul {soul:?} contains ESC (0x1B), which the sled store cannot key"
                 )));
             }
@@ -116,8 +121,10 @@ impl Store for SledStore {
         }
         self.db
             .apply_batch(b)
-            .map_err(|e| StoreError(e.to_string()))?;
-        self.db.flush().map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| StoreError::with_source(e.to_string(), e))?;
+        self.db
+            .flush()
+            .map_err(|e| StoreError::with_source(e.to_string(), e))?;
         Ok(())
     }
 }
@@ -175,6 +182,6 @@ mod tests {
                 soul: Lex::exact("bad"),
             })
             .unwrap_err();
-        assert!(err.0.contains("bad.k"), "{err}");
+        assert!(err.message().contains("bad.k"), "{err}");
     }
 }

@@ -1,13 +1,16 @@
 //! `gun`: a Gun relay. Serves Gun.js and Rust peers over WebSocket (any path,
-//! `/gun` included), stores the graph (sled in `./radata` by default), acks a
-//! put once it is on disk, and shuts down cleanly on Ctrl-C or SIGTERM.
+//! `/gun` included; TLS with `--tls-cert` and `--tls-key`), stores the graph
+//! (sled in `./radata` by default), acks a put once it is on disk, and shuts
+//! down cleanly on Ctrl-C or SIGTERM.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use gun_io_tokio::{Gun, GunOptions, PublicKey, SecretKey, TrustPolicy, keypair_from_seed};
+use gun_io_tokio::{
+    Gun, GunOptions, PublicKey, SecretKey, TlsOptions, TrustPolicy, keypair_from_seed,
+};
 use tracing_subscriber::EnvFilter;
 
 /// A Gun relay: serves Gun.js and Rust peers over WebSocket.
@@ -30,9 +33,19 @@ struct Args {
     /// Which store: sled (default), file (one JSON file per node), memory.
     #[arg(long, env = "GUN_STORE", value_enum, default_value_t = StoreArg::Sled)]
     store: StoreArg,
-    /// Other relays to dial and sync with (comma separated ws:// URLs).
+    /// Other relays to dial and sync with (comma separated ws:// or wss:// URLs).
     #[arg(long, env = "PEERS", value_delimiter = ',')]
     peers: Vec<String>,
+    /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "GUN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GUN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Extra certificates (PEM) to trust when dialing wss:// peers, beside
+    /// the platform's and Mozilla's roots.
+    #[arg(long, env = "GUN_TLS_CA", value_delimiter = ',')]
+    tls_ca: Vec<PathBuf>,
     /// Sign every message with the BLS key derived from this seed (hex, at
     /// least 32 bytes; derived as chia-bls's `SecretKey::from_seed`).
     #[arg(long, env = "GUN_KEY_SEED")]
@@ -63,8 +76,18 @@ impl Args {
             },
             host: self.host.clone(),
             radisk: self.store == StoreArg::Sled,
-            local_storage: self.store == StoreArg::File,
-            storage_path: (self.store != StoreArg::Memory).then(|| self.data.clone()),
+            localStorage: self.store == StoreArg::File,
+            storage_path: (self.store != StoreArg::Memory)
+                .then(|| self.data.to_string_lossy().into_owned()),
+            tls: TlsOptions {
+                cert: path_text(self.tls_cert.as_ref()),
+                key: path_text(self.tls_key.as_ref()),
+                ca: self
+                    .tls_ca
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+            },
             peers: self
                 .peers
                 .iter()
@@ -122,7 +145,7 @@ async fn run(args: Args) -> ExitCode {
     };
     let started = match keys {
         Some((sk, pk)) => {
-            tracing::info!(pubkey = %gun_proto::auth::hex(&pk.compress()), "signing every message");
+            tracing::info!(pubkey = %pk, "signing every message");
             Gun::with_options(sk, pk, opts).await
         }
         None => Gun::without_keys(opts).await,
@@ -137,9 +160,10 @@ async fn run(args: Args) -> ExitCode {
     let addr = gun
         .local_addr()
         .map_or_else(|| format!("{}:{}", args.host, args.port), |a| a.to_string());
-    tracing::info!(store = ?args.store, data = %args.data.display(), "gun relay serving on ws://{addr}/gun");
+    let scheme = if args.tls_cert.is_some() { "wss" } else { "ws" };
+    tracing::info!(store = ?args.store, data = %args.data.display(), "gun relay serving on {scheme}://{addr}/gun");
     // Scripts wait for this line.
-    println!("gun relay listening on ws://{addr}/gun");
+    println!("gun relay listening on {scheme}://{addr}/gun");
     signals.wait().await;
     tracing::info!("shutting down");
     match gun.shutdown().await {
@@ -152,6 +176,10 @@ async fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn path_text(p: Option<&PathBuf>) -> Option<String> {
+    p.map(|p| p.to_string_lossy().into_owned())
 }
 
 /// The key pair a hex seed gives.

@@ -11,6 +11,7 @@ use crate::convert;
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReqId, SubId, set_soul};
 use crate::lex::Lex;
+use crate::store::StoreError;
 use crate::value::Value;
 use crate::wire::{Get, Message};
 
@@ -19,6 +20,8 @@ use crate::wire::{Get, Message};
 pub(super) struct AppState {
     /// Puts not yet acked to the caller.
     puts: HashMap<ReqId, ()>,
+    /// Puts no peer has answered yet ([`Event::PutPeerAck`] owed).
+    unsynced: HashSet<ReqId>,
     /// Our put messages' ids, to match peer acks.
     put_ids: HashMap<String, ReqId>,
     /// Puts no peer has acked yet: sent again when an upstream peer connects.
@@ -196,7 +199,7 @@ impl Engine {
 
     fn check_put(&self, req: ReqId, path: &Path, data: &serde_json::Value) -> Result<(), Error> {
         check_path(path)?;
-        if self.app.puts.contains_key(&req) {
+        if self.app.puts.contains_key(&req) || self.app.unsynced.contains(&req) {
             return Err(Error::DuplicateRequest(req));
         }
         // Validate the whole put before anything is written.
@@ -216,6 +219,7 @@ impl Engine {
 
     fn start_put(&mut self, req: ReqId, path: Path, data: serde_json::Value, state: f64) {
         self.app.puts.insert(req, ());
+        self.app.unsynced.insert(req);
         let timeout = self.cfg.put_timeout;
         self.set_timer(timeout, Timer::PutTimeout(req));
         self.run(Job::App(AppJob {
@@ -229,16 +233,16 @@ impl Engine {
     pub(super) fn try_app(&mut self, job: AppJob) -> Option<AppJob> {
         let diff = match self.write_diff(&job) {
             Ok(d) => d,
-            Err(Loaded::No) => return Some(job),
-            Err(_) => {
-                self.app_refuse(job, "storage read failed");
+            Err(None) => return Some(job),
+            Err(Some(e)) => {
+                self.app_refuse(job, e);
                 return None;
             }
         };
         match self.ensure_diff_loaded(&diff) {
             Loaded::No => return Some(job),
-            Loaded::Failed => {
-                self.app_refuse(job, "storage read failed");
+            Loaded::Failed(e) => {
+                self.app_refuse(job, e);
                 return None;
             }
             Loaded::Yes => {}
@@ -280,8 +284,9 @@ impl Engine {
     }
 
     /// The diff a put writes, resolving its path through links; path souls
-    /// (`parent/key`) where no link exists yet.
-    fn write_diff(&mut self, job: &AppJob) -> Result<Graph, Loaded> {
+    /// (`parent/key`) where no link exists yet. `Err(None)` while a soul on
+    /// the way is still being read.
+    fn write_diff(&mut self, job: &AppJob) -> Result<Graph, Option<StoreError>> {
         let mut diff = Graph::new();
         let mut cur = job.path.soul.clone();
         let keys = &job.path.keys;
@@ -294,7 +299,7 @@ impl Engine {
                     .and_then(|p| p.value.as_link().map(str::to_owned))
             };
             return convert::diff_from_json(&cur, &job.data, job.state, &link)
-                .map_err(|_| Loaded::Failed);
+                .map_err(|e| Some(StoreError::new(e.to_string())));
         };
         for k in hops {
             self.need(&cur)?;
@@ -317,20 +322,23 @@ impl Engine {
         let mut at = path_text(&job.path, keys.len() - 1);
         let value =
             convert::prop_from_json(&mut diff, &cur, last, &job.data, job.state, &link, &mut at)
-                .map_err(|_| Loaded::Failed)?;
+                .map_err(|e| Some(StoreError::new(e.to_string())))?;
         diff.insert(&cur, last, value, job.state);
         Ok(diff)
     }
 
-    fn need(&mut self, soul: &str) -> Result<(), Loaded> {
+    fn need(&mut self, soul: &str) -> Result<(), Option<StoreError>> {
         match self.ensure_loaded([soul]) {
             Loaded::Yes => Ok(()),
-            other => Err(other),
+            Loaded::No => Err(None),
+            Loaded::Failed(e) => Err(Some(e)),
         }
     }
 
-    pub(super) fn app_refuse(&mut self, job: AppJob, why: &str) {
-        self.app_acked(job.req, Err(PutFailure::Store(why.to_owned())));
+    pub(super) fn app_refuse(&mut self, job: AppJob, why: StoreError) {
+        // Never sent, so no peer will ack it either.
+        self.app_peer_acked(job.req, Err(PutFailure::Store(why.clone())));
+        self.app_acked(job.req, Err(PutFailure::Store(why)));
     }
 
     pub(super) fn app_acked(&mut self, req: ReqId, result: Result<(), PutFailure>) {
@@ -340,7 +348,16 @@ impl Engine {
         }
     }
 
+    /// A peer answered one of our puts (the first answer counts).
+    fn app_peer_acked(&mut self, req: ReqId, result: Result<(), PutFailure>) {
+        if self.app.unsynced.remove(&req) {
+            self.outputs
+                .push_back(Output::Event(Event::PutPeerAck { req, result }));
+        }
+    }
+
     pub(super) fn app_put_timeout(&mut self, req: ReqId) {
+        self.app_peer_acked(req, Err(PutFailure::Timeout));
         self.app_acked(req, Err(PutFailure::Timeout));
     }
 
@@ -350,19 +367,17 @@ impl Engine {
             return false;
         };
         if let Some(&req) = self.app.put_ids.get(ack) {
-            match &msg.err {
-                Some(e) => {
-                    if !self.cfg.store {
-                        self.app_acked(req, Err(PutFailure::Peer(e.clone())));
-                    }
-                }
+            let result = match &msg.err {
+                Some(e) => Err(PutFailure::Peer(e.clone())),
                 None => {
                     self.app.outbox.remove(&req);
-                    if !self.cfg.store {
-                        self.app_acked(req, Ok(()));
-                    }
+                    Ok(())
                 }
+            };
+            if !self.cfg.store {
+                self.app_acked(req, result.clone());
             }
+            self.app_peer_acked(req, result);
             return true;
         }
         let Some(get) = self.app.gets.get_mut(ack) else {
@@ -551,7 +566,11 @@ impl Engine {
     }
 
     /// Follows a path through the local graph, listing the souls it passes.
-    fn resolve(&mut self, path: &Path, souls: &mut Vec<String>) -> Result<Target, Loaded> {
+    fn resolve(
+        &mut self,
+        path: &Path,
+        souls: &mut Vec<String>,
+    ) -> Result<Target, Option<StoreError>> {
         let mut cur = path.soul.clone();
         for (i, k) in path.keys.iter().enumerate() {
             souls.push(cur.clone());
@@ -601,7 +620,7 @@ impl Engine {
         let mut souls = Vec::new();
         let target = match self.resolve(&path, &mut souls) {
             Ok(t) => t,
-            Err(Loaded::No) => {
+            Err(None) => {
                 self.app.waiting.insert(Waiting::Once(req));
                 return;
             }
@@ -661,7 +680,7 @@ impl Engine {
                 let v = self.selected(&soul, &keys);
                 return self.finish_once(req, v);
             }
-            Err(Loaded::No) => {
+            Err(None) => {
                 self.app.waiting.insert(Waiting::Once(req));
                 return;
             }
@@ -770,7 +789,7 @@ impl Engine {
         let mut last = None;
         let mut items = BTreeMap::new();
         match &target {
-            Err(Loaded::No) => {
+            Err(None) => {
                 self.app.waiting.insert(Waiting::Listener(sub));
             }
             Err(_) => {}

@@ -66,8 +66,8 @@ pub struct Engine {
     graph: Graph,
     /// Souls whose stored copy has been merged into `graph` (with a store).
     loaded: HashSet<String>,
-    /// Souls whose read failed in the current retry round.
-    failed: HashSet<String>,
+    /// Souls whose read failed in the current retry round, and why.
+    failed: HashMap<String, crate::store::StoreError>,
     reading: HashSet<String>,
     reads: BTreeMap<ReadId, StoreQuery>,
     next_read: u64,
@@ -170,7 +170,7 @@ impl Engine {
             now,
             graph: Graph::new(),
             loaded: HashSet::new(),
-            failed: HashSet::new(),
+            failed: HashMap::new(),
             reading: HashSet::new(),
             reads: BTreeMap::new(),
             next_read: 0,
@@ -570,8 +570,8 @@ impl Engine {
             if self.loaded.contains(soul) {
                 continue;
             }
-            if self.failed.contains(soul) {
-                return Loaded::Failed;
+            if let Some(e) = self.failed.get(soul) {
+                return Loaded::Failed(e.clone());
             }
             if state == Loaded::Yes {
                 self.last_missing = Some(soul.to_owned());
@@ -624,7 +624,7 @@ impl Engine {
             Err(e) => {
                 warn!(error = %e, ?query, "store read failed");
                 if let Some(s) = exact {
-                    self.failed.insert(s);
+                    self.failed.insert(s, e);
                 }
             }
         }
@@ -702,7 +702,7 @@ impl Engine {
                     self.send(peer, &ack);
                 }
                 Waiter::Api(req) => {
-                    let r = result.clone().map_err(|e| PutFailure::Store(e.to_string()));
+                    let r = result.clone().map_err(PutFailure::Store);
                     self.app_acked(req, r);
                 }
             }
@@ -780,9 +780,10 @@ impl Engine {
 }
 
 /// Whether the souls a job needs are in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Loaded {
     Yes,
     No,
-    Failed,
+    /// A read of one of them failed, so the job cannot proceed.
+    Failed(crate::store::StoreError),
 }

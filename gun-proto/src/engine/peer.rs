@@ -7,7 +7,7 @@ use tracing::{debug, warn};
 use super::{Engine, Loaded, Role, Waiter, app::AppJob};
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReadId};
-use crate::store::StoreQuery;
+use crate::store::{StoreError, StoreQuery};
 use crate::value::Value;
 use crate::wire::{Get, Message};
 
@@ -43,7 +43,8 @@ impl Engine {
         let Some(job) = self.try_job(job) else { return };
         if self.parked_count >= self.cfg.max_parked {
             warn!("too many jobs waiting on the store; refusing one");
-            self.refuse(job, "Busy: too many requests waiting on storage");
+            let why = "Busy: too many requests waiting on storage";
+            self.refuse(job, why, StoreError::new(why));
             return;
         }
         self.parked_count += 1;
@@ -53,7 +54,9 @@ impl Engine {
         }
     }
 
-    fn refuse(&mut self, job: Job, why: &str) {
+    /// Refuses a job: a peer gets `why` as its `err`; the application gets
+    /// `err`, which may name local files a peer has no business seeing.
+    fn refuse(&mut self, job: Job, why: &str, err: StoreError) {
         match job {
             Job::PeerPut { peer, msg } | Job::PeerGet(GetJob { peer, msg, .. }) => {
                 let id = self.new_id();
@@ -65,7 +68,7 @@ impl Engine {
                 };
                 self.send(peer, &reply);
             }
-            Job::App(job) => self.app_refuse(job, why),
+            Job::App(job) => self.app_refuse(job, err),
             Job::Data { .. } | Job::Deferred { .. } => {}
         }
     }
@@ -79,8 +82,8 @@ impl Engine {
                     .map_or(Loaded::Yes, |g| self.ensure_diff_loaded(g));
                 match loaded {
                     Loaded::No => Some(Job::PeerPut { peer, msg }),
-                    Loaded::Failed => {
-                        self.refuse(Job::PeerPut { peer, msg }, "storage read failed");
+                    Loaded::Failed(e) => {
+                        self.refuse(Job::PeerPut { peer, msg }, "storage read failed", e);
                         None
                     }
                     Loaded::Yes => {
@@ -92,7 +95,7 @@ impl Engine {
             Job::PeerGet(job) => self.peer_get(job).map(Job::PeerGet),
             Job::Data { except, diff } => match self.ensure_diff_loaded(&diff) {
                 Loaded::No => Some(Job::Data { except, diff }),
-                Loaded::Failed => None,
+                Loaded::Failed(_) => None,
                 Loaded::Yes => {
                     let merged = self.merge(&diff, None);
                     self.push(&merged.accepted, except, false);
@@ -101,7 +104,7 @@ impl Engine {
             },
             Job::Deferred { diff, ticket } => match self.ensure_diff_loaded(&diff) {
                 Loaded::No => Some(Job::Deferred { diff, ticket }),
-                Loaded::Failed => None,
+                Loaded::Failed(_) => None,
                 Loaded::Yes => {
                     let merged = self.graph.merge(self.now.unix_ms, &diff);
                     if merged.deferred.is_empty() {
@@ -484,8 +487,8 @@ impl Engine {
             self.subscribe(job.peer, soul);
             match self.ensure_loaded([soul]) {
                 Loaded::No => return Some(job),
-                Loaded::Failed => {
-                    self.refuse(Job::PeerGet(job), "storage read failed");
+                Loaded::Failed(e) => {
+                    self.refuse(Job::PeerGet(job), "storage read failed", e);
                     return None;
                 }
                 Loaded::Yes => {}

@@ -227,13 +227,13 @@ pub enum Output {
 /// Why a put was not acked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PutFailure {
-    /// The store failed to write it.
+    /// The store failed to write it (or to read what it needed).
     #[error("{0}")]
-    Store(String),
+    Store(StoreError),
     /// A peer refused it (its `err`).
     #[error("peer refused the put: {0}")]
     Peer(String),
-    /// No store and no peer acked it in time (Gun.js: "No ACK yet.").
+    /// No peer acked it in time (Gun.js: "No ACK yet.").
     #[error("no ack within the put timeout")]
     Timeout,
 }
@@ -242,11 +242,23 @@ pub enum PutFailure {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A put (or set) is stored: by the local store if the engine has one,
-    /// else by the first peer that acked it.
+    /// else by the first peer that acked it. (For a peer's answer whatever
+    /// the store, see [`Event::PutPeerAck`].)
     PutAck {
         /// The call.
         req: ReqId,
         /// Stored, or why not.
+        result: Result<(), PutFailure>,
+    },
+    /// The first peer's answer to a put (or set): acked (`Ok`), refused
+    /// (`Err(Peer)`), or no answer within the put timeout (`Err(Timeout)`).
+    /// Once per put, independent of [`Event::PutAck`]: a put is settled
+    /// locally by its store, and synced when a peer has it. A put that timed
+    /// out stays queued and is sent again whenever an upstream peer connects.
+    PutPeerAck {
+        /// The call.
+        req: ReqId,
+        /// Acked by a peer, or why not.
         result: Result<(), PutFailure>,
     },
     /// The soul (or key, for a primitive) a [`Call::Set`] gave its item.
