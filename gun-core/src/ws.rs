@@ -150,7 +150,7 @@ where
 }
 
 /// Keeps a connection to `url` open, reconnecting with exponential backoff.
-/// `connect` opens one WebSocket to a `ws://` URL.
+/// `connect` opens one WebSocket to a `ws://` or `wss://` URL.
 pub async fn dial<W, R, F, Fut>(
     url: PeerUrl,
     max_backoff: Duration,
@@ -165,6 +165,7 @@ pub async fn dial<W, R, F, Fut>(
 {
     let mut backoff = net::FIRST_BACKOFF;
     let target = url.ws_url();
+    let mut failing = net::Failing::default();
     while !transport.stopping() {
         match select(
             Box::pin(connect(target.clone())),
@@ -175,10 +176,11 @@ pub async fn dial<W, R, F, Fut>(
             Either::Left((Ok(ws), _)) => {
                 info!(url = %target, "connected to peer");
                 backoff = net::FIRST_BACKOFF;
+                failing = net::Failing::default();
                 run_connection(ws, Role::Dialed, &transport, &rt).await;
             }
-            Either::Left((Err(e), _)) => debug!(url = %target, error = %e, "cannot reach peer"),
-            Either::Right(_) => debug!(url = %target, "connect timed out"),
+            Either::Left((Err(e), _)) => failing.report(&target, &e),
+            Either::Right(_) => failing.report(&target, "connect timed out"),
         }
         let mut slept = Duration::ZERO;
         while slept < backoff && !transport.stopping() {

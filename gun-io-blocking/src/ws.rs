@@ -272,14 +272,16 @@ pub(crate) fn dial(
         .name("gun-dial".into())
         .spawn(move || {
             let mut backoff = net::FIRST_BACKOFF;
+            let mut failing = net::Failing::default();
             while !transport.stopping() {
                 match connect(&url, &tls) {
                     Ok(ws) => {
                         info!(url = %url.ws_url(), "connected to peer");
                         backoff = net::FIRST_BACKOFF;
+                        failing = net::Failing::default();
                         run_connection(ws, Role::Dialed, &transport);
                     }
-                    Err(e) => debug!(url = %url.ws_url(), error = %e, "cannot reach peer"),
+                    Err(e) => failing.report(&url.ws_url(), e),
                 }
                 // Sleep in small steps so shutdown is prompt.
                 let mut slept = Duration::ZERO;
@@ -293,13 +295,22 @@ pub(crate) fn dial(
 }
 
 fn connect(url: &PeerUrl, tls: &Tls) -> Result<WebSocket<Stream>, String> {
-    let addr = (url.host.as_str(), url.port)
+    // Each address the name resolves to, in turn (localhost: ::1, then 127.0.0.1).
+    let mut last = String::from("no address");
+    let mut stream = None;
+    for addr in (url.host.as_str(), url.port)
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
-    let stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    let stream = stream.ok_or(last)?;
     stream
         .set_read_timeout(Some(HANDSHAKE))
         .map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gun_io_tokio::{Gun, GunOptions};
+use gun_io_tokio::{Gun, GunOptions, TlsOptions};
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -21,10 +21,15 @@ fn free_port() -> u16 {
 
 /// Starts `gun` and waits for its "listening" line.
 fn start_gun(port: u16, data: &Path) -> Child {
+    start_gun_with(port, data, &[], "ws://")
+}
+
+fn start_gun_with(port: u16, data: &Path, extra: &[&str], scheme: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gun"))
         .args(["--port", &port.to_string(), "--data"])
         .arg(data)
         .args(["--log", "warn"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -33,7 +38,7 @@ fn start_gun(port: u16, data: &Path) -> Child {
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("read");
     assert!(
-        line.contains("listening on ws://"),
+        line.contains(&format!("listening on {scheme}")),
         "unexpected first line: {line:?}"
     );
     child
@@ -235,6 +240,50 @@ fn a_gunjs_client_and_a_rust_client_sync_through_the_gun_binary() {
     assert!(results.iter().any(|r| r["acked"] == true), "{results:?}");
     assert!(node.wait().expect("node exits").success());
     reading.join().expect("reader");
+    gun.kill().expect("kill");
+    let _ = gun.wait();
+}
+
+#[test]
+fn the_gun_binary_serves_wss_with_a_certificate_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("cert");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write");
+    std::fs::write(&key, made.signing_key.serialize_pem()).expect("write");
+    let port = free_port();
+    let tls_args = [
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ];
+    let mut gun = start_gun_with(port, &dir.path().join("radata"), &tls_args, "wss://");
+    let opts = GunOptions {
+        tls: TlsOptions {
+            ca: vec![cert.display().to_string()],
+            ..TlsOptions::default()
+        },
+        ..GunOptions::with_relay(format!("wss://127.0.0.1:{port}/gun"))
+    };
+    runtime().block_on(async {
+        let writer = Gun::without_keys(opts.clone()).await.expect("writer");
+        let reader = Gun::without_keys(opts).await.expect("reader");
+        assert!(writer.wait_for_connection(5_000).await && reader.wait_for_connection(5_000).await);
+        writer
+            .get("tls")
+            .put_acked(json!({"over": "wss"}))
+            .await
+            .expect("acked by the relay, over TLS");
+        let v = reader.get("tls").get("over").value().await.expect("read");
+        assert_eq!(v, json!("wss"));
+    });
+    // Only one of the pair is refused before anything starts.
+    let out = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .args(["--tls-cert", "cert.pem"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
     gun.kill().expect("kill");
     let _ = gun.wait();
 }

@@ -4,6 +4,7 @@
 //
 //   node agent.js client ws://127.0.0.1:PORT/gun
 //   node agent.js relay PORT DATA_DIR        (prints "@@ {"listening":PORT}")
+//   node agent.js relay PORT DATA_DIR CERT KEY   the same, serving https/wss
 //
 // Commands ({"id": n, "op": ...}); every answer carries the command's id:
 //   put   {path, value}        -> {ok, err}    chain.put, answered on the ack
@@ -26,16 +27,20 @@
 // Safety: multicast off; the relay listens on 127.0.0.1 only, the client
 // dials only the URL given.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const readline = require('readline');
 const Gun = require('gun');
 
-const [mode, arg1, arg2] = process.argv.slice(2);
+const [mode, arg1, arg2, cert, key] = process.argv.slice(2);
 const say = (obj) => process.stdout.write('@@ ' + JSON.stringify(obj) + '\n');
 
 let gun;
 if (mode === 'relay') {
-  const server = http.createServer();
+  const server = cert
+    ? https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) })
+    : http.createServer();
   // As `npm install gun` runs a relay: radisk on, AXE on.
   gun = Gun({ web: server, file: arg2, multicast: false, localStorage: false });
   server.listen(Number(arg1), '127.0.0.1', () => say({ listening: server.address().port }));

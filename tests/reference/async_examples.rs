@@ -115,7 +115,10 @@ pub(super) async fn objects(_env: &Env) -> Result<(), Box<dyn std::error::Error>
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
 
     // Put a complete object
     gun.get("user")
@@ -128,10 +131,19 @@ pub(super) async fn objects(_env: &Env) -> Result<(), Box<dyn std::error::Error>
         .await?;
 
     // Update specific fields
-    gun.get("user").get("alice").get("age").put(json!(31)).await?;
+    gun.get("user")
+        .get("alice")
+        .get("age")
+        .put(json!(31))
+        .await?;
 
     // check:
-    let alice = gun.get("user").get("alice").once_value().await?.expect("alice");
+    let alice = gun
+        .get("user")
+        .get("alice")
+        .once_value()
+        .await?
+        .expect("alice");
     assert_eq!(alice["name"], "Alice");
     assert_eq!(alice["age"], 31);
     assert_eq!(alice["email"], "alice@example.com");
@@ -143,7 +155,10 @@ pub(super) async fn relationships(_env: &Env) -> Result<(), Box<dyn std::error::
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
 
     // Create two users
     gun.get("user")
@@ -164,7 +179,11 @@ pub(super) async fn relationships(_env: &Env) -> Result<(), Box<dyn std::error::
     // Note: In practice, you'd get the soul from the created node
     // This is a simplified example
     let alice_soul = "user/alice"; // Soul from Alice node
-    gun.get("user").get("bob").get("friend").put(json!(alice_soul)).await?;
+    gun.get("user")
+        .get("bob")
+        .get("friend")
+        .put(json!(alice_soul))
+        .await?;
 
     // check: (a link proper is an object {"#": soul}; it is followed)
     gun.get("user")
@@ -172,7 +191,13 @@ pub(super) async fn relationships(_env: &Env) -> Result<(), Box<dyn std::error::
         .get("best")
         .put(json!({"#": alice_soul}))
         .await?;
-    let name = gun.get("user").get("bob").get("best").get("name").value().await?;
+    let name = gun
+        .get("user")
+        .get("bob")
+        .get("best")
+        .get("name")
+        .value()
+        .await?;
     assert_eq!(name, json!("Alice"));
     assert_eq!(
         gun.get("user").get("bob").get("friend").value().await?,
@@ -186,7 +211,10 @@ pub(super) async fn set_and_map(_env: &Env) -> Result<(), Box<dyn std::error::Er
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
 
     // Map over a collection
@@ -225,7 +253,10 @@ pub(super) async fn off(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     gun.get("user").get("alice").on(move |data, _key| {
         let _ = tx.send(data);
@@ -241,7 +272,10 @@ pub(super) async fn off(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     // check:
     gun.get("user").get("alice").put(json!("two")).await?;
     rt::sleep(rt::Duration::from_millis(200)).await;
-    assert!(rx.try_iter().all(|v| v != json!("two")), "a callback after off");
+    assert!(
+        rx.try_iter().all(|v| v != json!("two")),
+        "a callback after off"
+    );
     Ok(())
 }
 
@@ -249,7 +283,10 @@ pub(super) async fn off(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
 pub(super) async fn back(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
 
     // Navigate back up the chain
     let chain = gun.get("user").get("alice").get("name");
@@ -443,7 +480,10 @@ pub(super) async fn error_handling(_env: &Env) -> Result<(), Box<dyn std::error:
     use gun::{Gun, GunResult};
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
     let data = json!({"list": [1, 2, 3]});
     let mut matched = false;
 
@@ -533,18 +573,21 @@ pub(super) async fn realtime_sync(env: &Env) -> Result<(), Box<dyn std::error::E
     rt::sleep(rt::Duration::from_millis(100)).await;
 
     // check:
-    assert_eq!(rx.recv_timeout(rt::Duration::from_secs(10))?, "Hello, world!");
+    assert_eq!(
+        rx.recv_timeout(rt::Duration::from_secs(10))?,
+        "Hello, world!"
+    );
     Ok(())
 }
 
 /// The original's examples/two_clients.rs: two clients, a relay between
 /// them, both directions, then five messages.
 pub(super) async fn two_clients(env: &Env) -> Result<(), Box<dyn std::error::Error>> {
-    use gun::{Gun, GunOptions};
     use gun::SecretKey;
+    use gun::{Gun, GunOptions};
+    use rt::{Duration, sleep};
     use serde_json::json;
     use std::sync::Arc;
-    use rt::{sleep, Duration};
 
     println!("=== Two Client Relay Test ===\n");
 

@@ -38,8 +38,7 @@ pub(super) fn creating_an_instance(env: &Env) -> Result<(), Box<dyn std::error::
             storage_path: Some(env.path("gun_data")),
             ..Default::default()
         },
-    )
-    ?;
+    )?;
 
     // check:
     assert!(gun.wait_for_connection(5000));
@@ -62,14 +61,11 @@ pub(super) fn basic(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     gun.get("user").get("alice").put(json!("Alice"))?;
 
     // Read data once
-    gun.get("user")
-        .get("alice")
-        .once(|data, key| {
-            println!("User: {:?}", data);
-            // check:
-            assert_eq!((data, key), (json!("Alice"), Some("alice".to_string())));
-        })
-        ?;
+    gun.get("user").get("alice").once(|data, key| {
+        println!("User: {:?}", data);
+        // check:
+        assert_eq!((data, key), (json!("Alice"), Some("alice".to_string())));
+    })?;
 
     // Subscribe to updates
     gun.get("user").get("alice").on(|data, key| {
@@ -92,10 +88,7 @@ pub(super) fn basic_thousand_puts(_env: &Env) -> Result<(), Box<dyn std::error::
 
     let started = std::time::Instant::now();
     for i in 0..1000 {
-        gun.get("user")
-            .get(&format!("user_{}", i))
-            .put(json!(i))
-            ?;
+        gun.get("user").get(&format!("user_{}", i)).put(json!(i))?;
     }
     let took = started.elapsed();
     println!("1,000 awaited puts in {took:?}");
@@ -104,8 +97,7 @@ pub(super) fn basic_thousand_puts(_env: &Env) -> Result<(), Box<dyn std::error::
         let mut seen = None;
         gun.get("user")
             .get(&format!("user_{}", i))
-            .once(|data, _key| seen = Some(data))
-            ?;
+            .once(|data, _key| seen = Some(data))?;
         assert_eq!(seen, Some(json!(i)));
     }
     Ok(())
@@ -116,17 +108,17 @@ pub(super) fn objects(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
 
     // Put a complete object
-    gun.get("user")
-        .get("alice")
-        .put(json!({
-            "name": "Alice",
-            "age": 30,
-            "email": "alice@example.com"
-        }))
-        ?;
+    gun.get("user").get("alice").put(json!({
+        "name": "Alice",
+        "age": 30,
+        "email": "alice@example.com"
+    }))?;
 
     // Update specific fields
     gun.get("user").get("alice").get("age").put(json!(31))?;
@@ -144,35 +136,34 @@ pub(super) fn relationships(_env: &Env) -> Result<(), Box<dyn std::error::Error>
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
 
     // Create two users
-    gun.get("user")
-        .get("alice")
-        .put(json!({
-            "name": "Alice"
-        }))
-        ?;
+    gun.get("user").get("alice").put(json!({
+        "name": "Alice"
+    }))?;
 
-    gun.get("user")
-        .get("bob")
-        .put(json!({
-            "name": "Bob"
-        }))
-        ?;
+    gun.get("user").get("bob").put(json!({
+        "name": "Bob"
+    }))?;
 
     // Create a relationship (reference)
     // Note: In practice, you'd get the soul from the created node
     // This is a simplified example
     let alice_soul = "user/alice"; // Soul from Alice node
-    gun.get("user").get("bob").get("friend").put(json!(alice_soul))?;
+    gun.get("user")
+        .get("bob")
+        .get("friend")
+        .put(json!(alice_soul))?;
 
     // check: (a link proper is an object {"#": soul}; it is followed)
     gun.get("user")
         .get("bob")
         .get("best")
-        .put(json!({"#": alice_soul}))
-        ?;
+        .put(json!({"#": alice_soul}))?;
     let name = gun.get("user").get("bob").get("best").get("name").value()?;
     assert_eq!(name, json!("Alice"));
     assert_eq!(
@@ -187,7 +178,10 @@ pub(super) fn set_and_map(_env: &Env) -> Result<(), Box<dyn std::error::Error>> 
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
 
     // Map over a collection
@@ -200,13 +194,10 @@ pub(super) fn set_and_map(_env: &Env) -> Result<(), Box<dyn std::error::Error>> 
 
     // Add items to a collection
     for i in 1..=10 {
-        gun.get("users")
-            .get(&format!("user_{}", i))
-            .put(json!({
-                "id": i,
-                "name": format!("User {}", i)
-            }))
-            ?;
+        gun.get("users").get(&format!("user_{}", i)).put(json!({
+            "id": i,
+            "name": format!("User {}", i)
+        }))?;
     }
 
     // check: (and `set`, which the reference's "Real-time Sync" uses)
@@ -226,7 +217,10 @@ pub(super) fn off(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
     gun.get("user").get("alice").on(move |data, _key| {
         let _ = tx.send(data);
@@ -242,7 +236,10 @@ pub(super) fn off(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     // check:
     gun.get("user").get("alice").put(json!("two"))?;
     rt::sleep(rt::Duration::from_millis(200));
-    assert!(rx.try_iter().all(|v| v != json!("two")), "a callback after off");
+    assert!(
+        rx.try_iter().all(|v| v != json!("two")),
+        "a callback after off"
+    );
     Ok(())
 }
 
@@ -250,7 +247,10 @@ pub(super) fn off(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
 pub(super) fn back(_env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     use gun::Gun;
     use gun::{PublicKey, SecretKey};
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
 
     // Navigate back up the chain
     let chain = gun.get("user").get("alice").get("name");
@@ -278,8 +278,7 @@ pub(super) fn connecting_to_relays(env: &Env) -> Result<(), Box<dyn std::error::
         secret_key.clone(),
         public_key.clone(),
         GunOptions::with_relay(&env.relay),
-    )
-    ?;
+    )?;
     // check:
     assert!(gun.wait_for_connection(5000));
 
@@ -290,8 +289,7 @@ pub(super) fn connecting_to_relays(env: &Env) -> Result<(), Box<dyn std::error::
         secret_key2,
         public_key2,
         GunOptions::with_peers(vec![env.relay.clone(), env.relay2.clone()]),
-    )
-    ?;
+    )?;
 
     // check:
     let deadline = std::time::Instant::now() + rt::Duration::from_secs(10);
@@ -322,8 +320,7 @@ pub(super) fn relay_server(env: &Env) -> Result<(), Box<dyn std::error::Error>> 
         SecretKey::from_seed(&[9u8; 32]),
         SecretKey::from_seed(&[9u8; 32]).public_key(),
         GunOptions::with_relay(&url),
-    )
-    ?;
+    )?;
     assert!(client.wait_for_connection(5000));
     assert!(gun.is_connected());
     client.shutdown()?;
@@ -415,8 +412,7 @@ pub(super) fn connection_management(env: &Env) -> Result<(), Box<dyn std::error:
         SecretKey::from_seed(&[0u8; 32]),
         SecretKey::from_seed(&[0u8; 32]).public_key(),
         GunOptions::with_relay(&env.relay),
-    )
-    ?;
+    )?;
 
     // Check connection status
     let is_connected = gun.is_connected();
@@ -444,7 +440,10 @@ pub(super) fn error_handling(_env: &Env) -> Result<(), Box<dyn std::error::Error
     use gun::{Gun, GunResult};
     use gun::{PublicKey, SecretKey};
     use serde_json::json;
-    let gun = Gun::new(SecretKey::from_seed(&[0u8; 32]), SecretKey::from_seed(&[0u8; 32]).public_key());
+    let gun = Gun::new(
+        SecretKey::from_seed(&[0u8; 32]),
+        SecretKey::from_seed(&[0u8; 32]).public_key(),
+    );
     let data = json!({"list": [1, 2, 3]});
     let mut matched = false;
 
@@ -503,8 +502,7 @@ pub(super) fn realtime_sync(env: &Env) -> Result<(), Box<dyn std::error::Error>>
         SecretKey::from_seed(&[3u8; 32]),
         SecretKey::from_seed(&[3u8; 32]).public_key(),
         GunOptions::with_relay(&env.relay),
-    )
-    ?;
+    )?;
     assert!(reader.wait_for_connection(5000) && gun.wait_for_connection(5000));
     let (tx, rx) = std::sync::mpsc::channel();
     reader.get("chat").get("messages").map(move |data, _key| {
@@ -522,30 +520,30 @@ pub(super) fn realtime_sync(env: &Env) -> Result<(), Box<dyn std::error::Error>>
     });
 
     // Send a message
-    gun.get("chat")
-        .get("messages")
-        .set(json!({
-            "text": "Hello, world!",
-            "author": "Alice"
-        }))
-        ?;
+    gun.get("chat").get("messages").set(json!({
+        "text": "Hello, world!",
+        "author": "Alice"
+    }))?;
 
     // Keep running
     rt::sleep(rt::Duration::from_millis(100));
 
     // check:
-    assert_eq!(rx.recv_timeout(rt::Duration::from_secs(10))?, "Hello, world!");
+    assert_eq!(
+        rx.recv_timeout(rt::Duration::from_secs(10))?,
+        "Hello, world!"
+    );
     Ok(())
 }
 
 /// The original's examples/two_clients.rs: two clients, a relay between
 /// them, both directions, then five messages.
 pub(super) fn two_clients(env: &Env) -> Result<(), Box<dyn std::error::Error>> {
-    use gun::{Gun, GunOptions};
     use gun::SecretKey;
+    use gun::{Gun, GunOptions};
+    use rt::{Duration, sleep};
     use serde_json::json;
     use std::sync::Arc;
-    use rt::{sleep, Duration};
 
     println!("=== Two Client Relay Test ===\n");
 
@@ -629,14 +627,11 @@ pub(super) fn two_clients(env: &Env) -> Result<(), Box<dyn std::error::Error>> {
 
     // Client 1 sends data
     println!("[Client 1] Sending data...");
-    client1
-        .get(&test_key)
-        .put(json!({
-            "source": "client1",
-            "message": "Hello from Client 1!",
-            "timestamp": timestamp
-        }))
-        ?;
+    client1.get(&test_key).put(json!({
+        "source": "client1",
+        "message": "Hello from Client 1!",
+        "timestamp": timestamp
+    }))?;
     println!("[Client 1] ✓ Data sent");
 
     // Wait for data to propagate through relay
@@ -685,14 +680,11 @@ pub(super) fn two_clients(env: &Env) -> Result<(), Box<dyn std::error::Error>> {
 
     // Client 2 sends data back
     println!("[Client 2] Sending data back to Client 1...");
-    client2
-        .get(&test_key2)
-        .put(json!({
-            "source": "client2",
-            "message": "Hello back from Client 2!",
-            "timestamp": timestamp
-        }))
-        ?;
+    client2.get(&test_key2).put(json!({
+        "source": "client2",
+        "message": "Hello back from Client 2!",
+        "timestamp": timestamp
+    }))?;
     println!("[Client 2] ✓ Data sent");
 
     // Wait for data to propagate
@@ -736,14 +728,11 @@ pub(super) fn two_clients(env: &Env) -> Result<(), Box<dyn std::error::Error>> {
     // Send multiple messages from Client 1
     for i in 1..=5 {
         println!("[Client 1] Sending message {}...", i);
-        client1
-            .get(&test_key3)
-            .put(json!({
-                "source": "client1",
-                "count": i,
-                "message": format!("Message number {}", i)
-            }))
-            ?;
+        client1.get(&test_key3).put(json!({
+            "source": "client1",
+            "count": i,
+            "message": format!("Message number {}", i)
+        }))?;
         sleep(Duration::from_millis(200));
     }
 

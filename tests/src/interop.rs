@@ -398,10 +398,32 @@ impl JsAgent {
 
     /// A Gun.js relay on `port`, with its radisk store in `dir`.
     pub fn relay(name: &str, port: u16, dir: &std::path::Path) -> Outcome<Self> {
-        let a = Self::spawn(
+        Self::listening(
             name,
             &["relay".into(), port.to_string(), dir.display().to_string()],
-        )?;
+        )
+    }
+
+    /// A Gun.js relay on `port` serving https/wss with `cert` and `key` (PEM).
+    pub fn relay_tls(
+        name: &str,
+        port: u16,
+        dir: &std::path::Path,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Outcome<Self> {
+        let args = [
+            "relay".into(),
+            port.to_string(),
+            dir.display().to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ];
+        Self::listening(name, &args)
+    }
+
+    fn listening(name: &str, args: &[String]) -> Outcome<Self> {
+        let a = Self::spawn(name, args)?;
         a.first
             .recv_timeout(PATIENCE)
             .map_err(|_| format!("{name} did not start listening"))?;

@@ -139,3 +139,14 @@ impl Net for AsyncStd {
         }
     }
 }
+
+/// A self-signed certificate for `names` (host names or IP addresses) and
+/// its key, written as PEM files `cert.pem` and `key.pem` in `dir`.
+pub fn self_signed(dir: &std::path::Path, names: &[&str]) -> (String, String) {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let made = rcgen::generate_simple_self_signed(names).expect("a certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write cert");
+    std::fs::write(&key, made.signing_key.serialize_pem()).expect("write key");
+    (cert.display().to_string(), key.display().to_string())
+}
