@@ -73,6 +73,19 @@ fn basic_runs() {
 }
 
 #[test]
+fn offline_puts_runs() {
+    let exe = example("offline_puts");
+    for store in ["memory", "sled", "file"] {
+        let out = Command::new(&exe)
+            .args(["50", store])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{store}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("n=50"));
+    }
+}
+
+#[test]
 fn realtime_sync_runs() {
     run("realtime_sync");
 }

@@ -312,7 +312,7 @@ mod tests {
             text,
             r##"{"user/alice":{"_":{"#":"user/alice",">":{"age":1700000000000,"name":1700000000000}},"age":30,"name":"Alice"}}"##
         );
-        // The `##` a Gun.js relay sent with this reply (PROTOCOL.md, g1).
+        // The `##` a Gun.js relay sent with this reply (docs/PROTOCOL.md §9, g1).
         assert_eq!(g.wire_hash(), -1_127_191_897);
     }
 

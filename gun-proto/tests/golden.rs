@@ -1,4 +1,4 @@
-//! Every captured exchange in PROTOCOL.md, answered as Gun.js answered it
+//! Every captured exchange in docs/PROTOCOL.md (§9), answered as Gun.js answered it
 //! (message ids aside: ours are random too).
 
 mod common;

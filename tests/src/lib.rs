@@ -150,3 +150,9 @@ pub fn self_signed(dir: &std::path::Path, names: &[&str]) -> (String, String) {
     std::fs::write(&key, made.signing_key.serialize_pem()).expect("write key");
     (cert.display().to_string(), key.display().to_string())
 }
+
+/// The README's Rust examples, compiled by `cargo test` (this crate depends
+/// on every driver they use).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;

@@ -28,7 +28,10 @@ impl SledStore {
                 .cache_capacity(64 << 20)
                 .open()
             {
-                Ok(db) => return Ok(Self { db }),
+                Ok(db) => {
+                    warn_if_foreign(&db, path);
+                    return Ok(Self { db });
+                }
                 Err(sled::Error::Io(e))
                     if e.to_string().contains("could not acquire lock")
                         && std::time::Instant::now() < deadline =>
@@ -69,6 +72,20 @@ impl SledStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Our keys are `soul ESC key`; the original Rust port (gun 1.0.4) keyed
+/// whole nodes by soul. Its databases are not read: say so, not silently
+/// serve nothing.
+fn warn_if_foreign(db: &sled::Db, path: &Path) {
+    if let Some(Ok((k, _))) = db.iter().next()
+        && !k.contains(&ESC)
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "this sled database was not written by gun-rs (perhaps by the original port, gun 1.0.4); its entries are not read"
+        );
     }
 }
 
