@@ -118,3 +118,28 @@ fn keys_must_belong_together_and_bad_options_are_refused_clearly() {
         Err(GunError::Io(_))
     ));
 }
+
+#[test]
+fn store_errors_keep_their_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = GunOptions {
+        localStorage: true,
+        storage_path: Some(dir.path().display().to_string()),
+        ..GunOptions::default()
+    };
+    let g = Gun::without_keys(opts.clone()).expect("file store");
+    g.get("doc").put(json!({"k": 1})).expect("stored");
+    g.shutdown().expect("shutdown");
+    // Someone writes garbage over the node's file.
+    let file = gun_io_blocking::FileStore::open(dir.path())
+        .expect("open")
+        .path_for("doc");
+    std::fs::write(&file, b"{not json").expect("overwrite");
+    let g = Gun::without_keys(opts).expect("reopen");
+    let err = g.get("doc").put(json!({"k": 2})).expect_err("cannot merge into it");
+    assert!(matches!(err, GunError::Serialization(_)), "{err}");
+    let cause = std::error::Error::source(&err).expect("the JSON error underneath");
+    assert!(cause.downcast_ref::<serde_json::Error>().is_some(), "{cause}");
+    // Other nodes are unaffected.
+    g.get("other").put(json!({"k": 1})).expect("stored");
+}
