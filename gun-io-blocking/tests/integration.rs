@@ -136,10 +136,16 @@ fn store_errors_keep_their_cause() {
         .path_for("doc");
     std::fs::write(&file, b"{not json").expect("overwrite");
     let g = Gun::without_keys(opts).expect("reopen");
-    let err = g.get("doc").put(json!({"k": 2})).expect_err("cannot merge into it");
+    let err = g
+        .get("doc")
+        .put(json!({"k": 2}))
+        .expect_err("cannot merge into it");
     assert!(matches!(err, GunError::Serialization(_)), "{err}");
     let cause = std::error::Error::source(&err).expect("the JSON error underneath");
-    assert!(cause.downcast_ref::<serde_json::Error>().is_some(), "{cause}");
+    assert!(
+        cause.downcast_ref::<serde_json::Error>().is_some(),
+        "{cause}"
+    );
     // Other nodes are unaffected.
     g.get("other").put(json!({"k": 1})).expect("stored");
 }

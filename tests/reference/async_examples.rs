@@ -1,7 +1,8 @@
 // The original port's documented examples (gun 1.0.4's README and its
-// examples/two_clients.rs), for the async drivers. Included by
-// tests/tests/reference.rs once per driver, in a module where `gun` is the
-// driver crate and `rt` the runtime's `sleep` and `Duration`.
+// examples/two_clients.rs). Included by tests/tests/reference.rs once per
+// async driver, in a module where `gun` is the driver crate and `rt` the
+// runtime's `sleep` and `Duration`; tests/build.rs makes the blocking
+// driver's copy by removing `async` and `.await`.
 //
 // What changed from the reference, and only this:
 // - the `use` lines: `chia_bls::{SecretKey, PublicKey}` is `gun::{SecretKey,

@@ -92,23 +92,32 @@ macro_rules! all_examples {
 
 type Outcome = Result<(), Box<dyn std::error::Error>>;
 
-mod tokio_driver {
-    #[allow(unused_imports, unused_variables, unused_mut, clippy::unwrap_used)]
-    #[allow(
-        clippy::clone_on_copy,
-        clippy::collapsible_if,
-        clippy::field_reassign_with_default
-    )]
-    mod examples {
-        use crate::Env;
-        use gun_io_tokio as gun;
-        mod rt {
-            pub(super) use tokio::time::{Duration, sleep};
-        }
-        include!("../reference/async_examples.rs");
-    }
+/// A driver's module: the examples, included where `gun` is the driver
+/// crate and `rt` its runtime's `sleep` and `Duration`, and a test for each,
+/// run by `run`.
+macro_rules! driver {
+    ($module:ident: $driver:ident, run $run:ident, rt { $($rt:item)* }, examples $($file:tt)+) => {
+        mod $module {
+            // Written as the original's users wrote it, lints and all.
+            #[allow(unused_imports, unused_variables, unused_mut)]
+            #[allow(clippy::all, clippy::unwrap_used)]
+            mod examples {
+                use crate::Env;
+                use $driver as gun;
+                mod rt {
+                    $($rt)*
+                }
+                include!($($file)+);
+            }
 
-    fn run<F: Future<Output = crate::Outcome>>(example: impl FnOnce() -> F) {
+            all_examples!(super::run::$run);
+        }
+    };
+}
+
+/// How each runtime runs an example.
+mod run {
+    pub(crate) fn tokio<F: Future<Output = crate::Outcome>>(example: impl FnOnce() -> F) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -117,53 +126,21 @@ mod tokio_driver {
         rt.block_on(example()).expect("the example runs");
     }
 
-    all_examples!(run);
-}
-
-mod async_std_driver {
-    #[allow(unused_imports, unused_variables, unused_mut, clippy::unwrap_used)]
-    #[allow(
-        clippy::clone_on_copy,
-        clippy::collapsible_if,
-        clippy::field_reassign_with_default
-    )]
-    mod examples {
-        use crate::Env;
-        use gun_io_async_std as gun;
-        mod rt {
-            pub(super) use async_std::task::sleep;
-            pub(super) use std::time::Duration;
-        }
-        include!("../reference/async_examples.rs");
-    }
-
-    fn run<F: Future<Output = crate::Outcome>>(example: impl FnOnce() -> F) {
+    pub(crate) fn async_std<F: Future<Output = crate::Outcome>>(example: impl FnOnce() -> F) {
         async_std::task::block_on(example()).expect("the example runs");
     }
 
-    all_examples!(run);
-}
-
-mod blocking_driver {
-    #[allow(unused_imports, unused_variables, unused_mut, clippy::unwrap_used)]
-    #[allow(
-        clippy::clone_on_copy,
-        clippy::collapsible_if,
-        clippy::field_reassign_with_default
-    )]
-    mod examples {
-        use crate::Env;
-        use gun_io_blocking as gun;
-        mod rt {
-            pub(super) use std::thread::sleep;
-            pub(super) use std::time::Duration;
-        }
-        include!("../reference/blocking_examples.rs");
-    }
-
-    fn run(example: impl FnOnce() -> crate::Outcome) {
+    pub(crate) fn blocking(example: impl FnOnce() -> crate::Outcome) {
         example().expect("the example runs");
     }
-
-    all_examples!(run);
 }
+
+driver!(tokio_driver: gun_io_tokio, run tokio,
+    rt { pub(super) use tokio::time::{Duration, sleep}; },
+    examples "../reference/async_examples.rs");
+driver!(async_std_driver: gun_io_async_std, run async_std,
+    rt { pub(super) use async_std::task::sleep; pub(super) use std::time::Duration; },
+    examples "../reference/async_examples.rs");
+driver!(blocking_driver: gun_io_blocking, run blocking,
+    rt { pub(super) use std::thread::sleep; pub(super) use std::time::Duration; },
+    examples concat!(env!("OUT_DIR"), "/blocking_examples.rs"));
