@@ -1,5 +1,5 @@
 //! Cross-crate test support: [`Net`] starts Gun instances on one driver, and
-//! [`scenarios`] holds test bodies written once against the runtime-neutral
+//! [`scenarios`](mod@scenarios) holds test bodies written once against the runtime-neutral
 //! API (`gun_core`), run on every driver by `tests/tests/*.rs`.
 #![forbid(unsafe_code)]
 #![allow(missing_docs, clippy::missing_panics_doc)]
