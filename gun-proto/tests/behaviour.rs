@@ -111,6 +111,16 @@ fn an_own_put_is_acked_only_after_the_store_confirms() {
             .iter()
             .any(|e| matches!(e, Event::PutAck { .. }))
     );
+    // A slow disk is waited for past the put timeout, which only ends the
+    // wait for a peer.
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(
+        sim.take_events(0),
+        [Event::PutPeerAck {
+            req: ReqId(1),
+            result: Err(gun_proto::PutFailure::Timeout)
+        }]
+    );
     sim.release_writes(0);
     assert_eq!(
         sim.take_events(0),

@@ -413,9 +413,9 @@ pub fn garbage_and_vanishing_clients(net: &impl Net) {
     let (a, b) = (client(net, &r.url()), client(net, &r.url()));
     a.gun
         .get("still")
-        .put(json!({"ok": true}))
+        .put_acked(json!({"ok": true}))
         .wait()
-        .expect("put");
+        .expect("acked by the relay");
     assert_eq!(
         b.gun
             .get("still")

@@ -356,9 +356,14 @@ impl Engine {
         }
     }
 
+    /// No peer answered a put in time. With a store the put still settles
+    /// when its write is confirmed, however long the disk takes; without
+    /// one, the peer's ack was the only settlement there was.
     pub(super) fn app_put_timeout(&mut self, req: ReqId) {
         self.app_peer_acked(req, Err(PutFailure::Timeout));
-        self.app_acked(req, Err(PutFailure::Timeout));
+        if !self.cfg.store {
+            self.app_acked(req, Err(PutFailure::Timeout));
+        }
     }
 
     /// Handles a reply to one of our own requests; `false` if it is not ours.
