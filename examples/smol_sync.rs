@@ -30,7 +30,7 @@ fn main() -> Result<(), GunError> {
             .recv_timeout(std::time::Duration::from_secs(5))
             .map_err(|_| GunError::Network("no update".into()))?;
         println!("bob sees {got}");
-        let item = alice.get("list").set(json!({"n": 1})).await?;
+        let item = alice.get("list").set_acked(json!({"n": 1})).await?;
         let soul = item.path().last().cloned().unwrap_or_default();
         println!(
             "set item {soul}; bob reads {:?}",
