@@ -1,0 +1,390 @@
+//! The write path: puts from peers, data from replies, future states whose
+//! time came and our own writes are merged by HAM (once the souls they touch
+//! are in memory), written in the turn's batch, shown to listeners, and
+//! pushed on to the peers that want them.
+
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::jobs::Job;
+use super::storage::{Loaded, Waiter};
+use super::timers::Timer;
+use super::{Engine, Error, Message, Output, Role};
+use crate::graph::{Graph, Merged};
+use crate::ids::{PeerId, ReadId, WriteId};
+use crate::store::StoreError;
+
+/// Longest timer Gun.js sets for a future state (2^31-1 ms).
+const MAX_DEFER_MS: f64 = 2_147_483_647.0;
+
+/// Properties per read-repair message.
+const REPAIR_CHUNK: usize = 1000;
+
+impl Engine {
+    /// Runs a job now, or parks it until the store has answered its reads.
+    pub(super) fn run(&mut self, job: Job) {
+        let Some((job, waits_for)) = self.try_job(job) else {
+            return;
+        };
+        if let Some(job) = self.storage.park(job, waits_for) {
+            warn!("too many jobs waiting on the store; refusing one");
+            let why = "Busy: too many requests waiting on storage";
+            self.refuse(job, why, StoreError::new(why));
+        }
+    }
+
+    /// Refuses a job: a peer gets `why` as its `err`; the application gets
+    /// `err`, which may name local files a peer has no business seeing.
+    pub(super) fn refuse(&mut self, job: Job, why: &str, err: StoreError) {
+        match job {
+            Job::PeerPut { peer, msg } => self.nack(peer, msg.id, why),
+            Job::PeerGet(get) => self.nack(get.peer, get.msg.id, why),
+            Job::Write(write) => self.write_refused(write.req, err),
+            Job::Data { .. } | Job::Deferred { .. } => {}
+        }
+    }
+
+    /// Answers message `id` of `peer` with an error.
+    fn nack(&mut self, peer: PeerId, id: Option<String>, why: &str) {
+        let reply_id = self.new_id();
+        let reply = Message {
+            id: Some(reply_id),
+            ack: id,
+            err: Some(why.to_owned()),
+            ..Message::default()
+        };
+        self.send(peer, &reply);
+    }
+
+    /// Does a job if its souls are in memory; else gives it back with the
+    /// soul it waits for (`None`: any read).
+    fn try_job(&mut self, job: Job) -> Option<(Job, Option<String>)> {
+        match job {
+            Job::PeerPut { peer, msg } => {
+                let loaded = match &msg.put {
+                    Some(g) => self.ensure_diff_loaded(g),
+                    None => Loaded::Yes,
+                };
+                match loaded {
+                    Loaded::No(soul) => Some((Job::PeerPut { peer, msg }, Some(soul))),
+                    Loaded::Failed(e) => {
+                        self.refuse(Job::PeerPut { peer, msg }, "storage read failed", e);
+                        None
+                    }
+                    Loaded::Yes => {
+                        self.peer_put(peer, msg);
+                        None
+                    }
+                }
+            }
+            Job::PeerGet(get) => self.peer_get(get),
+            Job::Data { except, diff } => match self.ensure_diff_loaded(&diff) {
+                Loaded::No(soul) => Some((Job::Data { except, diff }, Some(soul))),
+                Loaded::Failed(_) => None,
+                Loaded::Yes => {
+                    let merged = self.merge(&diff, None);
+                    self.push(&merged.accepted, except, false);
+                    None
+                }
+            },
+            Job::Deferred { diff, ticket } => match self.ensure_diff_loaded(&diff) {
+                Loaded::No(soul) => Some((Job::Deferred { diff, ticket }, Some(soul))),
+                Loaded::Failed(_) => None,
+                Loaded::Yes => {
+                    let merged = self.graph.merge(self.now.unix_ms, &diff);
+                    if merged.deferred.is_empty() {
+                        // Applied (or superseded meanwhile): the put's ack may be due.
+                        let waiter = ticket.and_then(|t| self.deferred.ticket_done(t));
+                        self.storage.write(&merged.accepted, waiter);
+                        self.changed(&merged.accepted);
+                        self.push(&merged.accepted, None, true);
+                    } else {
+                        self.defer(&merged.deferred, ticket);
+                    }
+                    None
+                }
+            },
+            Job::Write(write) => self.try_write(write),
+        }
+    }
+
+    /// [`Engine::ensure_loaded`] for every soul of a diff.
+    pub(super) fn ensure_diff_loaded(&mut self, diff: &Graph) -> Loaded {
+        self.storage.ensure_loaded(diff.souls(), &mut self.outputs)
+    }
+
+    /// Whether `souls` are in memory; reads the missing ones.
+    pub(super) fn ensure_loaded<'s>(&mut self, souls: impl IntoIterator<Item = &'s str>) -> Loaded {
+        self.storage.ensure_loaded(souls, &mut self.outputs)
+    }
+
+    /// A peer's put, its souls in memory: merge, ack once written, forward.
+    fn peer_put(&mut self, peer: PeerId, mut msg: Message) {
+        let Some(diff) = msg.put.take() else { return };
+        let id = msg.id.clone().unwrap_or_default();
+        let serves = self.mesh.role(peer) == Some(Role::Accepted);
+        let merged = self.graph.merge(self.now.unix_ms, &diff);
+        // Ack what we serve once written: also a put that lost entirely, since
+        // what it wrote is superseded by what is stored. A put with properties
+        // from the future is acked once they have been applied and written
+        // (Gun.js never acks those).
+        let waiter = serves.then_some(Waiter::Peer { peer, id });
+        let waiter = match (waiter, merged.deferred.prop_count()) {
+            (Some(w), n) if n > 0 => {
+                let t = self.deferred.ticket(w, n);
+                self.defer(&merged.deferred, Some(t));
+                None
+            }
+            (w, _) => {
+                self.defer(&merged.deferred, None);
+                w
+            }
+        };
+        self.storage.write(&merged.accepted, waiter);
+        self.changed(&merged.accepted);
+        if !merged.accepted.is_empty() {
+            msg.put = Some(diff);
+            self.forward_put(peer, &msg);
+        }
+    }
+
+    /// Forwards a peer's put, same id, to the peers that want its souls and to
+    /// our upstream peers, with `><` naming everyone it went to.
+    fn forward_put(&mut self, origin: PeerId, msg: &Message) {
+        let Some(put) = &msg.put else { return };
+        let seen: Vec<&str> = msg
+            .seen
+            .as_deref()
+            .map(|s| s.split(',').collect())
+            .unwrap_or_default();
+        let targets = self.mesh.targets(put.souls(), Some(origin), &seen, true);
+        // Only writes flowing up (from a peer we serve) are kept for the
+        // upstream peers until acked; pushes coming down from them are not.
+        let from_below = self.mesh.role(origin) == Some(Role::Accepted);
+        if targets.is_empty() {
+            if from_below
+                && self.cfg.has_upstream
+                && let Some(id) = &msg.id
+            {
+                self.keep_for_upstream(id.clone(), put.clone());
+            }
+            return;
+        }
+        let mut out = msg.clone();
+        out.seen = Some(self.mesh.seen_text(&seen, origin, &targets));
+        // A reply passed on as a push loses its `@`, unless it is signed:
+        // then every field but `#`, `sigs` and `><` is what was signed.
+        if !out.extra.contains_key("sigs") {
+            out.ack = None;
+        }
+        self.countersign(&mut out);
+        let text = out.encode();
+        // Kept for upstream even when no upstream peer is connected now: it
+        // goes out when one connects.
+        let upstream = from_below && (self.cfg.has_upstream || self.any_upstream(&targets));
+        self.mesh
+            .broadcast(&targets, &text, msg.id.as_deref(), self.now.mono);
+        if upstream && let Some(id) = &msg.id {
+            self.keep_for_upstream(id.clone(), put.clone());
+        }
+    }
+
+    fn any_upstream(&self, targets: &[PeerId]) -> bool {
+        targets
+            .iter()
+            .any(|t| self.mesh.role(*t) == Some(Role::Dialed))
+    }
+
+    /// Keeps a put sent upstream as message `id` until an upstream peer acks it.
+    fn keep_for_upstream(&mut self, id: String, put: Graph) {
+        self.mesh.keep_for_upstream(id.clone(), put);
+        let age = self.route_age();
+        self.set_timer(age, Timer::RouteExpire(id));
+    }
+
+    /// An upstream peer (re)connected: resend what no upstream peer has acked.
+    pub(super) fn resend_to_upstream(&mut self, peer: PeerId) {
+        for (entry, put) in self.mesh.kept_for_upstream() {
+            let msg = Message {
+                id: Some(self.new_id()),
+                put: Some(put),
+                ..Message::default()
+            };
+            let id = self.broadcast(&[peer], msg);
+            self.mesh.resent(id.clone(), entry);
+            let age = self.route_age();
+            self.set_timer(age, Timer::RouteExpire(id));
+        }
+    }
+
+    /// Pushes properties we accepted from elsewhere to the peers subscribed to
+    /// their souls (and to upstream peers when `upstream`), as a new message.
+    pub(super) fn push(&mut self, accepted: &Graph, except: Option<PeerId>, upstream: bool) {
+        if accepted.is_empty() {
+            return;
+        }
+        let targets = self.mesh.targets(accepted.souls(), except, &[], upstream);
+        if targets.is_empty() {
+            if upstream && self.cfg.has_upstream {
+                let id = self.new_id();
+                self.keep_for_upstream(id, accepted.clone());
+            }
+            return;
+        }
+        let to_upstream = upstream && (self.cfg.has_upstream || self.any_upstream(&targets));
+        let msg = Message {
+            id: Some(self.new_id()),
+            put: Some(accepted.clone()),
+            ..Message::default()
+        };
+        let id = self.broadcast(&targets, msg);
+        if to_upstream {
+            self.keep_for_upstream(id, accepted.clone());
+        }
+    }
+
+    /// Sends what was just read from the store upstream (read repair): a
+    /// write this peer stored and acked before a crash still reaches the
+    /// peers above it. Kept until acked, like any forward.
+    fn repair_upstream(&mut self, found: &Graph) {
+        if !self.cfg.has_upstream || found.is_empty() {
+            return;
+        }
+        let upstream = self.mesh.upstream();
+        // In chunks, so that a large store stays within frame limits.
+        for chunk in chunks(found, REPAIR_CHUNK) {
+            let msg = Message {
+                id: Some(self.new_id()),
+                put: Some(chunk.clone()),
+                ..Message::default()
+            };
+            let id = self.broadcast(&upstream, msg);
+            self.keep_for_upstream(id, chunk);
+        }
+    }
+
+    /// Merges `diff` (its souls loaded) into the graph: writes what won, defers
+    /// what is from the future, and tells listeners.
+    pub(super) fn merge(&mut self, diff: &Graph, waiter: Option<Waiter>) -> Merged {
+        let merged = self.graph.merge(self.now.unix_ms, diff);
+        self.defer(&merged.deferred, None);
+        self.storage.write(&merged.accepted, waiter);
+        self.changed(&merged.accepted);
+        merged
+    }
+
+    /// Schedules future-state properties for when the wall clock reaches them.
+    /// `ticket` is the ack owed once these properties are applied.
+    fn defer(&mut self, deferred: &Graph, ticket: Option<u64>) {
+        for (soul, node) in deferred.iter() {
+            for (key, p) in node.iter() {
+                if !self.deferred.hold() {
+                    warn!(
+                        soul,
+                        key, "too many future-state updates held; dropping one"
+                    );
+                    // Not stored, so never acked.
+                    if let Some(t) = ticket {
+                        self.deferred.cancel(t);
+                    }
+                    continue;
+                }
+                let ms = (p.state - self.now.unix_ms).clamp(0.0, MAX_DEFER_MS);
+                let after = Duration::from_secs_f64(ms / 1000.0) + Duration::from_millis(1);
+                self.set_timer(
+                    after,
+                    Timer::Deferred {
+                        soul: soul.to_owned(),
+                        key: key.to_owned(),
+                        value: p.value.clone(),
+                        state: p.state,
+                        ticket,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The store answered a read: merge what it found, run what waited.
+    pub(super) fn read_done(
+        &mut self,
+        id: ReadId,
+        result: Result<Graph, StoreError>,
+    ) -> Result<(), Error> {
+        let done = self.storage.read_done(id, result)?;
+        if let Some(found) = &done.found {
+            // Stored data is trusted: merged with no deferral.
+            let merged = self.graph.merge(f64::INFINITY, found);
+            self.changed(&merged.accepted);
+            self.repair_upstream(found);
+        }
+        for job in self.storage.unpark(&done.affected) {
+            self.run(job);
+        }
+        self.reload();
+        self.storage.clear_failed();
+        Ok(())
+    }
+
+    /// The store wrote (or failed to write) a batch: send the acks it owed.
+    pub(super) fn write_done(
+        &mut self,
+        id: WriteId,
+        result: Result<(), StoreError>,
+    ) -> Result<(), Error> {
+        let waiters = self.storage.write_done(id)?;
+        if let Err(e) = &result {
+            warn!(error = %e, "store write failed");
+        }
+        for w in waiters {
+            match w {
+                Waiter::Peer { peer, id } => {
+                    let reply_id = self.new_id();
+                    let mut ack = Message {
+                        id: Some(reply_id),
+                        ack: Some(id),
+                        ..Message::default()
+                    };
+                    match &result {
+                        Ok(()) => ack.ok = Some(serde_json::Value::Bool(true)),
+                        Err(e) => ack.err = Some(e.to_string()),
+                    }
+                    self.send(peer, &ack);
+                }
+                Waiter::Own(req) => {
+                    let r = result.clone().map_err(super::PutFailure::Store);
+                    self.settled(req, r);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands an event to the application.
+    pub(super) fn emit(&mut self, event: super::Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+}
+
+/// Splits a graph into graphs of at most `n` properties (whole nodes kept
+/// together where they fit).
+fn chunks(g: &Graph, n: usize) -> Vec<Graph> {
+    let mut out = Vec::new();
+    let mut cur = Graph::new();
+    let mut count = 0;
+    for (soul, node) in g.iter() {
+        for (key, p) in node.iter() {
+            if count == n {
+                out.push(std::mem::take(&mut cur));
+                count = 0;
+            }
+            cur.insert(soul, key, p.value.clone(), p.state);
+            count += 1;
+        }
+    }
+    if count > 0 {
+        out.push(cur);
+    }
+    out
+}

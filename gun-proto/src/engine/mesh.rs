@@ -1,0 +1,425 @@
+//! The mesh: connected peers and their outgoing queues, who subscribed to
+//! which soul, the dedup window that also routes replies, not-founds held
+//! for upstream answers, and forwards kept until an upstream peer acks them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use tracing::{debug, warn};
+
+use super::{Config, Error, Role};
+use crate::dup::Dup;
+use crate::graph::Graph;
+use crate::ids::PeerId;
+use crate::wire;
+
+/// A connected peer.
+#[derive(Debug)]
+struct Peer {
+    role: Role,
+    pid: Option<String>,
+    /// How `><` names it: its pid once it greeted, else a local name.
+    label: String,
+    /// Encoded messages waiting for the next frame.
+    queue: Vec<String>,
+    /// How many souls it subscribed to.
+    subs: usize,
+}
+
+/// A not-found answer waiting for upstream peers.
+#[derive(Debug)]
+struct Held {
+    to: PeerId,
+    waiting: BTreeSet<PeerId>,
+}
+
+/// What a disconnect leaves to do.
+#[derive(Debug)]
+pub(super) struct Gone {
+    /// Held not-founds whose last upstream peer this was: send them now.
+    pub(super) released: Vec<(String, PeerId)>,
+}
+
+/// Peers, subscriptions, dedup and the upstream outbox.
+#[derive(Debug)]
+pub(super) struct Mesh {
+    peers: BTreeMap<PeerId, Peer>,
+    /// Peers subscribed to a soul (they asked for it).
+    subs: HashMap<String, BTreeSet<PeerId>>,
+    /// Subscriptions of disconnected peers, by their `pid`, with the time
+    /// they lapse: restored if the peer greets again.
+    gone_subs: BTreeMap<String, (Duration, Vec<String>)>,
+    dup: Dup,
+    /// Not-found replies held while upstream peers are asked, by get id.
+    held: HashMap<String, Held>,
+    /// Peers' puts forwarded upstream and not yet acked there, resent when an
+    /// upstream peer (re)connects, so a write a relay acked reaches the root.
+    relay_outbox: BTreeMap<u64, Graph>,
+    /// Message ids of those forwards (or resends), to match upstream acks.
+    relay_ids: HashMap<String, u64>,
+    next_relay: u64,
+    /// Peers with queued messages.
+    dirty: BTreeSet<PeerId>,
+    max_subs_per_peer: usize,
+    sub_memory: Duration,
+    sub_memory_peers: usize,
+    max_outbox: usize,
+    batch_bytes: usize,
+}
+
+impl Mesh {
+    pub(super) fn new(cfg: &Config) -> Self {
+        Self {
+            peers: BTreeMap::new(),
+            subs: HashMap::new(),
+            gone_subs: BTreeMap::new(),
+            dup: Dup::new(cfg.dedup_age, cfg.dedup_max),
+            held: HashMap::new(),
+            relay_outbox: BTreeMap::new(),
+            relay_ids: HashMap::new(),
+            next_relay: 0,
+            dirty: BTreeSet::new(),
+            max_subs_per_peer: cfg.max_subs_per_peer,
+            sub_memory: cfg.sub_memory,
+            sub_memory_peers: cfg.sub_memory_peers,
+            max_outbox: cfg.max_outbox,
+            batch_bytes: cfg.batch_bytes,
+        }
+    }
+
+    // ----- peers ------------------------------------------------------------
+
+    pub(super) fn connect(&mut self, peer: PeerId, role: Role) -> Result<(), Error> {
+        if self.peers.contains_key(&peer) {
+            return Err(Error::PeerExists(peer));
+        }
+        debug!(?peer, ?role, "peer connected");
+        self.peers.insert(
+            peer,
+            Peer {
+                role,
+                pid: None,
+                label: format!("~{}", peer.0),
+                queue: Vec::new(),
+                subs: 0,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn disconnect(&mut self, peer: PeerId, now: Duration) -> Result<Gone, Error> {
+        let Some(gone) = self.peers.remove(&peer) else {
+            return Err(Error::UnknownPeer(peer));
+        };
+        debug!(?peer, "peer disconnected");
+        self.dirty.remove(&peer);
+        let mut souls = Vec::new();
+        self.subs.retain(|soul, set| {
+            if set.remove(&peer) {
+                souls.push(soul.clone());
+            }
+            !set.is_empty()
+        });
+        if let Some(pid) = gone.pid {
+            self.remember_subs(pid, souls, now);
+        }
+        self.dup.forget_peer(peer);
+        let mut released: Vec<String> = self
+            .held
+            .iter_mut()
+            .filter_map(|(id, h)| {
+                (h.waiting.remove(&peer) && h.waiting.is_empty()).then(|| id.clone())
+            })
+            .collect();
+        released.sort();
+        let released = released
+            .into_iter()
+            .filter_map(|id| self.held.remove(&id).map(|h| (id, h.to)))
+            .collect();
+        self.held.retain(|_, h| h.to != peer);
+        Ok(Gone { released })
+    }
+
+    pub(super) fn contains(&self, peer: PeerId) -> bool {
+        self.peers.contains_key(&peer)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    pub(super) fn role(&self, peer: PeerId) -> Option<Role> {
+        self.peers.get(&peer).map(|p| p.role)
+    }
+
+    /// The peers we dialed (our relays).
+    pub(super) fn upstream(&self) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.role == Role::Dialed)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A peer greeted with `pid`: it is named so in `><` from now on, and
+    /// gets back the subscriptions it had when it left.
+    pub(super) fn greeted(&mut self, peer: PeerId, pid: &str, now: Duration) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.pid = Some(pid.to_owned());
+            p.label = pid.to_owned();
+        }
+        let Some((until, souls)) = self.gone_subs.remove(pid) else {
+            return;
+        };
+        if until <= now {
+            return;
+        }
+        debug!(?peer, pid, count = souls.len(), "subscriptions restored");
+        for soul in souls {
+            self.subscribe(peer, &soul);
+        }
+    }
+
+    /// Keeps a departing peer's subscriptions for `sub_memory`.
+    fn remember_subs(&mut self, pid: String, mut souls: Vec<String>, now: Duration) {
+        self.gone_subs.retain(|_, (until, _)| *until > now);
+        if souls.is_empty() || self.sub_memory_peers == 0 {
+            return;
+        }
+        if self.gone_subs.len() >= self.sub_memory_peers {
+            let oldest = self
+                .gone_subs
+                .iter()
+                .min_by_key(|(_, (until, _))| *until)
+                .map(|(pid, _)| pid.clone());
+            if let Some(pid) = oldest {
+                self.gone_subs.remove(&pid);
+            }
+        }
+        souls.sort();
+        self.gone_subs.insert(pid, (now + self.sub_memory, souls));
+    }
+
+    // ----- subscriptions and targets ----------------------------------------
+
+    /// `peer` asked for `soul`: puts on it are pushed to it from now on.
+    pub(super) fn subscribe(&mut self, peer: PeerId, soul: &str) {
+        let limit = self.max_subs_per_peer;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let set = self.subs.entry(soul.to_owned()).or_default();
+        if set.contains(&peer) {
+            return;
+        }
+        if p.subs >= limit {
+            warn!(?peer, "peer reached its subscription limit");
+            return;
+        }
+        p.subs += 1;
+        set.insert(peer);
+    }
+
+    /// The souls any peer subscribed to, sorted.
+    pub(super) fn subscribed_souls(&self) -> Vec<String> {
+        let mut souls: Vec<String> = self.subs.keys().cloned().collect();
+        souls.sort();
+        souls
+    }
+
+    /// The peers a message about `souls` goes to: those subscribed to any of
+    /// them, and our upstream peers when `upstream`; never `except`, nor a
+    /// peer named in `seen` (the message's `><`).
+    pub(super) fn targets<'s>(
+        &self,
+        souls: impl IntoIterator<Item = &'s str>,
+        except: Option<PeerId>,
+        seen: &[&str],
+        upstream: bool,
+    ) -> Vec<PeerId> {
+        let mut out: BTreeSet<PeerId> = BTreeSet::new();
+        for soul in souls {
+            if let Some(set) = self.subs.get(soul) {
+                out.extend(set.iter().copied());
+            }
+        }
+        if upstream {
+            out.extend(
+                self.peers
+                    .iter()
+                    .filter(|(_, p)| p.role == Role::Dialed)
+                    .map(|(id, _)| *id),
+            );
+        }
+        out.into_iter()
+            .filter(|id| Some(*id) != except)
+            .filter(|id| {
+                self.peers
+                    .get(id)
+                    .is_some_and(|p| !seen.contains(&p.label.as_str()))
+            })
+            .collect()
+    }
+
+    /// The `><` a passed-on message carries: what it said, then `origin` and
+    /// the `targets` it now goes to.
+    pub(super) fn seen_text(&self, seen: &[&str], origin: PeerId, targets: &[PeerId]) -> String {
+        let mut labels: Vec<&str> = seen.iter().copied().filter(|s| !s.is_empty()).collect();
+        for id in std::iter::once(&origin).chain(targets) {
+            if let Some(p) = self.peers.get(id)
+                && !labels.contains(&p.label.as_str())
+            {
+                labels.push(&p.label);
+            }
+        }
+        labels.join(",")
+    }
+
+    // ----- sending ----------------------------------------------------------
+
+    /// Queues `text` for each of `targets`, remembering `id` as ours so an
+    /// echo of it is dropped.
+    pub(super) fn broadcast(
+        &mut self,
+        targets: &[PeerId],
+        text: &str,
+        id: Option<&str>,
+        now: Duration,
+    ) {
+        self.note_sent(id, now);
+        for &t in targets {
+            if let Some(p) = self.peers.get_mut(&t) {
+                p.queue.push(text.to_owned());
+                self.dirty.insert(t);
+            }
+        }
+    }
+
+    /// Queues `text` for `peer`.
+    pub(super) fn send(&mut self, peer: PeerId, text: String, id: Option<&str>, now: Duration) {
+        self.note_sent(id, now);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.queue.push(text);
+            self.dirty.insert(peer);
+        }
+    }
+
+    fn note_sent(&mut self, id: Option<&str>, now: Duration) {
+        if let Some(id) = id
+            && !self.dup.contains(id, now)
+        {
+            self.dup.track(id, None, now);
+        }
+    }
+
+    /// The next frame to transmit: a peer's queued messages, batched up to
+    /// the frame budget.
+    pub(super) fn next_frame(&mut self) -> Option<(PeerId, String)> {
+        let peer = *self.dirty.iter().next()?;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            self.dirty.remove(&peer);
+            return Some((peer, "[]".into()));
+        };
+        let mut size = 0;
+        let mut n = 0;
+        for m in &p.queue {
+            if n > 0 && size + m.len() + 1 > self.batch_bytes {
+                break;
+            }
+            size += m.len() + 1;
+            n += 1;
+        }
+        let rest = p.queue.split_off(n);
+        let taken = std::mem::replace(&mut p.queue, rest);
+        if p.queue.is_empty() {
+            self.dirty.remove(&peer);
+        }
+        Some((peer, wire::batch(&taken)))
+    }
+
+    // ----- dedup and routes ---------------------------------------------------
+
+    /// Whether `id` was seen lately (then the message is a duplicate).
+    pub(super) fn seen(&self, id: &str, now: Duration) -> bool {
+        self.dup.contains(id, now)
+    }
+
+    /// Remembers `id` as arrived from `from`: replies to it route back there.
+    pub(super) fn arrived(&mut self, id: &str, from: PeerId, now: Duration) {
+        self.dup.track(id, Some(from), now);
+    }
+
+    /// Where a reply to `id` goes.
+    pub(super) fn route(&self, id: &str, now: Duration) -> Option<PeerId> {
+        self.dup.via(id, now)
+    }
+
+    // ----- held not-founds ----------------------------------------------------
+
+    /// Holds the not-found for get `id`, owed to `to`, until `waiting` answer.
+    pub(super) fn hold(&mut self, id: String, to: PeerId, waiting: BTreeSet<PeerId>) {
+        self.held.insert(id, Held { to, waiting });
+    }
+
+    /// Stops holding get `id`; to whom its not-found is owed.
+    pub(super) fn release(&mut self, id: &str) -> Option<PeerId> {
+        self.held.remove(id).map(|h| h.to)
+    }
+
+    /// Whether a not-found for get `id` is held.
+    pub(super) fn is_held(&self, id: &str) -> bool {
+        self.held.contains_key(id)
+    }
+
+    /// Upstream peer `from` did not find what get `id` asked: whether every
+    /// upstream peer has now said so.
+    pub(super) fn not_found_from(&mut self, id: &str, from: PeerId) -> bool {
+        self.held.get_mut(id).is_some_and(|h| {
+            h.waiting.remove(&from);
+            h.waiting.is_empty()
+        })
+    }
+
+    // ----- the upstream outbox ----------------------------------------------
+
+    /// Keeps a put sent upstream (as message `id`) until an upstream peer acks it.
+    pub(super) fn keep_for_upstream(&mut self, id: String, put: Graph) {
+        if self.relay_outbox.len() >= self.max_outbox
+            && let Some((old, _)) = self.relay_outbox.pop_first()
+        {
+            warn!(
+                old,
+                "relay outbox full: an unacked forward will not be resent"
+            );
+        }
+        self.next_relay += 1;
+        let entry = self.next_relay;
+        self.relay_outbox.insert(entry, put);
+        self.relay_ids.insert(id, entry);
+    }
+
+    /// What is kept for upstream, to send again (each entry under a new id).
+    pub(super) fn kept_for_upstream(&self) -> Vec<(u64, Graph)> {
+        self.relay_outbox
+            .iter()
+            .map(|(e, g)| (*e, g.clone()))
+            .collect()
+    }
+
+    /// Entry `entry` went out again as message `id`.
+    pub(super) fn resent(&mut self, id: String, entry: u64) {
+        self.relay_ids.insert(id, entry);
+    }
+
+    /// An upstream peer acked message `id`: if it was a forward, it is done.
+    pub(super) fn upstream_acked(&mut self, id: &str) {
+        if let Some(entry) = self.relay_ids.remove(id) {
+            self.relay_outbox.remove(&entry);
+        }
+    }
+
+    /// Message `id` no longer routes acks.
+    pub(super) fn expire_route(&mut self, id: &str) {
+        self.relay_ids.remove(id);
+    }
+}

@@ -1,0 +1,125 @@
+//! The application's reads: `once`s waiting for an answer, listeners (`on`,
+//! `map`) with what they last saw, the souls each depends on, and our gets
+//! to peers with whom they wait for.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::Path;
+use crate::ids::{PeerId, ReqId, SubId};
+use crate::lex::Lex;
+
+/// A read waiting for the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Waiting {
+    Once(ReqId),
+    Listener(SubId),
+}
+
+/// A `once` in progress.
+#[derive(Debug)]
+pub(super) struct Once {
+    pub(super) path: Path,
+    /// The keys a lex once selects (`None`: the whole value).
+    pub(super) keys: Option<Lex>,
+    /// What it asked peers for (soul, key), so it asks each once.
+    pub(super) asked: HashSet<(String, Option<String>)>,
+    /// Our gets that some peer has yet to answer.
+    pub(super) outstanding: BTreeSet<String>,
+}
+
+/// One of our gets to peers.
+#[derive(Debug)]
+pub(super) struct OutGet {
+    pub(super) waiting: BTreeSet<PeerId>,
+    pub(super) onces: Vec<ReqId>,
+    /// The soul, when the get asked for all of it.
+    pub(super) whole: Option<String>,
+}
+
+/// `on` or `map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    On,
+    Map,
+}
+
+/// A listener and what it last delivered.
+#[derive(Debug)]
+pub(super) struct Listener {
+    pub(super) kind: Kind,
+    pub(super) path: Path,
+    /// The souls its path passes through now.
+    pub(super) deps: Vec<String>,
+    pub(super) asked: HashSet<(String, Option<String>)>,
+    pub(super) last: Option<serde_json::Value>,
+    pub(super) last_map: BTreeMap<String, serde_json::Value>,
+}
+
+/// The application's reads.
+#[derive(Debug, Default)]
+pub(super) struct Queries {
+    pub(super) onces: HashMap<ReqId, Once>,
+    /// Our gets to peers, by message id.
+    pub(super) gets: HashMap<String, OutGet>,
+    pub(super) listeners: BTreeMap<SubId, Listener>,
+    /// Listeners by the souls their path passes through.
+    by_soul: HashMap<String, BTreeSet<SubId>>,
+    /// Onces and listeners waiting for store reads.
+    pub(super) waiting: BTreeSet<Waiting>,
+    /// Souls an upstream peer has sent whole since we last connected: a
+    /// `once` of such a node answers from memory; of any other node (held
+    /// only in part, from key gets or our own writes) it asks first.
+    pub(super) whole: HashSet<String>,
+}
+
+impl Queries {
+    /// The listeners watching any of `souls`.
+    pub(super) fn watching<'s>(&self, souls: impl IntoIterator<Item = &'s str>) -> BTreeSet<SubId> {
+        let mut subs = BTreeSet::new();
+        for soul in souls {
+            if let Some(set) = self.by_soul.get(soul) {
+                subs.extend(set.iter().copied());
+            }
+        }
+        subs
+    }
+
+    /// Listener `sub` now depends on `souls` (instead of `old`).
+    pub(super) fn index(&mut self, sub: SubId, old: &[String], souls: &[String]) {
+        self.unindex(sub, old);
+        for s in souls {
+            self.by_soul.entry(s.clone()).or_default().insert(sub);
+        }
+    }
+
+    /// Listener `sub` no longer depends on `deps`.
+    pub(super) fn unindex(&mut self, sub: SubId, deps: &[String]) {
+        for s in deps {
+            if let Some(set) = self.by_soul.get_mut(s) {
+                set.remove(&sub);
+                if set.is_empty() {
+                    self.by_soul.remove(s);
+                }
+            }
+        }
+    }
+
+    /// A peer left: the gets only it still had to answer, with their onces.
+    pub(super) fn peer_gone(&mut self, peer: PeerId) -> Vec<(String, Vec<ReqId>)> {
+        let mut ready = Vec::new();
+        for (id, get) in &mut self.gets {
+            if get.waiting.remove(&peer) && get.waiting.is_empty() {
+                ready.push((id.clone(), get.onces.clone()));
+            }
+        }
+        ready.sort();
+        ready
+    }
+
+    /// Get `id` is answered (or expired) for `req`'s once.
+    pub(super) fn once_got(&mut self, req: ReqId, id: &str) {
+        if let Some(o) = self.onces.get_mut(&req) {
+            o.outstanding.remove(id);
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Reading for the application: a chain's path resolved through links,
+//! `once` answered from memory or after asking upstream peers, listeners
+//! re-evaluated when a soul they depend on changes.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use tracing::debug;
+
+use super::calls::check_path;
+use super::jobs::Job;
+use super::queries::{Kind, Listener, Once, OutGet, Waiting};
+use super::storage::Loaded;
+use super::timers::Timer;
+use super::{Engine, Error, Event, Message, Path};
+use crate::graph::Graph;
+use crate::ids::{PeerId, ReqId, SubId};
+use crate::lex::Lex;
+use crate::store::StoreError;
+use crate::value::Value;
+use crate::wire::Get;
+
+/// The `%` byte budget of our lex gets: the most a Gun.js relay grants.
+const LEX_BUDGET: f64 = 100_000.0;
+
+/// Where a path leads in the local graph.
+enum Target {
+    Node(String),
+    Value(Value),
+    Missing { soul: String, key: Option<String> },
+}
+
+impl Engine {
+    pub(super) fn start_once(
+        &mut self,
+        req: ReqId,
+        path: Path,
+        keys: Option<Lex>,
+        wait: Duration,
+    ) -> Result<(), Error> {
+        check_path(&path)?;
+        if self.queries.onces.contains_key(&req) {
+            return Err(Error::DuplicateRequest(req));
+        }
+        self.queries.onces.insert(
+            req,
+            Once {
+                path,
+                keys,
+                asked: HashSet::new(),
+                outstanding: BTreeSet::new(),
+            },
+        );
+        self.set_timer(wait, Timer::OnceWait(req));
+        self.eval_once(req);
+        Ok(())
+    }
+
+    pub(super) fn listen(&mut self, sub: SubId, path: Path, kind: Kind) -> Result<(), Error> {
+        check_path(&path)?;
+        self.queries.listeners.insert(
+            sub,
+            Listener {
+                kind,
+                path,
+                deps: Vec::new(),
+                asked: HashSet::new(),
+                last: None,
+                last_map: BTreeMap::new(),
+            },
+        );
+        self.eval_listener(sub);
+        Ok(())
+    }
+
+    /// Sends a get to every upstream peer; returns its id if any was asked.
+    pub(super) fn ask(
+        &mut self,
+        soul: &str,
+        key: Option<Lex>,
+        once: Option<ReqId>,
+    ) -> Option<String> {
+        let upstream = self.mesh.upstream();
+        if upstream.is_empty() {
+            return None;
+        }
+        let whole = key.is_none().then(|| soul.to_owned());
+        // A lex get says how much it wants: a Gun.js relay (radisk) answers
+        // one without `%` with its first matching property only.
+        let budget = key
+            .as_ref()
+            .filter(|k| k.as_exact().is_none())
+            .map(|_| LEX_BUDGET);
+        let get = Get {
+            soul: Lex::exact(soul),
+            key,
+            budget,
+            reverse: false,
+        };
+        let msg = Message {
+            id: Some(self.new_id()),
+            get: Some(get),
+            ..Message::default()
+        };
+        let id = self.broadcast(&upstream, msg);
+        self.queries.gets.insert(
+            id.clone(),
+            OutGet {
+                waiting: upstream.into_iter().collect(),
+                onces: once.into_iter().collect(),
+                whole,
+            },
+        );
+        let age = self.cfg.get_route_age;
+        self.set_timer(age, Timer::RouteExpire(id.clone()));
+        Some(id)
+    }
+
+    /// A reply to one of our gets; `false` if it answers none.
+    pub(super) fn got_reply(&mut self, peer: PeerId, ack: &str, msg: &Message) -> bool {
+        let Some(get) = self.queries.gets.get_mut(ack) else {
+            return false;
+        };
+        get.waiting.remove(&peer);
+        let done = get.waiting.is_empty();
+        let onces = get.onces.clone();
+        if let Some(soul) = get.whole.clone() {
+            self.queries.whole.insert(soul);
+        }
+        if let Some(put) = &msg.put {
+            self.run(Job::Data {
+                except: Some(peer),
+                diff: put.clone(),
+            });
+        }
+        if done {
+            for req in onces {
+                self.queries.once_got(req, ack);
+                self.eval_once(req);
+            }
+        }
+        true
+    }
+
+    /// Our get `id` stops waiting for answers.
+    pub(super) fn get_expired(&mut self, id: &str) {
+        if let Some(get) = self.queries.gets.remove(id) {
+            for req in get.onces {
+                self.queries.once_got(req, id);
+                self.eval_once(req);
+            }
+        }
+    }
+
+    /// A peer left: the onces whose gets only it still had to answer go on.
+    pub(super) fn peer_gone(&mut self, peer: PeerId) {
+        for (id, onces) in self.queries.peer_gone(peer) {
+            for req in onces {
+                self.queries.once_got(req, &id);
+                self.eval_once(req);
+            }
+        }
+    }
+
+    /// Follows a path through the local graph, listing the souls it passes.
+    /// `Err(None)` while a soul on the way is being read.
+    fn resolve(
+        &mut self,
+        path: &Path,
+        souls: &mut Vec<String>,
+    ) -> Result<Target, Option<StoreError>> {
+        let mut cur = path.soul.clone();
+        for (i, k) in path.keys.iter().enumerate() {
+            souls.push(cur.clone());
+            self.loaded(&cur)?;
+            match self.graph.prop(&cur, k) {
+                Some(p) => match &p.value {
+                    Value::Link(l) => cur = l.clone(),
+                    v if i + 1 == path.keys.len() => return Ok(Target::Value(v.clone())),
+                    _ => {
+                        return Ok(Target::Missing {
+                            soul: cur,
+                            key: Some(k.clone()),
+                        });
+                    }
+                },
+                None => {
+                    return Ok(Target::Missing {
+                        soul: cur,
+                        key: Some(k.clone()),
+                    });
+                }
+            }
+        }
+        souls.push(cur.clone());
+        self.loaded(&cur)?;
+        match self.graph.node(&cur) {
+            Some(n) if !n.is_empty() => Ok(Target::Node(cur)),
+            _ => Ok(Target::Missing {
+                soul: cur,
+                key: None,
+            }),
+        }
+    }
+
+    fn loaded(&mut self, soul: &str) -> Result<(), Option<StoreError>> {
+        match self.ensure_loaded([soul]) {
+            Loaded::Yes => Ok(()),
+            Loaded::No(_) => Err(None),
+            Loaded::Failed(e) => Err(Some(e)),
+        }
+    }
+
+    /// Asks upstream for `(soul, key)` on behalf of once `req`, unless it
+    /// did already; `true` when a get went out (the once waits for it).
+    fn once_asks(
+        &mut self,
+        req: ReqId,
+        soul: &str,
+        key: Option<Lex>,
+        asked: Option<String>,
+    ) -> bool {
+        let Some(o) = self.queries.onces.get_mut(&req) else {
+            return true;
+        };
+        if !o.outstanding.is_empty() {
+            return true;
+        }
+        if o.asked.insert((soul.to_owned(), asked))
+            && let Some(id) = self.ask(soul, key, Some(req))
+        {
+            if let Some(o) = self.queries.onces.get_mut(&req) {
+                o.outstanding.insert(id);
+            }
+            return true;
+        }
+        false
+    }
+
+    pub(super) fn eval_once(&mut self, req: ReqId) {
+        let Some((path, keys)) = self
+            .queries
+            .onces
+            .get(&req)
+            .map(|o| (o.path.clone(), o.keys.clone()))
+        else {
+            return;
+        };
+        if let Some(keys) = keys {
+            return self.eval_once_keys(req, &path, keys);
+        }
+        let mut souls = Vec::new();
+        let target = match self.resolve(&path, &mut souls) {
+            Ok(t) => t,
+            Err(None) => {
+                self.queries.waiting.insert(Waiting::Once(req));
+                return;
+            }
+            Err(_) => Target::Missing {
+                soul: path.soul.clone(),
+                key: None,
+            },
+        };
+        match target {
+            Target::Node(soul) => {
+                // Held in part only: ask upstream for the rest first.
+                if !self.queries.whole.contains(&soul) && self.once_asks(req, &soul, None, None) {
+                    return;
+                }
+                let v = self.graph.node(&soul).map(|n| n.to_json(&soul));
+                self.finish_once(req, v);
+            }
+            Target::Value(v) => self.finish_once(req, Some(v.to_json())),
+            Target::Missing { soul, key } => {
+                let lex = key.clone().map(Lex::exact);
+                if self.once_asks(req, &soul, lex, key) {
+                    return;
+                }
+                self.finish_once(req, None);
+            }
+        }
+    }
+
+    /// A lex once: the selected keys of the node `path` leads to, asking
+    /// peers (with the lex) while the node is not here.
+    fn eval_once_keys(&mut self, req: ReqId, path: &Path, keys: Lex) {
+        let mut souls = Vec::new();
+        let soul = match self.resolve(path, &mut souls) {
+            Ok(Target::Node(soul)) => {
+                let v = self.selected(&soul, &keys);
+                return self.finish_once(req, v);
+            }
+            Err(None) => {
+                self.queries.waiting.insert(Waiting::Once(req));
+                return;
+            }
+            Ok(Target::Missing { soul, key: None }) => soul,
+            // A primitive, or a key of a missing node: no node to select from.
+            Ok(_) | Err(_) => return self.finish_once(req, None),
+        };
+        if self.once_asks(req, &soul, Some(keys), None) {
+            return;
+        }
+        self.finish_once(req, None);
+    }
+
+    /// The properties of `soul` whose keys `keys` selects, with Gun's `_`
+    /// metadata, or `None` when none is here.
+    fn selected(&self, soul: &str, keys: &Lex) -> Option<serde_json::Value> {
+        let node = self.graph.node(soul)?;
+        let mut part = crate::graph::Node::new();
+        for (k, p) in node.iter().filter(|(k, _)| keys.matches(k)) {
+            part.insert(k, p.value.clone(), p.state);
+        }
+        (!part.is_empty()).then(|| part.to_json(soul))
+    }
+
+    fn finish_once(&mut self, req: ReqId, value: Option<serde_json::Value>) {
+        if let Some(o) = self.queries.onces.remove(&req) {
+            let key = o.path.keys.last().cloned().unwrap_or(o.path.soul);
+            self.emit(Event::Once { req, value, key });
+        }
+    }
+
+    pub(super) fn once_timeout(&mut self, req: ReqId) {
+        let Some(o) = self.queries.onces.get_mut(&req) else {
+            return;
+        };
+        o.outstanding.clear();
+        o.asked.clear();
+        // Answer from whatever arrived; ask no one again.
+        let path = o.path.clone();
+        let keys = o.keys.clone();
+        let mut souls = Vec::new();
+        let value = match self.resolve(&path, &mut souls) {
+            Ok(Target::Node(soul)) => match keys {
+                Some(keys) => self.selected(&soul, &keys),
+                None => self.graph.node(&soul).map(|n| n.to_json(&soul)),
+            },
+            Ok(Target::Value(v)) => Some(v.to_json()),
+            _ => None,
+        };
+        self.finish_once(req, value);
+    }
+
+    /// Store reads completed: re-evaluate what was waiting for them.
+    pub(super) fn reload(&mut self) {
+        for w in std::mem::take(&mut self.queries.waiting) {
+            match w {
+                Waiting::Once(req) => self.eval_once(req),
+                Waiting::Listener(sub) => self.eval_listener(sub),
+            }
+        }
+    }
+
+    /// Properties changed: update the listeners that watch their souls.
+    pub(super) fn changed(&mut self, accepted: &Graph) {
+        for sub in self.queries.watching(accepted.souls()) {
+            self.eval_listener(sub);
+        }
+    }
+
+    /// After a reconnect: every listener asks again.
+    pub(super) fn reask_listeners(&mut self) {
+        let subs: Vec<SubId> = self.queries.listeners.keys().copied().collect();
+        for sub in subs {
+            if let Some(l) = self.queries.listeners.get_mut(&sub) {
+                l.asked.clear();
+            }
+            self.eval_listener(sub);
+        }
+    }
+
+    fn eval_listener(&mut self, sub: SubId) {
+        let Some(l) = self.queries.listeners.get(&sub) else {
+            return;
+        };
+        let (path, kind) = (l.path.clone(), l.kind);
+        let mut souls = Vec::new();
+        let target = self.resolve(&path, &mut souls);
+        // Ask upstream for each hop and the target, once per listener.
+        let mut asks: Vec<(String, Option<String>)> = Vec::new();
+        for (i, s) in souls.iter().enumerate() {
+            asks.push((s.clone(), path.keys.get(i).cloned()));
+        }
+        let mut last = None;
+        let mut items = BTreeMap::new();
+        match &target {
+            Err(None) => {
+                self.queries.waiting.insert(Waiting::Listener(sub));
+            }
+            Err(_) => {}
+            Ok(Target::Node(soul)) if kind == Kind::Map => {
+                items = self.map_items(sub, soul, &mut souls, &mut asks);
+            }
+            Ok(Target::Node(soul)) => last = self.graph.node(soul).map(|n| n.to_json(soul)),
+            Ok(Target::Value(v)) => last = Some(v.to_json()),
+            Ok(Target::Missing { .. }) => {}
+        }
+        let Some(l) = self.queries.listeners.get_mut(&sub) else {
+            return;
+        };
+        let old = std::mem::replace(&mut l.deps, souls.clone());
+        let key = path
+            .keys
+            .last()
+            .cloned()
+            .unwrap_or_else(|| path.soul.clone());
+        let mut updates: Vec<(String, serde_json::Value)> = Vec::new();
+        match kind {
+            Kind::On => {
+                if last.is_some() && last != l.last {
+                    updates.push((key, last.clone().unwrap_or_default()));
+                    l.last = last;
+                }
+            }
+            Kind::Map => {
+                for (k, v) in items {
+                    if l.last_map.get(&k) != Some(&v) {
+                        updates.push((k.clone(), v.clone()));
+                        l.last_map.insert(k, v);
+                    }
+                }
+            }
+        }
+        let new_asks: Vec<(String, Option<String>)> = asks
+            .into_iter()
+            .filter(|a| l.asked.insert(a.clone()))
+            .collect();
+        self.queries.index(sub, &old, &souls);
+        for (soul, key) in new_asks {
+            let _ = self.ask(&soul, key.map(Lex::exact), None);
+        }
+        for (key, value) in updates {
+            debug!(?sub, key, "listener update");
+            self.emit(Event::Update { sub, value, key });
+        }
+    }
+
+    /// A map listener's items: each property of the node, linked nodes
+    /// resolved (and depended on, and asked for).
+    fn map_items(
+        &mut self,
+        sub: SubId,
+        soul: &str,
+        souls: &mut Vec<String>,
+        asks: &mut Vec<(String, Option<String>)>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let mut items = BTreeMap::new();
+        let children: Vec<(String, Value)> = self
+            .graph
+            .node(soul)
+            .map(|n| {
+                n.iter()
+                    .map(|(k, p)| (k.to_owned(), p.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (k, v) in children {
+            let item = match &v {
+                Value::Link(child) => {
+                    souls.push(child.clone());
+                    asks.push((child.clone(), None));
+                    match self.ensure_loaded([child.as_str()]) {
+                        Loaded::No(_) => {
+                            self.queries.waiting.insert(Waiting::Listener(sub));
+                            continue;
+                        }
+                        _ => match self.graph.node(child) {
+                            Some(n) if !n.is_empty() => n.to_json(child),
+                            _ => continue,
+                        },
+                    }
+                }
+                other => other.to_json(),
+            };
+            items.insert(k, item);
+        }
+        items
+    }
+}
