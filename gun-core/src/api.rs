@@ -112,17 +112,13 @@ impl Gun {
         cfg.signer = keys
             .as_ref()
             .map(|(sk, _)| Arc::new(gun_proto::auth::Signer::new(sk.as_blst().clone())));
+        cfg.trust = opts.trust.clone();
+        cfg.predicate = opts.message_predicate.clone().map(gun_proto::Predicate);
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let (dtx, drx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
         let shared = Arc::new(Shared::default());
-        let driver = Driver::new(
-            cfg,
-            Some(store),
-            dtx,
-            shared.clone(),
-            crate::gate::Gate::new(opts.trust.clone(), opts.message_predicate.clone()),
-        );
+        let driver = Driver::new(cfg, Some(store), dtx, shared.clone());
         let driver = std::thread::Builder::new()
             .name("gun-driver".into())
             .spawn(move || driver.run(&rx))?;

@@ -18,7 +18,6 @@ use tracing::{debug, warn};
 
 use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
-use crate::gate::{Arriving, Gate};
 use crate::store::BoxStore;
 
 /// A listener callback: `(value, key)`, as Gun.js's `on`.
@@ -236,7 +235,6 @@ pub(crate) struct Driver {
     conn_waiters: Vec<(Instant, Completer<bool>)>,
     dispatch: Sender<Box<dyn FnOnce() + Send>>,
     shared: Arc<Shared>,
-    gate: Gate,
 }
 
 /// Most events taken in one turn before the outputs are drained.
@@ -248,7 +246,6 @@ impl Driver {
         store: Option<BoxStore>,
         dispatch: Sender<Box<dyn FnOnce() + Send>>,
         shared: Arc<Shared>,
-        gate: Gate,
     ) -> Self {
         cfg.store = store.is_some();
         let start = Instant::now();
@@ -266,7 +263,6 @@ impl Driver {
             conn_waiters: Vec::new(),
             dispatch,
             shared,
-            gate,
         }
     }
 
@@ -284,12 +280,11 @@ impl Driver {
             };
             match first {
                 Ok(ev) => {
-                    // Take what else is waiting: one drain (one store write)
-                    // for all, and one batch of signature checks.
-                    let mut turn: Vec<Inbox> = std::iter::once(ev)
+                    // Take what else is waiting: one drain (one store write,
+                    // one batch of signature checks) for all.
+                    let turn: Vec<Inbox> = std::iter::once(ev)
                         .chain(rx.try_iter().take(TURN))
                         .collect();
-                    self.admit(&mut turn);
                     for ev in turn {
                         if let Some(done) = self.feed(ev) {
                             self.drain();
@@ -309,32 +304,6 @@ impl Driver {
             }
             self.expire_conn_waiters();
             self.drain();
-        }
-    }
-
-    /// Passes this turn's frames through the gate (signatures, trust,
-    /// predicate); frames with nothing admitted are left empty.
-    fn admit(&self, turn: &mut [Inbox]) {
-        let mut frames: Vec<Arriving> = Vec::new();
-        for ev in turn.iter_mut() {
-            if let Inbox::Transport(DriverEvent::Frame { peer, data }) = ev {
-                frames.push(Arriving {
-                    peer: *peer,
-                    data: std::mem::take(data),
-                });
-            }
-        }
-        if frames.is_empty() {
-            return;
-        }
-        self.gate.admit(&mut frames);
-        let mut back = frames.into_iter();
-        for ev in turn.iter_mut() {
-            if let Inbox::Transport(DriverEvent::Frame { data, .. }) = ev
-                && let Some(f) = back.next()
-            {
-                *data = f.data;
-            }
         }
     }
 
@@ -386,10 +355,6 @@ impl Driver {
             }
             DriverEvent::Frame { peer, data } => {
                 if !self.links.contains_key(&peer) {
-                    return None;
-                }
-                if data.is_empty() {
-                    // Nothing of it passed the gate.
                     return None;
                 }
                 let _ = self.input(Input::Frame { peer, data: &data });
@@ -511,8 +476,23 @@ impl Driver {
         }
     }
 
-    /// Carries out every output of the engine.
+    /// Carries out every output of the engine; the signature checks it asks
+    /// for are done together once it has nothing else to say, and their
+    /// answers drained in turn.
     fn drain(&mut self) {
+        loop {
+            let checks = self.drain_once();
+            if checks.is_empty() {
+                return;
+            }
+            for (id, result) in crate::verify::verify_all(&checks) {
+                let _ = self.input(Input::Verified { id, result });
+            }
+        }
+    }
+
+    fn drain_once(&mut self) -> Vec<(gun_proto::VerifyId, gun_proto::auth::Signed)> {
+        let mut checks = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Transmit { peer, frame } => {
@@ -539,9 +519,11 @@ impl Driver {
                     }
                     let _ = self.input(Input::StoreWritten { id, result });
                 }
+                Output::Verify { id, signed } => checks.push((id, signed)),
                 Output::Event(ev) => self.event(ev),
             }
         }
+        checks
     }
 
     fn event(&mut self, ev: Event) {

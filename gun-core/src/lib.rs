@@ -28,13 +28,13 @@ mod async_gun;
 mod completion;
 mod driver;
 pub mod error;
-mod gate;
 mod keys;
 pub mod net;
 mod options;
 pub mod store;
 pub mod tls;
 pub mod url;
+mod verify;
 pub mod webrtc;
 pub mod ws;
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use divan::{AllocProfiler, Bencher, black_box};
 use gun_proto::graph::Graph;
+use gun_proto::harness::Node;
 use gun_proto::wire::{self, Limits, Message};
-use gun_proto::{Config, Engine, Input, MemoryStore, Now, Output, PeerId, Role, Store, Value, ham};
+use gun_proto::{Config, Input, Now, PeerId, Role, Value, ham};
 
 #[global_allocator]
 static ALLOC: AllocProfiler = AllocProfiler::system();
@@ -82,25 +83,12 @@ fn merge_props(b: Bencher<'_, '_>, n: u64) {
 fn relay_put_frames(b: Bencher<'_, '_>) {
     let frames: Vec<String> = (0..10_000).map(put_frame).collect();
     b.counter(divan::counter::ItemsCount::new(frames.len()))
-        .with_inputs(|| {
-            let now = Now::new(Duration::ZERO, T + 1000.0);
-            let mut e = Engine::new(Config::new(1), now);
-            e.handle_input(
-                now,
-                Input::Connected {
-                    peer: PeerId(1),
-                    role: Role::Accepted,
-                },
-            )
-            .expect("connect");
-            while e.poll_output().is_some() {}
-            (e, MemoryStore::new())
-        })
-        .bench_local_values(|(mut e, mut store)| {
+        .with_inputs(|| relay_with_peers(1, false))
+        .bench_local_values(|mut node| {
             let now = Now::new(Duration::from_millis(1), T + 1001.0);
             for chunk in frames.chunks(1000) {
                 for f in chunk {
-                    e.handle_input(
+                    node.input(
                         now,
                         Input::Frame {
                             peer: PeerId(1),
@@ -109,24 +97,88 @@ fn relay_put_frames(b: Bencher<'_, '_>) {
                     )
                     .expect("frame");
                 }
-                while let Some(out) = e.poll_output() {
-                    match out {
-                        Output::StoreRead { id, query } => {
-                            let result = store.read(&query);
-                            e.handle_input(now, Input::StoreRead { id, result })
-                                .expect("read");
-                        }
-                        Output::StoreWrite { id, batch } => {
-                            let result = store.write(&batch);
-                            e.handle_input(now, Input::StoreWritten { id, result })
-                                .expect("write");
-                        }
-                        _ => {}
-                    }
-                }
+                black_box(node.drain(now));
             }
-            e
+            node
         });
+}
+
+/// The floor for `relay_put_frames`: the same frames only parsed into a
+/// `serde_json::Value`.
+#[divan::bench(sample_count = 20)]
+fn baseline_value_parse(b: Bencher<'_, '_>) {
+    let frames: Vec<String> = (0..10_000).map(put_frame).collect();
+    b.counter(divan::counter::ItemsCount::new(frames.len()))
+        .bench(|| {
+            for f in &frames {
+                black_box(serde_json::from_slice::<serde_json::Value>(f.as_bytes()).ok());
+            }
+        });
+}
+
+/// One writer's put frames to a relay with 100 subscribers of the soul:
+/// counted in deliveries (frames × 100).
+#[divan::bench(sample_count = 10)]
+fn fanout_100(b: Bencher<'_, '_>) {
+    let frames: Vec<String> = (0..1_000)
+        .map(|i| {
+            format!(
+                r##"{{"#":"f{i:08}","put":{{"room":{{"_":{{"#":"room",">":{{"k{}":{T}}}}},"k{}":"message {i}"}}}}}}"##,
+                i % 50,
+                i % 50
+            )
+        })
+        .collect();
+    b.counter(divan::counter::ItemsCount::new(frames.len() * 100))
+        .with_inputs(|| relay_with_peers(101, true))
+        .bench_local_values(|mut node| {
+            let now = Now::new(Duration::from_millis(2), T + 1002.0);
+            for chunk in frames.chunks(100) {
+                for f in chunk {
+                    node.input(
+                        now,
+                        Input::Frame {
+                            peer: PeerId(0),
+                            data: f.as_bytes(),
+                        },
+                    )
+                    .expect("frame");
+                }
+                black_box(node.drain(now));
+            }
+            node
+        });
+}
+
+/// A relay engine with `n` served peers (0..n); with `subscribed`, peers
+/// 1.. asked for the soul `room`.
+fn relay_with_peers(n: u64, subscribed: bool) -> Node {
+    let now = Now::new(Duration::ZERO, T + 1000.0);
+    let mut node = Node::new(Config::new(1), now);
+    node.keep_sent = false;
+    for p in 0..n {
+        node.input(
+            now,
+            Input::Connected {
+                peer: PeerId(p),
+                role: Role::Accepted,
+            },
+        )
+        .expect("connect");
+        if subscribed && p > 0 {
+            let get = format!(r##"{{"#":"g{p}","get":{{"#":"room"}}}}"##);
+            node.input(
+                now,
+                Input::Frame {
+                    peer: PeerId(p),
+                    data: get.as_bytes(),
+                },
+            )
+            .expect("get");
+        }
+    }
+    node.drain(now);
+    node
 }
 
 /// Memory of a graph holding `n` properties (10 per node): divan's

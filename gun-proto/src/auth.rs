@@ -143,7 +143,7 @@ impl TrustPolicy {
 }
 
 /// A message's signatures, decoded, with the body they sign.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Signed {
     /// The canonical body.
     pub body: Vec<u8>,

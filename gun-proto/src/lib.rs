@@ -19,6 +19,8 @@ pub mod dup;
 mod engine;
 pub mod graph;
 pub mod ham;
+#[cfg(feature = "harness")]
+pub mod harness;
 pub mod ids;
 pub mod jstext;
 pub mod lex;
@@ -27,8 +29,10 @@ pub mod store;
 pub mod value;
 pub mod wire;
 
-pub use engine::{Call, Config, Engine, Error, Event, Input, Now, Output, Path, PutFailure, Role};
+pub use engine::{
+    Call, Config, Engine, Error, Event, Input, Now, Output, Path, Predicate, PutFailure, Role,
+};
 pub use graph::{Graph, Node, Prop};
-pub use ids::{PeerId, ReadId, ReqId, SubId, WriteId};
+pub use ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};
 pub use store::{MemoryStore, Store, StoreError, StoreQuery};
 pub use value::Value;

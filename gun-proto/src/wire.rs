@@ -149,6 +149,15 @@ pub type Decoded = Vec<Result<Message, (Option<String>, MessageError)>>;
 
 /// Decodes a frame: one message, or a JSON array of them.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, FrameError> {
+    Ok(decode_values(bytes, limits)?
+        .into_iter()
+        .map(message)
+        .collect())
+}
+
+/// Decodes a frame into its messages as JSON values, within `limits`; each
+/// is then read by [`message`].
+pub fn decode_values(bytes: &[u8], limits: &Limits) -> Result<Vec<serde_json::Value>, FrameError> {
     if bytes.len() > limits.max_frame_bytes {
         return Err(FrameError::TooBig);
     }
@@ -159,9 +168,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, FrameError> {
             if items.len() > limits.max_batch {
                 return Err(FrameError::BatchTooLong);
             }
-            Ok(items.into_iter().map(message_from_json).collect())
+            Ok(items)
         }
-        other => Ok(vec![message_from_json(other)]),
+        other => Ok(vec![other]),
     }
 }
 
@@ -192,7 +201,8 @@ fn check_depth(bytes: &[u8], max: usize) -> Result<(), FrameError> {
     Ok(())
 }
 
-fn message_from_json(v: serde_json::Value) -> Result<Message, (Option<String>, MessageError)> {
+/// Reads one message; on failure, why, with its id when it has one.
+pub fn message(v: serde_json::Value) -> Result<Message, (Option<String>, MessageError)> {
     let serde_json::Value::Object(obj) = v else {
         return Err((None, MessageError::NotAnObject));
     };

@@ -24,29 +24,33 @@ fn future_states_wait_for_their_time_then_apply_and_push() {
     let sent = r.frame(1, &frame);
     // Not stored, not acked, not forwarded, not visible.
     assert!(sent.is_empty(), "{sent:?}");
-    assert!(r.engine.graph().prop("f", "k").is_none());
+    assert!(r.node.engine.graph().prop("f", "k").is_none());
     let out = messages(&r.frame(2, r###"{"#":"g1","get":{"#":"f"}}"###));
     assert!(out[0].1.put.is_none());
     // The engine asks to be woken at that time.
-    let wake = r.engine.poll_timeout().expect("a timer");
+    let wake = r.node.engine.poll_timeout().expect("a timer");
     assert!(
         wake >= Duration::from_millis(12_000) && wake <= Duration::from_millis(12_100),
         "{wake:?}"
     );
     // Not yet at 11.9 s...
     r.now = at(11_900);
-    r.engine.handle_timeout(r.now);
+    r.node.engine.handle_timeout(r.now);
     assert!(r.drain().is_empty());
     // ...applied once the clock reaches the state, and pushed to the subscriber.
     r.now = Now::new(wake, T0 + wake.as_secs_f64() * 1000.0);
-    r.engine.handle_timeout(r.now);
+    r.node.engine.handle_timeout(r.now);
     let sent = messages(&r.drain());
     assert_eq!(
-        r.engine.graph().prop("f", "k").map(|p| p.value.clone()),
+        r.node
+            .engine
+            .graph()
+            .prop("f", "k")
+            .map(|p| p.value.clone()),
         Some(Value::String("later".into()))
     );
     assert_eq!(
-        r.store.graph().prop("f", "k").map(|p| p.state),
+        r.node.store.graph().prop("f", "k").map(|p| p.state),
         Some(future)
     );
     assert!(
@@ -556,7 +560,7 @@ fn pushes_from_upstream_are_not_kept_for_resending_upstream() {
     cfgs[1].has_upstream = true;
     cfgs[1].store = false;
     cfgs[2].store = false;
-    let mut sim = Sim::with_config(cfgs);
+    let mut sim = Sim::with_configs(cfgs);
     sim.connect(1, 0);
     sim.connect(2, 0);
     sim.call(

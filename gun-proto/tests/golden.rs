@@ -171,7 +171,12 @@ fn duplicate_message_ids_are_dropped() {
         r###"{"#":"d1","put":{"s":{"_":{"#":"s",">":{"k":1700000000000}},"k":"other"}}}"###;
     assert!(relay.frame(1, resent).is_empty());
     assert_eq!(
-        relay.engine.graph().prop("s", "k").map(|p| p.value.clone()),
+        relay
+            .node
+            .engine
+            .graph()
+            .prop("s", "k")
+            .map(|p| p.value.clone()),
         Some(gun_proto::Value::String("v".into()))
     );
 }

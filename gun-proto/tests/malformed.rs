@@ -14,7 +14,7 @@ fn relay_with_data() -> (Relay, Graph) {
     r.connect(2);
     r.frame(2, r###"{"#":"sub","get":{"#":"s"}}"###);
     r.frame(1, GOOD);
-    let g = r.engine.graph().clone();
+    let g = r.node.engine.graph().clone();
     (r, g)
 }
 
@@ -22,8 +22,16 @@ fn relay_with_data() -> (Relay, Graph) {
 fn check(frame: &str) -> (Vec<gun_proto::wire::Message>, usize) {
     let (mut r, before) = relay_with_data();
     let sent = r.frame(1, frame);
-    assert_eq!(r.engine.graph(), &before, "graph changed by {frame:.80}");
-    assert_eq!(r.store.graph(), &before, "store changed by {frame:.80}");
+    assert_eq!(
+        r.node.engine.graph(),
+        &before,
+        "graph changed by {frame:.80}"
+    );
+    assert_eq!(
+        r.node.store.graph(),
+        &before,
+        "store changed by {frame:.80}"
+    );
     let to2 = sent.iter().filter(|(p, _)| p.0 == 2).count();
     let to1 = messages(
         &sent
@@ -159,7 +167,7 @@ fn stale_and_binary_garbage_leave_other_peers_served() {
         1,
         r###"{"#":"old","put":{"s":{"_":{"#":"s",">":{"k":5}},"k":"older"}}}"###,
     );
-    assert_eq!(r.engine.graph(), &before);
+    assert_eq!(r.node.engine.graph(), &before);
     assert!(sent.iter().all(|(p, _)| p.0 == 1));
     // The relay still answers peer 2.
     let out = messages(&r.frame(2, r###"{"#":"g","get":{"#":"s"}}"###));

@@ -200,7 +200,8 @@ fn a_peer_that_greets_again_with_its_pid_gets_its_subscriptions_back() {
     r.connect(1);
     r.frame(1, r###"{"#":"h1","dam":"?","pid":"gunjs-client"}"###);
     r.frame(1, r###"{"#":"sub1","get":{"#":"live"}}"###);
-    r.engine
+    r.node
+        .engine
         .handle_input(r.now, Input::Disconnected { peer: PeerId(1) })
         .expect("disconnect");
     // Back on a new connection, greeting with the same pid, asking nothing.

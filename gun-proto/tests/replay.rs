@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::messages;
+use gun_proto::harness::Node;
 use gun_proto::wire::{self, Message};
-use gun_proto::{Config, Engine, Graph, Input, MemoryStore, Now, Output, PeerId, Role, Store};
+use gun_proto::{Config, Graph, Input, Now, PeerId, Role};
 
 const CONVERSATION: &str = include_str!("data/gunjs-conversation.jsonl");
 
@@ -73,56 +74,35 @@ fn engine_answers_the_recorded_conversation_as_gunjs_did() {
     assert!(lines.len() > 10, "recording is present");
     let t0 = lines[0].t;
     let at = |t: f64| Now::new(Duration::from_secs_f64(((t - t0).max(0.0)) / 1000.0), t);
-    let mut engine = Engine::new(Config::new(42), at(t0));
-    let mut store = MemoryStore::new();
+    let mut node = Node::new(Config::new(42), at(t0));
     let mut ours: Vec<Message> = Vec::new();
     let client = PeerId(1);
-    engine
-        .handle_input(
-            at(t0),
-            Input::Connected {
-                peer: client,
-                role: Role::Accepted,
-            },
-        )
-        .expect("connect");
-    let mut pump = |engine: &mut Engine, now: Now, ours: &mut Vec<Message>| {
-        let mut frames = Vec::new();
-        while let Some(out) = engine.poll_output() {
-            match out {
-                Output::Transmit { peer, frame } => frames.push((peer, frame)),
-                Output::StoreRead { id, query } => {
-                    let result = store.read(&query);
-                    engine
-                        .handle_input(now, Input::StoreRead { id, result })
-                        .expect("read");
-                }
-                Output::StoreWrite { id, batch } => {
-                    let result = store.write(&batch);
-                    engine
-                        .handle_input(now, Input::StoreWritten { id, result })
-                        .expect("write");
-                }
-                Output::Event(_) => {}
-            }
-        }
+    node.input(
+        at(t0),
+        Input::Connected {
+            peer: client,
+            role: Role::Accepted,
+        },
+    )
+    .expect("connect");
+    let pump = |node: &mut Node, now: Now, ours: &mut Vec<Message>| {
+        let frames = node.drain(now);
         ours.extend(messages(&frames).into_iter().map(|(_, m)| m));
     };
-    pump(&mut engine, at(t0), &mut ours);
+    pump(&mut node, at(t0), &mut ours);
     let mut theirs: Vec<Message> = Vec::new();
     for line in &lines {
         if line.c2r {
             let now = at(line.t);
-            engine
-                .handle_input(
-                    now,
-                    Input::Frame {
-                        peer: client,
-                        data: line.frame.as_bytes(),
-                    },
-                )
-                .expect("frame");
-            pump(&mut engine, now, &mut ours);
+            node.input(
+                now,
+                Input::Frame {
+                    peer: client,
+                    data: line.frame.as_bytes(),
+                },
+            )
+            .expect("frame");
+            pump(&mut node, now, &mut ours);
         } else {
             theirs.extend(decode_all(&line.frame));
         }

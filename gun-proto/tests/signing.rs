@@ -41,7 +41,7 @@ fn a_signing_relay_signs_its_own_messages_and_countersigns_signed_ones() {
     let mut r = Relay::new(3);
     let mut cfg = Config::new(3);
     cfg.signer = Some(relay_key.clone());
-    r.engine = Engine::new(cfg, r.now);
+    r.node.engine = Engine::new(cfg, r.now);
     r.connect(1);
     r.connect(2);
     r.frame(1, r###"{"#":"sub","get":{"#":"s"}}"###);

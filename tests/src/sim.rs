@@ -21,11 +21,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gun_proto::harness::Node;
 use gun_proto::ids::Rng;
-use gun_proto::{
-    Call, Config, Engine, Event, Graph, Input, MemoryStore, Now, Output, Path, PeerId, ReqId, Role,
-    Store, SubId,
-};
+use gun_proto::{Call, Config, Engine, Event, Input, Now, Path, PeerId, ReqId, Role, SubId};
 
 /// The wall clock at virtual time zero.
 const T0: f64 = 1_700_000_000_000.0;
@@ -45,14 +43,16 @@ pub struct Stats {
 }
 
 struct Peer {
-    engine: Engine,
-    store: Option<MemoryStore>,
+    /// The engine and its store (relays use it; clients have none: their
+    /// engines never read or write).
+    node: Node,
     relay: bool,
     /// The relay this peer dials (none for the root).
     upstream: Option<usize>,
     skew_ms: f64,
     up: bool,
-    events: Vec<Event>,
+    /// How many of the node's events were looked at.
+    seen_events: usize,
 }
 
 struct Link {
@@ -129,14 +129,18 @@ impl Sim {
             } else {
                 Some((rng.next_u64() % relays as u64) as usize)
             };
+            let mut node = Node::new(cfg, now_of(Duration::ZERO, skew_ms));
+            node.keep_sent = false;
+            // Honest peers: every message on the wire has its id and signers
+            // checked (check_signed); one in 25 is verified in full.
+            node.verify_every = 25;
             peers.push(Peer {
-                engine: Engine::new(cfg, now_of(Duration::ZERO, skew_ms)),
-                store: relay.then(MemoryStore::new),
+                node,
                 relay,
                 upstream,
                 skew_ms,
                 up: true,
-                events: Vec::new(),
+                seen_events: 0,
             });
         }
         let links = (1..peers.len())
@@ -186,53 +190,35 @@ impl Sim {
         // A peer's frame may be refused as a reply, never as an error: only
         // misuse of the API is an `Err`, and the simulator makes none.
         self.peers[i]
-            .engine
-            .handle_input(now, input)
+            .node
+            .input(now, input)
             .expect("the simulator misused the engine");
         self.drain(i);
     }
 
     fn drain(&mut self, i: usize) {
         let now = self.now(i);
-        while let Some(out) = self.peers[i].engine.poll_output() {
-            match out {
-                Output::Transmit { peer, frame } => self.transmit(i, peer.0 as usize, frame),
-                Output::StoreRead { id, query } => {
-                    let result = self.peers[i]
-                        .store
-                        .as_mut()
-                        .map_or_else(|| Ok(Graph::new()), |s| s.read(&query));
-                    self.peers[i]
-                        .engine
-                        .handle_input(now, Input::StoreRead { id, result })
-                        .expect("read");
-                }
-                Output::StoreWrite { id, batch } => {
-                    let result = self.peers[i]
-                        .store
-                        .as_mut()
-                        .map_or(Ok(()), |s| s.write(&batch));
-                    self.peers[i]
-                        .engine
-                        .handle_input(now, Input::StoreWritten { id, result })
-                        .expect("write");
-                }
-                Output::Event(e) => self.event(i, e),
-            }
+        for (peer, frame) in self.peers[i].node.drain(now) {
+            self.transmit(i, peer.0 as usize, frame);
         }
+        self.note_events(i);
     }
 
-    fn event(&mut self, i: usize, e: Event) {
-        if let Event::PutAck {
-            req,
-            result: Ok(()),
-        } = &e
-            && let Some((soul, key, state)) = self.puts.remove(&(i, req.0))
-        {
-            self.acked.push((i, soul, key, state));
-            self.stats.puts_acked += 1;
+    /// Records the writes acked since the last look.
+    fn note_events(&mut self, i: usize) {
+        let end = self.peers[i].node.events.len();
+        let start = std::mem::replace(&mut self.peers[i].seen_events, end);
+        for k in start..end {
+            if let Event::PutAck {
+                req,
+                result: Ok(()),
+            } = &self.peers[i].node.events[k]
+                && let Some((soul, key, state)) = self.puts.remove(&(i, req.0))
+            {
+                self.acked.push((i, soul, key, state));
+                self.stats.puts_acked += 1;
+            }
         }
-        self.peers[i].events.push(e);
     }
 
     fn link_of(&self, a: usize, b: usize) -> Option<usize> {
@@ -312,6 +298,7 @@ impl Sim {
             for (me, other, role) in [(r, c, Role::Accepted), (c, r, Role::Dialed)] {
                 let now = self.now(me);
                 self.peers[me]
+                    .node
                     .engine
                     .handle_input(
                         now,
@@ -343,7 +330,7 @@ impl Sim {
         if self.signed {
             cfg.signer = signer(i);
         }
-        p.engine = Engine::new(cfg, now_of(self.mono, p.skew_ms));
+        p.node.engine = Engine::new(cfg, now_of(self.mono, p.skew_ms));
     }
 
     /// In a signed run every message on the wire is signed, under an id
@@ -400,7 +387,7 @@ impl Sim {
                     },
                 );
                 // A client without a store merges its own write at once: read its state.
-                if let Some(p) = self.peers[c].engine.graph().prop(soul, key) {
+                if let Some(p) = self.peers[c].node.engine.graph().prop(soul, key) {
                     self.puts
                         .insert((c, id), (soul.to_owned(), key.to_owned(), p.state));
                 }
@@ -455,7 +442,7 @@ impl Sim {
             .peers
             .iter()
             .filter(|p| p.up)
-            .filter_map(|p| p.engine.poll_timeout())
+            .filter_map(|p| p.node.engine.poll_timeout())
             .min();
         let link = self
             .links
@@ -505,11 +492,12 @@ impl Sim {
                 let now = self.now(i);
                 if self.peers[i].up
                     && self.peers[i]
+                        .node
                         .engine
                         .poll_timeout()
                         .is_some_and(|d| d <= now.mono)
                 {
-                    self.peers[i].engine.handle_timeout(now);
+                    self.peers[i].node.engine.handle_timeout(now);
                     self.drain(i);
                 }
             }
@@ -541,19 +529,15 @@ impl Sim {
     fn check(&self) -> Result<(), String> {
         // The root's state: its store (what survives a crash) merged with
         // what it holds in memory (a cache of the store, loaded on demand).
-        let mut root_view = self.peers[0]
-            .store
-            .as_ref()
-            .map(|s| s.graph().clone())
-            .unwrap_or_default();
-        root_view.merge(f64::INFINITY, self.peers[0].engine.graph());
+        let mut root_view = self.peers[0].node.store.graph().clone();
+        root_view.merge(f64::INFINITY, self.peers[0].node.engine.graph());
         let root = &root_view;
         for (c, soul, key, state) in &self.acked {
             match root.prop(soul, key) {
                 Some(p) if p.state >= *state => {}
                 other => {
                     let relay = self.peers[*c].upstream.unwrap_or(0);
-                    let there = self.peers[relay].engine.graph().prop(soul, key);
+                    let there = self.peers[relay].node.engine.graph().prop(soul, key);
                     let skews: Vec<f64> = self.peers.iter().map(|p| p.skew_ms).collect();
                     return Err(format!(
                         "acked write {soul}.{key}@{state} by client {c} (via relay {relay}, which has {there:?}) lost: root has {other:?}; skews {skews:?}"
@@ -563,6 +547,7 @@ impl Sim {
         }
         for ((c, sub), (soul, key)) in &self.listeners {
             let mine = self.peers[*c]
+                .node
                 .engine
                 .graph()
                 .prop(soul, key)
@@ -573,10 +558,15 @@ impl Sim {
                     "client {c} has {soul}.{key} = {mine:?}, root has {theirs:?}"
                 ));
             }
-            let last = self.peers[*c].events.iter().rev().find_map(|e| match e {
-                Event::Update { sub: s, value, .. } if s.0 == *sub => Some(value.clone()),
-                _ => None,
-            });
+            let last = self.peers[*c]
+                .node
+                .events
+                .iter()
+                .rev()
+                .find_map(|e| match e {
+                    Event::Update { sub: s, value, .. } if s.0 == *sub => Some(value.clone()),
+                    _ => None,
+                });
             let expected = theirs.map(|(v, _)| v.to_json());
             if last != expected {
                 return Err(format!(
@@ -585,7 +575,7 @@ impl Sim {
             }
         }
         for (i, p) in self.peers.iter().enumerate() {
-            if p.engine.poll_timeout().is_some_and(|d| d <= self.mono) {
+            if p.node.engine.poll_timeout().is_some_and(|d| d <= self.mono) {
                 return Err(format!("peer {i} has overdue timers after quiescence"));
             }
         }

@@ -7,6 +7,8 @@
 //!   routes, held not-founds, forwards kept for upstream;
 //! - `queries`: the application's `once`s, listeners and gets to peers;
 //! - `own`: our writes, their two answers (local, peer) and the outbox;
+//! - `admission`: the signed mesh's checks and the message predicate, with
+//!   signature verification asked of the driver as an effect;
 //! - `timers`, `deferred` (future-state properties and the acks they owe).
 //!
 //! This module takes inputs and hands out outputs, routing each to the flow
@@ -15,6 +17,7 @@
 //! `calls` (API calls and our own writes), `reading` (chain resolution,
 //! `once`, listeners) and `signing` (the signed mesh).
 
+mod admission;
 mod calls;
 mod deferred;
 mod jobs;
@@ -38,6 +41,7 @@ use crate::graph::Graph;
 use crate::ids::{PeerId, Rng};
 use crate::state::StateClock;
 use crate::wire::{self, Message};
+pub use admission::Predicate;
 use jobs::Job;
 use timers::{Timer, Timers};
 pub use types::{Call, Config, Error, Event, Input, Now, Output, Path, PutFailure, Role};
@@ -72,6 +76,11 @@ pub use types::{Call, Config, Error, Event, Input, Now, Output, Path, PutFailure
 ///             let result = store.write(&batch);
 ///             engine.handle_input(now, Input::StoreWritten { id, result }).unwrap();
 ///         }
+///         Output::Verify { id, signed } => {
+///             // A driver may batch these (auth::verify_batch, CSPRNG weights).
+///             let result = gun_proto::auth::verify(&signed);
+///             engine.handle_input(now, Input::Verified { id, result }).unwrap();
+///         }
 ///         Output::Event(event) => { /* deliver to the application */ }
 ///     }
 /// }
@@ -91,6 +100,7 @@ pub struct Engine {
     queries: queries::Queries,
     own: own::OwnWrites,
     deferred: deferred::Deferred,
+    admission: admission::Admission,
     timers: Timers,
     outputs: VecDeque<Output>,
     /// Whether the whole store was read and sent upstream since start.
@@ -113,6 +123,11 @@ impl Engine {
             queries: queries::Queries::default(),
             own: own::OwnWrites::new(cfg.max_outbox),
             deferred: deferred::Deferred::new(cfg.max_deferred),
+            admission: admission::Admission::new(
+                cfg.trust.clone(),
+                cfg.predicate.clone(),
+                cfg.max_unverified,
+            ),
             timers: Timers::default(),
             outputs: VecDeque::new(),
             repaired: false,
@@ -152,6 +167,12 @@ impl Engine {
             }
             Input::StoreRead { id, result } => self.read_done(id, result),
             Input::StoreWritten { id, result } => self.write_done(id, result),
+            Input::Verified { id, result } => {
+                for (peer, msg) in self.admission.verified(id, result) {
+                    self.on_message(peer, msg);
+                }
+                Ok(())
+            }
             Input::Call(call) => self.call(call),
         }
     }
@@ -256,6 +277,7 @@ impl Engine {
 
     fn disconnect(&mut self, peer: PeerId) -> Result<(), Error> {
         let gone = self.mesh.disconnect(peer, self.now.mono)?;
+        self.admission.peer_gone(peer);
         for (id, to) in gone.released {
             self.send_not_found(to, id);
         }
@@ -298,8 +320,8 @@ impl Engine {
     // ----- frames in ----------------------------------------------------------
 
     fn on_frame(&mut self, peer: PeerId, data: &[u8]) {
-        let decoded = match wire::decode(data, &self.cfg.limits) {
-            Ok(d) => d,
+        let items = match wire::decode_values(data, &self.cfg.limits) {
+            Ok(items) => items,
             Err(e) => {
                 warn!(?peer, error = %e, "refused frame");
                 let id = self.new_id();
@@ -307,25 +329,67 @@ impl Engine {
                 return;
             }
         };
-        for item in decoded {
-            match item {
-                Ok(msg) => self.on_message(peer, msg),
-                Err((id, e)) => {
-                    warn!(?peer, error = %e, "refused message");
-                    let reply_id = self.new_id();
-                    let reply = match id {
-                        // A put (or any message with an id) gets a nack it can route.
-                        Some(id) => Message {
-                            id: Some(reply_id),
-                            ack: Some(id),
-                            err: Some(e.to_string()),
-                            ..Message::default()
-                        },
-                        None => Message::dam_error(reply_id, e.to_string()),
-                    };
-                    self.send(peer, &reply);
+        for item in items {
+            self.on_item(peer, item);
+        }
+    }
+
+    /// One message of a frame: admitted (its signatures checked, then
+    /// verified by the driver), read, and handled.
+    fn on_item(&mut self, peer: PeerId, item: serde_json::Value) {
+        let signed = if self.admission.inspects_all()
+            || item.as_object().is_some_and(|o| o.contains_key("sigs"))
+        {
+            match self.admission.check(&item) {
+                Ok(s) => s,
+                Err(why) => {
+                    let id = item.get("#").and_then(|v| v.as_str()).unwrap_or("");
+                    warn!(?peer, id, reason = %why, "message refused");
+                    return;
                 }
             }
+        } else {
+            None
+        };
+        if let Some(s) = &signed
+            && let Some(id) = item.get("#").and_then(|v| v.as_str())
+            && self.mesh.seen(id, self.now.mono)
+        {
+            // A replay: dropped before its signatures cost anything.
+            debug!(
+                ?peer,
+                id,
+                entries = s.entries.len(),
+                "duplicate message dropped"
+            );
+            return;
+        }
+        let json = self.admission.inspects_all().then(|| item.clone());
+        let msg = match wire::message(item) {
+            Ok(msg) => msg,
+            Err((id, e)) => {
+                warn!(?peer, error = %e, "refused message");
+                let reply_id = self.new_id();
+                let reply = match id {
+                    // A put (or any message with an id) gets a nack it can route.
+                    Some(id) => Message {
+                        id: Some(reply_id),
+                        ack: Some(id),
+                        err: Some(e.to_string()),
+                        ..Message::default()
+                    },
+                    None => Message::dam_error(reply_id, e.to_string()),
+                };
+                self.send(peer, &reply);
+                return;
+            }
+        };
+        match self.admission.arrived(peer, msg, json, signed) {
+            admission::Verdict::Admit(msg) => self.on_message(peer, msg),
+            admission::Verdict::Verify(id, signed) => {
+                self.outputs.push_back(Output::Verify { id, signed });
+            }
+            admission::Verdict::Wait => {}
         }
     }
 

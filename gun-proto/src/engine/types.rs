@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use crate::auth::{AuthError, Signed, TrustPolicy};
 use crate::convert::InvalidData;
 use crate::graph::Graph;
-use crate::ids::{PeerId, ReadId, ReqId, SubId, WriteId};
+use crate::ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};
 use crate::lex::Lex;
 use crate::store::{StoreError, StoreQuery};
 use crate::wire::Limits;
@@ -192,6 +193,13 @@ pub enum Input<'a> {
         /// Whether it is stored.
         result: Result<(), StoreError>,
     },
+    /// The driver verified the signatures [`Output::Verify`] asked about.
+    Verified {
+        /// The verification's id.
+        id: VerifyId,
+        /// Every signature valid, or why not.
+        result: Result<(), AuthError>,
+    },
     /// The application called the API.
     Call(Call),
 }
@@ -219,6 +227,18 @@ pub enum Output {
         id: WriteId,
         /// The properties to write (already resolved by HAM).
         batch: Graph,
+    },
+    /// Verify a message's signatures (its id and signers are already
+    /// checked); answer with [`Input::Verified`]. The message waits, and
+    /// its peer's later messages behind it. Drivers may verify all that a
+    /// drain asked for in one batch ([`crate::auth::verify_batch`], with
+    /// weights from a CSPRNG), falling back to [`crate::auth::verify`] one by
+    /// one when a batch fails.
+    Verify {
+        /// Echo this back.
+        id: VerifyId,
+        /// The message's body and signatures.
+        signed: Signed,
     },
     /// Deliver to the application.
     Event(Event),
@@ -340,8 +360,17 @@ pub struct Config {
     /// message this engine makes gets `#` = SHA-256 of its body and its
     /// signature in `sigs`; a signed message it passes on gets its signature
     /// appended. Messages that arrive unsigned are passed on unsigned.
-    /// Verifying what arrives is the driver's part (it can batch it).
+    /// What arrives signed is checked against `trust`, and its signatures
+    /// verified by the driver ([`Output::Verify`]).
     pub signer: Option<std::sync::Arc<crate::auth::Signer>>,
+    /// Which incoming messages are accepted: signed ones must verify and
+    /// come from trusted keys; unsigned ones (Gun.js peers) only if it says
+    /// so. The default accepts unsigned messages and any valid signer.
+    pub trust: TrustPolicy,
+    /// Sees every message that passed `trust` (as JSON) and may drop it.
+    pub predicate: Option<super::admission::Predicate>,
+    /// Most messages one peer may have waiting for a verification.
+    pub max_unverified: usize,
     /// Whether a store is attached. With one, the engine loads souls from it
     /// before merging and acks puts once written; without, it keeps the graph
     /// in memory only, sends no acks to peers and acks its own puts on the
@@ -394,6 +423,9 @@ impl Config {
         Self {
             seed,
             signer: None,
+            trust: TrustPolicy::default(),
+            predicate: None,
+            max_unverified: 4096,
             store: true,
             has_upstream: false,
             pid: None,

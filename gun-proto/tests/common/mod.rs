@@ -1,283 +1,17 @@
-//! Test harness: engines wired by in-memory links on a virtual clock.
-//!
-//! Node `i` reaches node `j` as `PeerId(j)`; frames take `latency` to arrive.
-//! Store reads are answered at once from each node's `MemoryStore`; writes too,
-//! unless `hold_writes` is set, in which case they wait for `release_writes`.
-#![allow(dead_code, unreachable_pub)]
+//! Test helpers over `gun_proto::harness`: clusters of engines on a virtual
+//! clock (`Sim`), a relay fed raw frames for golden exchanges (`Relay`), and
+//! frame decoding helpers.
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
+use gun_proto::harness::Node;
 use gun_proto::wire::{self, Message};
-use gun_proto::{
-    Call, Config, Engine, Event, Graph, Input, MemoryStore, Now, Output, PeerId, Role, Store,
-    WriteId,
-};
+use gun_proto::{Config, Engine, Event, Graph, Input, Now, Output, PeerId, Role};
 
-/// The wall clock at virtual time zero.
-pub const T0: f64 = 1_700_000_000_000.0;
-
-pub fn at(ms: u64) -> Now {
-    Now::new(Duration::from_millis(ms), T0 + ms as f64)
-}
-
-pub struct SimNode {
-    pub engine: Engine,
-    pub store: MemoryStore,
-    pub events: Vec<Event>,
-    pub hold_writes: bool,
-    pub held: Vec<(WriteId, Graph)>,
-    /// Every frame this node sent: (to, frame).
-    pub sent: Vec<(PeerId, String)>,
-}
-
-pub struct Sim {
-    pub now: Now,
-    pub nodes: Vec<SimNode>,
-    pub latency: Duration,
-    inflight: BTreeMap<(Duration, u64), (usize, PeerId, String)>,
-    seq: u64,
-}
-
-impl Sim {
-    pub fn new(n: usize) -> Self {
-        let now = at(0);
-        let nodes = (0..n)
-            .map(|i| SimNode {
-                engine: Engine::new(Config::new(i as u64 + 1), now),
-                store: MemoryStore::new(),
-                events: Vec::new(),
-                hold_writes: false,
-                held: Vec::new(),
-                sent: Vec::new(),
-            })
-            .collect();
-        Self {
-            now,
-            nodes,
-            latency: Duration::from_millis(1),
-            inflight: BTreeMap::new(),
-            seq: 0,
-        }
-    }
-
-    pub fn with_config(configs: Vec<Config>) -> Self {
-        let mut sim = Self::new(0);
-        for cfg in configs {
-            sim.nodes.push(SimNode {
-                engine: Engine::new(cfg, sim.now),
-                store: MemoryStore::new(),
-                events: Vec::new(),
-                hold_writes: false,
-                held: Vec::new(),
-                sent: Vec::new(),
-            });
-        }
-        sim
-    }
-
-    /// `client` dials `relay`.
-    pub fn connect(&mut self, client: usize, relay: usize) {
-        let now = self.now;
-        self.nodes[relay]
-            .engine
-            .handle_input(
-                now,
-                Input::Connected {
-                    peer: PeerId(client as u64),
-                    role: Role::Accepted,
-                },
-            )
-            .expect("connect");
-        self.nodes[client]
-            .engine
-            .handle_input(
-                now,
-                Input::Connected {
-                    peer: PeerId(relay as u64),
-                    role: Role::Dialed,
-                },
-            )
-            .expect("connect");
-        self.drain_all();
-    }
-
-    pub fn disconnect(&mut self, a: usize, b: usize) {
-        let now = self.now;
-        self.nodes[a]
-            .engine
-            .handle_input(
-                now,
-                Input::Disconnected {
-                    peer: PeerId(b as u64),
-                },
-            )
-            .expect("disconnect");
-        self.nodes[b]
-            .engine
-            .handle_input(
-                now,
-                Input::Disconnected {
-                    peer: PeerId(a as u64),
-                },
-            )
-            .expect("disconnect");
-        self.inflight.retain(|_, (to, from, _)| {
-            !((*to == a && from.0 == b as u64) || (*to == b && from.0 == a as u64))
-        });
-        self.drain_all();
-    }
-
-    pub fn call(&mut self, node: usize, call: Call) {
-        let now = self.now;
-        self.nodes[node]
-            .engine
-            .handle_input(now, Input::Call(call))
-            .expect("call");
-        self.drain(node);
-    }
-
-    pub fn drain_all(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.drain(i);
-        }
-    }
-
-    pub fn drain(&mut self, i: usize) {
-        let now = self.now;
-        while let Some(out) = self.nodes[i].engine.poll_output() {
-            match out {
-                Output::Transmit { peer, frame } => {
-                    self.seq += 1;
-                    self.nodes[i].sent.push((peer, frame.clone()));
-                    self.inflight.insert(
-                        (now.mono + self.latency, self.seq),
-                        (peer.0 as usize, PeerId(i as u64), frame),
-                    );
-                }
-                Output::StoreRead { id, query } => {
-                    let result = self.nodes[i].store.read(&query);
-                    self.nodes[i]
-                        .engine
-                        .handle_input(now, Input::StoreRead { id, result })
-                        .expect("read");
-                }
-                Output::StoreWrite { id, batch } => {
-                    let node = &mut self.nodes[i];
-                    if node.hold_writes {
-                        node.held.push((id, batch));
-                    } else {
-                        let result = node.store.write(&batch);
-                        node.engine
-                            .handle_input(now, Input::StoreWritten { id, result })
-                            .expect("write");
-                    }
-                }
-                Output::Event(e) => self.nodes[i].events.push(e),
-            }
-        }
-    }
-
-    pub fn release_writes(&mut self, i: usize) {
-        let now = self.now;
-        for (id, batch) in std::mem::take(&mut self.nodes[i].held) {
-            let result = self.nodes[i].store.write(&batch);
-            self.nodes[i]
-                .engine
-                .handle_input(now, Input::StoreWritten { id, result })
-                .expect("write");
-        }
-        self.drain(i);
-    }
-
-    fn next_deadline(&self) -> Option<Duration> {
-        let frame = self.inflight.keys().next().map(|k| k.0);
-        let timer = self
-            .nodes
-            .iter()
-            .filter_map(|n| n.engine.poll_timeout())
-            .min();
-        match (frame, timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn set_time(&mut self, mono: Duration) {
-        if mono > self.now.mono {
-            let d = mono - self.now.mono;
-            self.now = self.now.after(d);
-        }
-    }
-
-    /// Runs frames and timers up to `until` (virtual), earliest first.
-    pub fn run_until(&mut self, until: Duration) {
-        let mut steps = 0;
-        while let Some(t) = self.next_deadline() {
-            if t > until {
-                break;
-            }
-            steps += 1;
-            assert!(steps < 1_000_000, "no quiescence: livelock?");
-            self.set_time(t);
-            let now = self.now;
-            if let Some(entry) = self.inflight.first_entry()
-                && entry.key().0 <= now.mono
-            {
-                let (to, from, frame) = entry.remove();
-                if self.nodes[to]
-                    .engine
-                    .handle_input(
-                        now,
-                        Input::Frame {
-                            peer: from,
-                            data: frame.as_bytes(),
-                        },
-                    )
-                    .is_ok()
-                {
-                    self.drain(to);
-                }
-                continue;
-            }
-            for i in 0..self.nodes.len() {
-                if self.nodes[i]
-                    .engine
-                    .poll_timeout()
-                    .is_some_and(|d| d <= now.mono)
-                {
-                    self.nodes[i].engine.handle_timeout(now);
-                    self.drain(i);
-                }
-            }
-        }
-        self.set_time(until);
-    }
-
-    /// Runs until no frame is in flight (timers far off may remain).
-    pub fn settle(&mut self) {
-        let mut steps = 0;
-        while let Some(t) = self.inflight.keys().next().map(|k| k.0) {
-            steps += 1;
-            assert!(steps < 1_000_000, "no quiescence: livelock?");
-            self.run_until(t);
-        }
-    }
-
-    pub fn run_for(&mut self, d: Duration) {
-        let until = self.now.mono + d;
-        self.run_until(until);
-    }
-
-    pub fn take_events(&mut self, i: usize) -> Vec<Event> {
-        std::mem::take(&mut self.nodes[i].events)
-    }
-}
+pub use gun_proto::harness::{Cluster as Sim, T0, at};
 
 /// A relay engine and raw-frame clients, for golden exchanges.
 pub struct Relay {
-    pub engine: Engine,
-    pub store: MemoryStore,
+    pub node: Node,
     pub now: Now,
 }
 
@@ -286,15 +20,18 @@ impl Relay {
         // Ten seconds after T0, so that captured states are in the past.
         let now = at(10_000);
         Self {
-            engine: Engine::new(Config::new(seed), now),
-            store: MemoryStore::new(),
+            node: Node::new(Config::new(seed), now),
             now,
         }
     }
 
+    pub fn engine(&self) -> &Engine {
+        &self.node.engine
+    }
+
     pub fn connect(&mut self, peer: u64) -> Vec<(PeerId, String)> {
-        self.engine
-            .handle_input(
+        self.node
+            .input(
                 self.now,
                 Input::Connected {
                     peer: PeerId(peer),
@@ -312,8 +49,8 @@ impl Relay {
 
     /// Like [`Relay::frame`], for bytes that need not be text.
     pub fn frame_bytes(&mut self, peer: u64, data: &[u8]) -> Vec<(PeerId, String)> {
-        self.engine
-            .handle_input(
+        self.node
+            .input(
                 self.now,
                 Input::Frame {
                     peer: PeerId(peer),
@@ -325,26 +62,7 @@ impl Relay {
     }
 
     pub fn drain(&mut self) -> Vec<(PeerId, String)> {
-        let mut sent = Vec::new();
-        while let Some(out) = self.engine.poll_output() {
-            match out {
-                Output::Transmit { peer, frame } => sent.push((peer, frame)),
-                Output::StoreRead { id, query } => {
-                    let result = self.store.read(&query);
-                    self.engine
-                        .handle_input(self.now, Input::StoreRead { id, result })
-                        .expect("read");
-                }
-                Output::StoreWrite { id, batch } => {
-                    let result = self.store.write(&batch);
-                    self.engine
-                        .handle_input(self.now, Input::StoreWritten { id, result })
-                        .expect("write");
-                }
-                Output::Event(_) => {}
-            }
-        }
-        sent
+        self.node.drain(self.now)
     }
 }
 
@@ -367,6 +85,11 @@ pub fn drive(
                 let result = write.clone();
                 e.handle_input(now, Input::StoreWritten { id, result })
                     .expect("write");
+            }
+            Output::Verify { id, signed } => {
+                let result = gun_proto::auth::verify(&signed);
+                e.handle_input(now, Input::Verified { id, result })
+                    .expect("verified");
             }
             Output::Event(ev) => events.push(ev),
             Output::Transmit { frame, .. } => frames.push(frame),

@@ -1,0 +1,359 @@
+//! An in-process driver of the engine, for tests, simulations, fuzzing,
+//! benchmarks and examples (feature `harness`): a [`Node`] is an engine
+//! with a memory store whose outputs are carried out at once, and a
+//! [`Cluster`] wires nodes with in-memory links on a virtual clock.
+//!
+//! ```
+//! use std::time::Duration;
+//! use gun_proto::harness::Cluster;
+//! use gun_proto::{Call, Event, Path, ReqId, SubId};
+//!
+//! let mut net = Cluster::new(3);            // node 0 will be the relay
+//! net.connect(1, 0);
+//! net.connect(2, 0);
+//! net.call(2, Call::On { sub: SubId(1), path: Path::soul("doc").get("title") });
+//! net.settle();
+//! net.call(1, Call::Put { req: ReqId(1), path: Path::soul("doc"), data: serde_json::json!({"title": "hi"}) });
+//! net.run_for(Duration::from_millis(50));
+//! assert!(net.take_events(2).iter().any(|e| matches!(e, Event::Update { value, .. } if value == "hi")));
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::auth;
+use crate::graph::Graph;
+use crate::ids::{PeerId, WriteId};
+use crate::store::{MemoryStore, Store};
+use crate::{Call, Config, Engine, Error, Event, Input, Now, Output, Role};
+
+/// The wall clock at virtual time zero of a [`Cluster`].
+pub const T0: f64 = 1_700_000_000_000.0;
+
+/// Virtual time `ms` after zero, on both clocks.
+pub fn at(ms: u64) -> Now {
+    Now::new(Duration::from_millis(ms), T0 + ms as f64)
+}
+
+/// An engine with a memory store; outputs are carried out when drained.
+#[derive(Debug)]
+pub struct Node {
+    /// The engine.
+    pub engine: Engine,
+    /// Its store.
+    pub store: MemoryStore,
+    /// Events it delivered, until taken.
+    pub events: Vec<Event>,
+    /// Hold store writes (and so acks) until [`Node::release_writes`].
+    pub hold_writes: bool,
+    /// Writes held.
+    pub held: Vec<(WriteId, Graph)>,
+    /// Every frame it sent: (to, frame), while `keep_sent` (the default).
+    pub sent: Vec<(PeerId, String)>,
+    /// Whether to keep what it sent in `sent`.
+    pub keep_sent: bool,
+    /// Signature checks asked for, counted.
+    pub verified: u64,
+    /// Verify one check in this many in full ([`auth::verify`], a pairing
+    /// each) and answer the others as valid: 1 (the default) verifies all.
+    /// Simulations of honest peers sample to stay fast.
+    pub verify_every: u64,
+}
+
+impl Node {
+    /// A node with `cfg`, its clock at `now`.
+    pub fn new(cfg: Config, now: Now) -> Self {
+        Self {
+            engine: Engine::new(cfg, now),
+            store: MemoryStore::new(),
+            events: Vec::new(),
+            hold_writes: false,
+            held: Vec::new(),
+            sent: Vec::new(),
+            keep_sent: true,
+            verified: 0,
+            verify_every: 1,
+        }
+    }
+
+    /// Feeds an input (drain afterwards).
+    pub fn input(&mut self, now: Now, input: Input<'_>) -> Result<(), Error> {
+        self.engine.handle_input(now, input)
+    }
+
+    /// Feeds a frame from `peer` and returns the frames sent in response.
+    pub fn frame(&mut self, now: Now, peer: PeerId, data: &[u8]) -> Vec<(PeerId, String)> {
+        if self.input(now, Input::Frame { peer, data }).is_err() {
+            return Vec::new();
+        }
+        self.drain(now)
+    }
+
+    /// Runs the timers due at `now`; returns the frames sent.
+    pub fn tick(&mut self, now: Now) -> Vec<(PeerId, String)> {
+        if self.engine.poll_timeout().is_some_and(|t| t <= now.mono) {
+            self.engine.handle_timeout(now);
+        }
+        self.drain(now)
+    }
+
+    /// Carries out every output: reads and writes against the memory store
+    /// (writes held when `hold_writes`), signatures verified in full, events
+    /// kept. Returns the frames to transmit (also kept in `sent`).
+    pub fn drain(&mut self, now: Now) -> Vec<(PeerId, String)> {
+        let mut frames = Vec::new();
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Transmit { peer, frame } => {
+                    if self.keep_sent {
+                        self.sent.push((peer, frame.clone()));
+                    }
+                    frames.push((peer, frame));
+                }
+                Output::StoreRead { id, query } => {
+                    let result = self.store.read(&query);
+                    self.answer(now, Input::StoreRead { id, result });
+                }
+                Output::StoreWrite { id, batch } => {
+                    if self.hold_writes {
+                        self.held.push((id, batch));
+                    } else {
+                        let result = self.store.write(&batch);
+                        self.answer(now, Input::StoreWritten { id, result });
+                    }
+                }
+                Output::Verify { id, signed } => {
+                    self.verified += 1;
+                    let result = if self.verified.is_multiple_of(self.verify_every.max(1)) {
+                        auth::verify(&signed)
+                    } else {
+                        Ok(())
+                    };
+                    self.answer(now, Input::Verified { id, result });
+                }
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+        frames
+    }
+
+    /// Writes what was held; returns the frames sent (the acks).
+    pub fn release_writes(&mut self, now: Now) -> Vec<(PeerId, String)> {
+        for (id, batch) in std::mem::take(&mut self.held) {
+            let result = self.store.write(&batch);
+            self.answer(now, Input::StoreWritten { id, result });
+        }
+        self.drain(now)
+    }
+
+    fn answer(&mut self, now: Now, input: Input<'_>) {
+        if let Err(e) = self.engine.handle_input(now, input) {
+            // The engine asked for this itself: refusing it is a bug.
+            panic!("the engine refused the answer to its own request: {e}");
+        }
+    }
+
+    /// The events delivered so far, taken.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// Nodes wired by in-memory links on a virtual clock. Node `i` reaches node
+/// `j` as `PeerId(j)`; a frame takes `latency` to arrive.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The virtual time.
+    pub now: Now,
+    /// The nodes.
+    pub nodes: Vec<Node>,
+    /// How long a frame takes.
+    pub latency: Duration,
+    inflight: BTreeMap<(Duration, u64), (usize, PeerId, String)>,
+    seq: u64,
+}
+
+impl Cluster {
+    /// `n` nodes with default configurations (seeds 1, 2, …).
+    pub fn new(n: usize) -> Self {
+        Self::with_configs((0..n).map(|i| Config::new(i as u64 + 1)).collect())
+    }
+
+    /// A node per configuration.
+    pub fn with_configs(configs: Vec<Config>) -> Self {
+        let now = at(0);
+        Self {
+            now,
+            nodes: configs.into_iter().map(|c| Node::new(c, now)).collect(),
+            latency: Duration::from_millis(1),
+            inflight: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// `client` dials `relay`.
+    pub fn connect(&mut self, client: usize, relay: usize) {
+        self.input(
+            relay,
+            Input::Connected {
+                peer: PeerId(client as u64),
+                role: Role::Accepted,
+            },
+        );
+        self.input(
+            client,
+            Input::Connected {
+                peer: PeerId(relay as u64),
+                role: Role::Dialed,
+            },
+        );
+        self.drain_all();
+    }
+
+    /// The link between `a` and `b` closes; frames on it are lost.
+    pub fn disconnect(&mut self, a: usize, b: usize) {
+        self.input(
+            a,
+            Input::Disconnected {
+                peer: PeerId(b as u64),
+            },
+        );
+        self.input(
+            b,
+            Input::Disconnected {
+                peer: PeerId(a as u64),
+            },
+        );
+        self.inflight.retain(|_, (to, from, _)| {
+            !((*to == a && from.0 == b as u64) || (*to == b && from.0 == a as u64))
+        });
+        self.drain_all();
+    }
+
+    /// Node `node` is called by its application.
+    pub fn call(&mut self, node: usize, call: Call) {
+        self.input(node, Input::Call(call));
+        self.drain(node);
+    }
+
+    fn input(&mut self, node: usize, input: Input<'_>) {
+        let now = self.now;
+        if let Err(e) = self.nodes[node].input(now, input) {
+            panic!("node {node} refused an input: {e}");
+        }
+    }
+
+    /// Drains every node.
+    pub fn drain_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.drain(i);
+        }
+    }
+
+    /// Drains node `i`, putting its frames on the links.
+    pub fn drain(&mut self, i: usize) {
+        let now = self.now;
+        for (peer, frame) in self.nodes[i].drain(now) {
+            self.seq += 1;
+            self.inflight.insert(
+                (now.mono + self.latency, self.seq),
+                (peer.0 as usize, PeerId(i as u64), frame),
+            );
+        }
+    }
+
+    /// Writes what node `i` held, and sends its acks.
+    pub fn release_writes(&mut self, i: usize) {
+        let now = self.now;
+        let frames = self.nodes[i].release_writes(now);
+        for (peer, frame) in frames {
+            self.seq += 1;
+            self.inflight.insert(
+                (now.mono + self.latency, self.seq),
+                (peer.0 as usize, PeerId(i as u64), frame),
+            );
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Duration> {
+        let frame = self.inflight.keys().next().map(|k| k.0);
+        let timer = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.engine.poll_timeout())
+            .min();
+        match (frame, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn set_time(&mut self, mono: Duration) {
+        if mono > self.now.mono {
+            let d = mono - self.now.mono;
+            self.now = self.now.after(d);
+        }
+    }
+
+    /// Runs frames and timers up to `until` (virtual), earliest first.
+    ///
+    /// # Panics
+    /// After a million steps without reaching `until`: a livelock.
+    pub fn run_until(&mut self, until: Duration) {
+        let mut steps = 0;
+        while let Some(t) = self.next_deadline() {
+            if t > until {
+                break;
+            }
+            steps += 1;
+            assert!(steps < 1_000_000, "no quiescence: livelock?");
+            self.set_time(t);
+            let now = self.now;
+            if let Some(entry) = self.inflight.first_entry()
+                && entry.key().0 <= now.mono
+            {
+                let (to, from, frame) = entry.remove();
+                let input = Input::Frame {
+                    peer: from,
+                    data: frame.as_bytes(),
+                };
+                if self.nodes[to].input(now, input).is_ok() {
+                    self.drain(to);
+                }
+                continue;
+            }
+            for i in 0..self.nodes.len() {
+                if self.nodes[i]
+                    .engine
+                    .poll_timeout()
+                    .is_some_and(|d| d <= now.mono)
+                {
+                    self.nodes[i].engine.handle_timeout(now);
+                    self.drain(i);
+                }
+            }
+        }
+        self.set_time(until);
+    }
+
+    /// Runs until no frame is in flight (timers far off may remain).
+    pub fn settle(&mut self) {
+        let mut steps = 0;
+        while let Some(t) = self.inflight.keys().next().map(|k| k.0) {
+            steps += 1;
+            assert!(steps < 1_000_000, "no quiescence: livelock?");
+            self.run_until(t);
+        }
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now.mono + d;
+        self.run_until(until);
+    }
+
+    /// Node `i`'s events so far, taken.
+    pub fn take_events(&mut self, i: usize) -> Vec<Event> {
+        self.nodes[i].take_events()
+    }
+}
