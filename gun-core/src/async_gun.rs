@@ -1,23 +1,13 @@
 //! The async user handle, shared by the async drivers: a driver supplies only
 //! how its transports start ([`Transports`]).
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::ops::Deref;
 
 use crate::store::BoxStore;
+use crate::transport::Transports;
 use crate::{Gun, GunOptions, GunResult, PublicKey, SecretKey};
-
-/// A driver's transports: start the relay listener (when the options serve)
-/// and the dialers for the options' peers on the driver's runtime.
-pub trait Transports: Send + Sync + 'static {
-    /// Starts them for `core`; returns the address the relay listens on.
-    fn start(
-        core: &Gun,
-        opts: &GunOptions,
-    ) -> impl Future<Output = GunResult<Option<SocketAddr>>> + Send;
-}
 
 /// A Gun instance driven by an async driver `D`. Its status calls
 /// (`connected_peer_count`, `is_connected`, `wait_for_connection`,

@@ -37,12 +37,12 @@ pub struct Completion<T> {
 
 /// The sending side, held by the driver.
 #[derive(Debug)]
-pub struct Completer<T> {
+pub(crate) struct Completer<T> {
     shared: Arc<Shared<T>>,
 }
 
 /// A new pair.
-pub fn completion<T>() -> (Completer<T>, Completion<T>) {
+pub(crate) fn completion<T>() -> (Completer<T>, Completion<T>) {
     let shared = Arc::new(Shared {
         slot: Mutex::new(Slot {
             value: None,
@@ -61,7 +61,7 @@ pub fn completion<T>() -> (Completer<T>, Completion<T>) {
 
 impl<T> Completer<T> {
     /// Delivers the answer.
-    pub fn complete(self, value: GunResult<T>) {
+    pub(crate) fn complete(self, value: GunResult<T>) {
         let mut slot = self.shared.lock();
         slot.value = Some(value);
         if let Some(w) = slot.waker.take() {

@@ -13,38 +13,35 @@
 //! - A callback thread: listener callbacks run outside the driver, so a
 //!   callback may call the API (even a blocking `put`) without deadlock.
 //! - The disk stores ([`store::FileStore`], [`store::SledStore`]), and TLS
-//!   configuration ([`tls`], feature `tls`) for `wss://` peers and relays.
-//! - For async drivers: [`AsyncGun`], the async handle with its constructors,
-//!   and [`ws`], the WebSocket connection loop, generic over the socket and a
-//!   small [`ws::Runtime`] (spawn, sleep).
+//!   configuration ([`transport::tls`], feature `tls`) for `wss://` peers and relays.
+//! - For async drivers: [`AsyncGun`], the async handle with its constructors.
 //!
-//! Driver crates add only transports: they report connections and frames to
-//! the driver through a [`Transport`] and take frames from their [`Link`].
+//! The root is the user API. Driver crates add only transports, through
+//! [`transport`]: they report connections and frames to the driver through
+//! a [`transport::Transport`] and take frames from their
+//! [`transport::Link`]; the async WebSocket loop they share is
+//! [`transport::ws`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod api;
 mod async_gun;
+mod chain;
 mod completion;
 mod driver;
 pub mod error;
 mod keys;
-pub mod net;
 mod options;
 pub mod store;
-pub mod tls;
-pub mod url;
-mod verify;
+pub mod transport;
 pub mod webrtc;
-pub mod ws;
 
-pub use api::{Chain, Gun, OnceCall};
-pub use async_gun::{AsyncGun, Transports};
-pub use completion::{Completer, Completion, Then, completion};
-pub use driver::{Callback, DriverEvent, Link, Shared, StopHook, Transport};
+pub use api::Gun;
+pub use async_gun::AsyncGun;
+pub use chain::{Chain, OnceCall};
+pub use completion::{Completion, Then};
 pub use error::{GunError, GunResult};
 pub use gun_proto::auth::{Signer, TrustPolicy};
-pub use gun_proto::{PeerId, Role};
 pub use keys::{PublicKey, SecretKey, keypair_from_seed};
 pub use options::{DEFAULT_PORT, GunOptions, MessagePredicate, StoreKind, TlsOptions};
 pub use webrtc::WebRTCOptions;

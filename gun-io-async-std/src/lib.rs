@@ -19,7 +19,7 @@
 //!
 //! Like gun-io-tokio, [`Gun`] is [`gun_core::AsyncGun`] (it derefs to the
 //! runtime-neutral [`gun_core::Gun`]) and chains are [`gun_core::Chain`]; the connection loop
-//! is [`gun_core::ws`]. This crate adds the constructors, accepting and
+//! is [`gun_core::transport::ws`]. This crate adds the constructors, accepting and
 //! connecting with async-net, and an executor thread for the transport tasks
 //! (so they run whichever runtime the program uses).
 #![forbid(unsafe_code)]
@@ -57,10 +57,10 @@ pub type Gun = gun_core::AsyncGun<AsyncIo>;
 #[derive(Debug)]
 pub struct AsyncIo;
 
-impl gun_core::Transports for AsyncIo {
+impl gun_core::transport::Transports for AsyncIo {
     async fn start(core: &gun_core::Gun, opts: &GunOptions) -> GunResult<Option<SocketAddr>> {
         let rt = ws::Rt::get()?;
-        let tls = gun_core::tls::Configs::for_options(opts)?;
+        let tls = gun_core::transport::tls::Configs::for_options(opts)?;
         let mut addr = None;
         if opts.super_peer {
             let port = opts.serve_port();
@@ -69,7 +69,7 @@ impl gun_core::Transports for AsyncIo {
                 .map_err(|e| GunError::io(format!("cannot listen on {}:{port}", opts.host), e))?;
             addr = listener.local_addr().ok();
             tracing::info!(addr = ?addr, "relay listening");
-            gun_core::ws::Runtime::spawn(
+            gun_core::transport::ws::Runtime::spawn(
                 &rt,
                 Box::pin(ws::serve(
                     listener,
@@ -80,8 +80,8 @@ impl gun_core::Transports for AsyncIo {
             );
         }
         for url in &opts.peers {
-            let url = gun_core::url::PeerUrl::parse(url)?;
-            gun_core::ws::Runtime::spawn(
+            let url = gun_core::transport::url::PeerUrl::parse(url)?;
+            gun_core::transport::ws::Runtime::spawn(
                 &rt,
                 Box::pin(ws::dial(
                     url,

@@ -1,6 +1,6 @@
 //! async-io's part of the transports: accepting and connecting sockets with
 //! async-net (TCP, or TLS with futures-rustls), spawning on the driver's
-//! executor thread, sleeping with async-io timers. The connection loop itself is shared ([`gun_core::ws`]).
+//! executor thread, sleeping with async-io timers. The connection loop itself is shared ([`gun_core::transport::ws`]).
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -10,9 +10,9 @@ use async_executor::Executor;
 use async_net::{TcpListener, TcpStream};
 use async_tungstenite::WebSocketStream;
 use futures_lite::{AsyncRead, AsyncWrite};
-use gun_core::Transport;
-use gun_core::url::PeerUrl;
-use gun_core::ws::{self, Runtime, Task};
+use gun_core::transport::Transport;
+use gun_core::transport::url::PeerUrl;
+use gun_core::transport::ws::{self, Runtime, Task};
 
 /// Runs transport tasks on one background thread driving an async-executor;
 /// I/O is async-io's, the reactor smol and async-std both use.
@@ -56,7 +56,7 @@ type Conn = Box<dyn Io>;
 type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<Conn>, String>> + Send>>;
 
 /// TLS settings for the transports (built once per instance).
-pub(crate) use gun_core::tls::Configs as Tls;
+pub(crate) use gun_core::transport::tls::Configs as Tls;
 
 /// Serves WebSocket peers on `listener` (any path), over TLS when `tls` has
 /// a server configuration, until the instance stops.
@@ -123,7 +123,7 @@ async fn connect_tls(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Conn
         return Ok(Box::new(stream));
     }
     let config = tls.client.clone().ok_or("no TLS configuration")?;
-    let name = gun_core::tls::server_name(&url.host).map_err(|e| e.to_string())?;
+    let name = gun_core::transport::tls::server_name(&url.host).map_err(|e| e.to_string())?;
     futures_rustls::TlsConnector::from(config)
         .connect(name, stream)
         .await

@@ -92,7 +92,7 @@ impl Gun {
         keys: Option<(SecretKey, PublicKey)>,
         store: Option<BoxStore>,
     ) -> GunResult<Self> {
-        let tls = gun_core::tls::Configs::for_options(&opts)?;
+        let tls = gun_core::transport::tls::Configs::for_options(&opts)?;
         let core = gun_core::Gun::start(opts.clone(), keys, store)?;
         let mut addr = None;
         if opts.super_peer {
@@ -109,7 +109,7 @@ impl Gun {
             }
         }
         for url in &opts.peers {
-            let url = gun_core::url::PeerUrl::parse(url)?;
+            let url = gun_core::transport::url::PeerUrl::parse(url)?;
             core.adopt_thread(ws::dial(url, opts.max_backoff, core.transport(), &tls)?);
         }
         Ok(Self { core, addr })

@@ -8,8 +8,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TryRecvError};
-use gun_core::url::PeerUrl;
-use gun_core::{DriverEvent, Link, Role, Transport, net};
+use gun_core::transport::url::PeerUrl;
+use gun_core::transport::{DriverEvent, Link, Role, Transport, net};
 use tracing::{debug, info, warn};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
@@ -18,7 +18,7 @@ use tungstenite::{Message, WebSocket};
 use std::sync::Arc;
 
 /// TLS settings for the transports (built once per instance).
-pub(crate) use gun_core::tls::Configs as Tls;
+pub(crate) use gun_core::transport::tls::Configs as Tls;
 
 /// A connection's byte stream: plain TCP, or TLS over it.
 pub(crate) enum Stream {
@@ -81,7 +81,7 @@ const HANDSHAKE: Duration = net::HANDSHAKE_TIMEOUT;
 
 /// Small buffers and explicit limits, as every driver sets them.
 pub(crate) fn ws_config() -> WebSocketConfig {
-    gun_core::ws::config()
+    gun_core::transport::ws::config()
 }
 
 enum Out {
@@ -327,7 +327,7 @@ fn secure(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Stream, String>
         return Ok(Stream::Plain(stream));
     }
     let config = tls.client.clone().ok_or("no TLS configuration")?;
-    let name = gun_core::tls::server_name(&url.host).map_err(|e| e.to_string())?;
+    let name = gun_core::transport::tls::server_name(&url.host).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
     Ok(Stream::Client(Box::new(rustls::StreamOwned::new(
         conn, stream,

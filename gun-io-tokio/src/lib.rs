@@ -58,10 +58,10 @@ pub type Gun = gun_core::AsyncGun<Tokio>;
 #[derive(Debug)]
 pub struct Tokio;
 
-impl gun_core::Transports for Tokio {
+impl gun_core::transport::Transports for Tokio {
     async fn start(core: &gun_core::Gun, opts: &GunOptions) -> GunResult<Option<SocketAddr>> {
         let rt = ws::Rt(tokio::runtime::Handle::current());
-        let tls = gun_core::tls::Configs::for_options(opts)?;
+        let tls = gun_core::transport::tls::Configs::for_options(opts)?;
         let mut addr = None;
         if opts.super_peer {
             let port = opts.serve_port();
@@ -78,7 +78,7 @@ impl gun_core::Transports for Tokio {
             ));
         }
         for url in &opts.peers {
-            let url = gun_core::url::PeerUrl::parse(url)?;
+            let url = gun_core::transport::url::PeerUrl::parse(url)?;
             tokio::spawn(ws::dial(
                 url,
                 opts.max_backoff,

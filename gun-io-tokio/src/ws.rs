@@ -1,14 +1,14 @@
 //! Tokio's part of the transports: accepting and connecting sockets (TCP,
 //! or TLS with tokio-rustls), spawning and sleeping. The connection loop
-//! itself is shared ([`gun_core::ws`]).
+//! itself is shared ([`gun_core::transport::ws`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gun_core::Transport;
-use gun_core::url::PeerUrl;
-use gun_core::ws::{self, Runtime, Task};
+use gun_core::transport::Transport;
+use gun_core::transport::url::PeerUrl;
+use gun_core::transport::ws::{self, Runtime, Task};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
@@ -35,7 +35,7 @@ type Conn = Box<dyn Io>;
 type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<Conn>, String>> + Send>>;
 
 /// TLS settings for the transports (built once per instance).
-pub(crate) use gun_core::tls::Configs as Tls;
+pub(crate) use gun_core::transport::tls::Configs as Tls;
 
 /// Serves WebSocket peers on `listener` (any path, `/gun` included, as Gun.js
 /// accepts), over TLS when `tls` has a server configuration, until the
@@ -104,7 +104,7 @@ async fn connect_tls(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Conn
         return Ok(Box::new(stream));
     }
     let config = tls.client.clone().ok_or("no TLS configuration")?;
-    let name = gun_core::tls::server_name(&url.host).map_err(|e| e.to_string())?;
+    let name = gun_core::transport::tls::server_name(&url.host).map_err(|e| e.to_string())?;
     tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)
         .await

@@ -18,11 +18,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 #[cfg(feature = "tls")]
 use tracing::debug;
 
+use super::url::PeerUrl;
 use crate::error::{GunError, GunResult};
 use crate::options::GunOptions;
 #[cfg(feature = "tls")]
 use crate::options::TlsOptions;
-use crate::url::PeerUrl;
 
 /// What an instance's transports need: a client configuration when some
 /// peer is `wss://`, a server configuration when it serves TLS. (Built

@@ -14,8 +14,8 @@ use tracing::{debug, info};
 use tungstenite::Message;
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::url::PeerUrl;
-use crate::{DriverEvent, Link, Role, Transport, net};
+use super::url::PeerUrl;
+use super::{DriverEvent, Link, Role, Transport, net};
 
 /// A WebSocket connection as the async drivers' socket crates give it.
 pub trait WebSocket:
@@ -50,7 +50,7 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// How often idle loops look whether the instance is stopping.
 pub const STOP_CHECK: Duration = Duration::from_millis(100);
 
-/// Small buffers and explicit limits ([`crate::net`]).
+/// Small buffers and explicit limits ([`super::net`]).
 pub fn config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(net::READ_BUFFER)

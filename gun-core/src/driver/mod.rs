@@ -2,199 +2,26 @@
 //! out outputs, and hands callbacks to the dispatcher thread.
 //!
 //! Transports (WebSocket client and server, in each `gun-io-*` crate) talk to
-//! it through [`Transport`]: they report connections, frames and closes as
-//! [`DriverEvent`]s, and receive frames through their [`Link`].
+//! it through [`crate::transport::Transport`].
+
+pub(crate) mod command;
+mod verify;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use gun_proto::{
-    Call, Config, Engine, Event, Input, Now, Output, Path, PeerId, ReqId, Role, SubId,
-};
+use gun_proto::{Call, Config, Engine, Event, Input, Now, Output, PeerId, ReqId, SubId};
 use tracing::{debug, warn};
+
+use command::{Callback, Command, Inbox, OnceAnswer, Settle};
 
 use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
 use crate::store::BoxStore;
-
-/// A listener callback: `(value, key)`, as Gun.js's `on`.
-pub type Callback = Arc<dyn Fn(serde_json::Value, Option<String>) + Send + Sync>;
-
-/// A `once` answer: the value (`None` when not found) and the path's last key.
-pub(crate) type OnceAnswer = (Option<serde_json::Value>, String);
-
-/// When a write's call resolves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settle {
-    /// Once the local store (disk, or memory) has it.
-    Local,
-    /// Once the first peer acks it (or refuses it, or the put timeout passes).
-    Peer,
-}
-
-/// The driver's way to send to one connected peer.
-pub trait Link: Send {
-    /// Queues a text frame; `false` if the connection is gone.
-    fn send(&self, frame: String) -> bool;
-    /// Closes the connection.
-    fn close(&self);
-}
-
-/// What transports and the API tell the driver thread.
-pub enum DriverEvent {
-    /// A connection opened.
-    Connected {
-        /// Its id (from [`Transport::next_peer_id`]).
-        peer: PeerId,
-        /// Who dialed.
-        role: Role,
-        /// How to send to it.
-        link: Box<dyn Link>,
-    },
-    /// A text frame arrived.
-    Frame {
-        /// From whom.
-        peer: PeerId,
-        /// The frame.
-        data: Vec<u8>,
-    },
-    /// A connection closed.
-    Disconnected {
-        /// Which.
-        peer: PeerId,
-    },
-}
-
-/// Everything the driver thread receives.
-pub(crate) enum Inbox {
-    /// From a transport.
-    Transport(DriverEvent),
-    /// From the API.
-    Command(Command),
-}
-
-/// An API call, carried to the driver thread.
-pub(crate) enum Command {
-    /// `put`.
-    Put {
-        path: Path,
-        data: serde_json::Value,
-        /// An explicit HAM state (`put_with_state`), else the clock's.
-        state: Option<f64>,
-        settle: Settle,
-        done: Completer<()>,
-    },
-    /// `set`: answers with the item's soul.
-    Set {
-        path: Path,
-        data: serde_json::Value,
-        settle: Settle,
-        done: Completer<String>,
-    },
-    /// `once`: answers with the value and the key.
-    Once {
-        path: Path,
-        /// The keys a lex once selects (`once_keys`), else the whole value.
-        keys: Option<gun_proto::lex::Lex>,
-        wait: Duration,
-        done: Completer<OnceAnswer>,
-    },
-    /// `on` (or `map` when `map`).
-    Listen {
-        sub: SubId,
-        path: Path,
-        map: bool,
-        cb: Callback,
-    },
-    /// `off`: every listener at this place (soul, then keys).
-    Off { at: Vec<String> },
-    /// Answer `true` once a peer is connected, `false` at the deadline.
-    WaitConnected {
-        deadline: Instant,
-        done: Completer<bool>,
-    },
-    /// Stop: flush, close every link, end the thread.
-    Shutdown { done: Completer<()> },
-}
-
-/// State the driver shares with API handles and transports.
-#[derive(Default)]
-pub struct Shared {
-    connected: AtomicUsize,
-    stopping: AtomicBool,
-    next_peer: AtomicU64,
-    stop_hooks: Mutex<Vec<StopHook>>,
-}
-
-/// Run by the driver thread at shutdown, before the shutdown resolves.
-pub type StopHook = Box<dyn FnOnce() + Send>;
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("connected", &self.connected())
-            .field("stopping", &self.stopping())
-            .finish()
-    }
-}
-
-impl Shared {
-    /// Connected peers now.
-    pub fn connected(&self) -> usize {
-        self.connected.load(Ordering::Acquire)
-    }
-
-    /// Whether shutdown has begun: transports stop reconnecting and accepting.
-    pub fn stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_stopping(&self) {
-        self.stopping.store(true, Ordering::Release);
-    }
-}
-
-/// What a transport needs: the driver's inbox and the shared state.
-#[derive(Clone)]
-pub struct Transport {
-    tx: Sender<Inbox>,
-    shared: Arc<Shared>,
-}
-
-impl Transport {
-    pub(crate) fn new(tx: Sender<Inbox>, shared: Arc<Shared>) -> Self {
-        Self { tx, shared }
-    }
-
-    /// A fresh peer id for a new connection.
-    pub fn next_peer_id(&self) -> PeerId {
-        PeerId(self.shared.next_peer.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// Tells the driver something happened; `false` once it has stopped.
-    pub fn send(&self, event: DriverEvent) -> bool {
-        self.tx.send(Inbox::Transport(event)).is_ok()
-    }
-
-    /// Whether shutdown has begun.
-    pub fn stopping(&self) -> bool {
-        self.shared.stopping()
-    }
-
-    /// Runs `hook` on the driver thread at shutdown, before the shutdown
-    /// resolves: a listener can release its port there. A hook may block
-    /// briefly (it runs on a plain thread).
-    pub fn on_stop(&self, hook: StopHook) {
-        self.shared
-            .stop_hooks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(hook);
-    }
-}
+use crate::transport::{DriverEvent, Link, Shared};
 
 /// A put or set waiting for its answer.
 struct Pending {
@@ -485,7 +312,7 @@ impl Driver {
             if checks.is_empty() {
                 return;
             }
-            for (id, result) in crate::verify::verify_all(&checks) {
+            for (id, result) in verify::verify_all(&checks) {
                 let _ = self.input(Input::Verified { id, result });
             }
         }

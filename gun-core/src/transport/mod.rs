@@ -1,0 +1,141 @@
+//! For driver crates: how a runtime's transports plug into the driver
+//! thread. A transport reports connections, frames and closes as
+//! [`DriverEvent`]s through a [`Transport`], and takes frames through the
+//! [`Link`] it gave. The WebSocket loop the async drivers share is [`ws`];
+//! [`net`] has the limits every driver applies, [`url`] reads peer URLs and
+//! [`tls`] builds the TLS configurations.
+
+pub mod net;
+pub mod tls;
+pub mod url;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crossbeam_channel::Sender;
+pub use gun_proto::{PeerId, Role};
+
+use crate::driver::command::Inbox;
+use crate::{Gun, GunOptions, GunResult};
+
+/// A driver's transports: start the relay listener (when the options serve)
+/// and the dialers for the options' peers on the driver's runtime.
+pub trait Transports: Send + Sync + 'static {
+    /// Starts them for `core`; returns the address the relay listens on.
+    fn start(
+        core: &Gun,
+        opts: &GunOptions,
+    ) -> impl Future<Output = GunResult<Option<SocketAddr>>> + Send;
+}
+
+/// The driver's way to send to one connected peer.
+pub trait Link: Send {
+    /// Queues a text frame; `false` if the connection is gone.
+    fn send(&self, frame: String) -> bool;
+    /// Closes the connection.
+    fn close(&self);
+}
+
+/// What transports and the API tell the driver thread.
+pub enum DriverEvent {
+    /// A connection opened.
+    Connected {
+        /// Its id (from [`Transport::next_peer_id`]).
+        peer: PeerId,
+        /// Who dialed.
+        role: Role,
+        /// How to send to it.
+        link: Box<dyn Link>,
+    },
+    /// A text frame arrived.
+    Frame {
+        /// From whom.
+        peer: PeerId,
+        /// The frame.
+        data: Vec<u8>,
+    },
+    /// A connection closed.
+    Disconnected {
+        /// Which.
+        peer: PeerId,
+    },
+}
+
+/// State the driver shares with API handles and transports.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) connected: AtomicUsize,
+    stopping: AtomicBool,
+    next_peer: AtomicU64,
+    pub(crate) stop_hooks: Mutex<Vec<StopHook>>,
+}
+
+/// Run by the driver thread at shutdown, before the shutdown resolves.
+pub type StopHook = Box<dyn FnOnce() + Send>;
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("connected", &self.connected())
+            .field("stopping", &self.stopping())
+            .finish()
+    }
+}
+
+impl Shared {
+    /// Connected peers now.
+    pub(crate) fn connected(&self) -> usize {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether shutdown has begun: transports stop reconnecting and accepting.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+}
+
+/// What a transport needs: the driver's inbox and the shared state.
+#[derive(Clone)]
+pub struct Transport {
+    tx: Sender<Inbox>,
+    shared: Arc<Shared>,
+}
+
+impl Transport {
+    pub(crate) fn new(tx: Sender<Inbox>, shared: Arc<Shared>) -> Self {
+        Self { tx, shared }
+    }
+
+    /// A fresh peer id for a new connection.
+    pub fn next_peer_id(&self) -> PeerId {
+        PeerId(self.shared.next_peer.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Tells the driver something happened; `false` once it has stopped.
+    pub fn send(&self, event: DriverEvent) -> bool {
+        self.tx.send(Inbox::Transport(event)).is_ok()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn stopping(&self) -> bool {
+        self.shared.stopping()
+    }
+
+    /// Runs `hook` on the driver thread at shutdown, before the shutdown
+    /// resolves: a listener can release its port there. A hook may block
+    /// briefly (it runs on a plain thread).
+    pub fn on_stop(&self, hook: StopHook) {
+        self.shared
+            .stop_hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
+    }
+}
