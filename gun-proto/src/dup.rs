@@ -10,7 +10,7 @@ use crate::ids::PeerId;
 /// Gun.js keeps ids about 9 s; a repeat within the window is dropped. The
 /// peer a message came from (`via`) routes replies (`@`) back to it.
 #[derive(Debug)]
-pub struct Dup {
+pub(crate) struct Dup {
     seen: HashMap<String, Seen>,
     order: VecDeque<(Duration, String)>,
     age: Duration,
@@ -25,7 +25,7 @@ struct Seen {
 
 impl Dup {
     /// A window of `age`, holding at most `max` ids (the oldest go first).
-    pub fn new(age: Duration, max: usize) -> Self {
+    pub(crate) fn new(age: Duration, max: usize) -> Self {
         Self {
             seen: HashMap::new(),
             order: VecDeque::new(),
@@ -35,12 +35,12 @@ impl Dup {
     }
 
     /// Whether `id` was seen and has not expired.
-    pub fn contains(&self, id: &str, now: Duration) -> bool {
+    pub(crate) fn contains(&self, id: &str, now: Duration) -> bool {
         self.seen.get(id).is_some_and(|s| s.expires > now)
     }
 
     /// The peer `id` came from, while it is remembered.
-    pub fn via(&self, id: &str, now: Duration) -> Option<PeerId> {
+    pub(crate) fn via(&self, id: &str, now: Duration) -> Option<PeerId> {
         self.seen
             .get(id)
             .filter(|s| s.expires > now)
@@ -48,7 +48,7 @@ impl Dup {
     }
 
     /// Records `id` (from `via`, or sent by us when `None`).
-    pub fn track(&mut self, id: &str, via: Option<PeerId>, now: Duration) {
+    pub(crate) fn track(&mut self, id: &str, via: Option<PeerId>, now: Duration) {
         self.expire(now);
         let expires = now + self.age;
         match self.seen.get_mut(id) {
@@ -72,7 +72,7 @@ impl Dup {
     }
 
     /// Forgets a peer as a route (it disconnected).
-    pub fn forget_peer(&mut self, peer: PeerId) {
+    pub(crate) fn forget_peer(&mut self, peer: PeerId) {
         for s in self.seen.values_mut() {
             if s.via == Some(peer) {
                 s.via = None;
@@ -93,16 +93,6 @@ impl Dup {
             }
         }
     }
-
-    /// How many ids are remembered.
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    /// Whether no id is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -120,7 +110,7 @@ mod tests {
         for id in ["b", "c", "d", "e"] {
             d.track(id, None, s(10));
         }
-        assert!(d.len() <= 3);
+        assert!(d.seen.len() <= 3);
         assert!(!d.contains("b", s(10)));
         assert!(d.contains("e", s(10)));
     }

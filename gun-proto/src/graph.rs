@@ -17,6 +17,18 @@ pub struct Prop {
     pub state: State,
 }
 
+impl Prop {
+    /// Appends `{":":value,">":state}` (radisk's leaf shape, as the sled
+    /// store keeps a property), numbers as JavaScript prints them.
+    pub fn push_leaf_json(&self, out: &mut String) {
+        out.push_str("{\":\":");
+        self.value.push_json(out);
+        out.push_str(",\">\":");
+        jstext::push_number(out, self.state);
+        out.push('}');
+    }
+}
+
 /// A node: properties by key. The soul is the key under which the graph holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
@@ -66,6 +78,16 @@ impl Node {
     /// Whether the node has no properties.
     pub fn is_empty(&self) -> bool {
         self.props.is_empty()
+    }
+
+    /// Appends `{soul: node}`: a one-node graph's wire form, as the file
+    /// store keeps a node.
+    pub fn push_graph_json(&self, soul: &str, out: &mut String) {
+        out.push('{');
+        jstext::push_string(out, soul);
+        out.push(':');
+        self.push_json(soul, out);
+        out.push('}');
     }
 
     /// Appends the node in Gun's wire form, keys sorted:

@@ -27,6 +27,9 @@ use crate::ids::{PeerId, WriteId};
 use crate::store::{MemoryStore, Store};
 use crate::{Call, Config, Engine, Error, Event, Input, Now, Output, Role};
 
+/// The engine's seeded id generator, for workloads that must replay exactly.
+pub use crate::ids::Rng;
+
 /// The wall clock at virtual time zero of a [`Cluster`].
 pub const T0: f64 = 1_700_000_000_000.0;
 

@@ -74,7 +74,7 @@ impl Rng {
 
 /// A soul for a `set()` item, shaped as Gun.js's: the state in base 36
 /// without its point, then 12 random characters.
-pub fn set_soul(rng: &mut Rng, state: f64) -> String {
+pub(crate) fn set_soul(rng: &mut Rng, state: f64) -> String {
     let mut s = base36(state);
     s.push_str(&rng.text(12));
     s

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 ///
 /// Non-finite numbers never reach this function (they are rejected on input);
 /// if one does, it prints `null` as `JSON.stringify` would.
-pub fn push_number(out: &mut String, n: f64) {
+pub(crate) fn push_number(out: &mut String, n: f64) {
     if !n.is_finite() {
         out.push_str("null");
         return;
@@ -23,14 +23,14 @@ pub fn push_number(out: &mut String, n: f64) {
 }
 
 /// Returns `n` printed as JavaScript prints it.
-pub fn number_text(n: f64) -> String {
+pub(crate) fn number_text(n: f64) -> String {
     let mut s = String::new();
     push_number(&mut s, n);
     s
 }
 
 /// Appends `s` as a JSON string literal, escaped exactly as `JSON.stringify` does.
-pub fn push_string(out: &mut String, s: &str) {
+pub(crate) fn push_string(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, c) in s.char_indices() {
@@ -62,13 +62,13 @@ pub fn push_string(out: &mut String, s: &str) {
 ///
 /// This differs from Rust's byte order for text outside the Basic Multilingual
 /// Plane: `"\u{FFFF}" > "😀"` in JavaScript, the opposite in UTF-8.
-pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
+pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
     // Fast path: byte order equals UTF-16 order while both are ASCII-comparable.
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
 /// Gun.js's `String.hash`: `h = ((h << 5) - h + c) | 0` over UTF-16 code units.
-pub fn string_hash(s: &str) -> i32 {
+pub(crate) fn string_hash(s: &str) -> i32 {
     let mut h: i32 = 0;
     for c in s.encode_utf16() {
         h = (h << 5).wrapping_sub(h).wrapping_add(i32::from(c));

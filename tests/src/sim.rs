@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gun_proto::harness::Node;
-use gun_proto::ids::Rng;
+use gun_proto::harness::Rng;
 use gun_proto::{Call, Config, Engine, Event, Input, Now, Path, PeerId, ReqId, Role, SubId};
 
 /// The wall clock at virtual time zero.

@@ -54,11 +54,8 @@ impl FileStore {
     fn write_node(&self, soul: &str, node: &Node) -> Result<(), StoreError> {
         let path = self.path_for(soul);
         let tmp = path.with_extension("tmp");
-        let mut text = String::from("{");
-        gun_proto::jstext::push_string(&mut text, soul);
-        text.push(':');
-        node.push_json(soul, &mut text);
-        text.push('}');
+        let mut text = String::new();
+        node.push_graph_json(soul, &mut text);
         let mut f = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
         f.write_all(text.as_bytes()).map_err(|e| io(&tmp, e))?;
         f.sync_all().map_err(|e| io(&tmp, e))?;

@@ -128,11 +128,8 @@ impl Store for SledStore {
                 k.extend_from_slice(soul.as_bytes());
                 k.push(ESC);
                 k.extend_from_slice(key.as_bytes());
-                let mut v = String::from("{\":\":");
-                p.value.push_json(&mut v);
-                v.push_str(",\">\":");
-                gun_proto::jstext::push_number(&mut v, p.state);
-                v.push('}');
+                let mut v = String::new();
+                p.push_leaf_json(&mut v);
                 b.insert(k, v.into_bytes());
             }
         }

@@ -48,45 +48,12 @@ pub use types::{Call, Config, Error, Event, Input, Now, Output, Path, PutFailure
 
 /// One Gun peer: graph, mesh, queries and listeners, with no I/O.
 ///
-/// Drive it with a loop: feed [`Engine::handle_input`] (and
-/// [`Engine::handle_timeout`] when [`Engine::poll_timeout`] passes), then drain
-/// [`Engine::poll_output`] until it returns `None`, carrying out each output.
-/// Inputs fed before a drain are batched: one store write covers every put
-/// they carried (group commit), and messages to one peer share a frame.
-///
-/// ```
-/// use std::time::Duration;
-/// use gun_proto::{Config, Engine, Input, MemoryStore, Now, Output, PeerId, Role, Store};
-///
-/// let mut engine = Engine::new(Config::new(1), Now::new(Duration::ZERO, 1.7e12));
-/// let mut store = MemoryStore::new();
-/// let now = Now::new(Duration::from_millis(1), 1.7e12 + 1.0);
-/// engine.handle_input(now, Input::Connected { peer: PeerId(1), role: Role::Accepted }).unwrap();
-/// let frame = br##"{"#":"m1","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":"v"}}}"##;
-/// engine.handle_input(now, Input::Frame { peer: PeerId(1), data: frame }).unwrap();
-/// let mut sent = Vec::new();
-/// while let Some(out) = engine.poll_output() {
-///     match out {
-///         Output::Transmit { peer, frame } => sent.push((peer, frame)),
-///         Output::StoreRead { id, query } => {
-///             let result = store.read(&query);
-///             engine.handle_input(now, Input::StoreRead { id, result }).unwrap();
-///         }
-///         Output::StoreWrite { id, batch } => {
-///             let result = store.write(&batch);
-///             engine.handle_input(now, Input::StoreWritten { id, result }).unwrap();
-///         }
-///         Output::Verify { id, signed } => {
-///             // A driver may batch these (auth::verify_batch, CSPRNG weights).
-///             let result = gun_proto::auth::verify(&signed);
-///             engine.handle_input(now, Input::Verified { id, result }).unwrap();
-///         }
-///         Output::Event(event) => { /* deliver to the application */ }
-///     }
-/// }
-/// // The greeting, then the ack once the store had the put.
-/// assert!(sent.iter().any(|(_, f)| f.contains(r#""@":"m1""#) && f.contains(r#""ok":true"#)));
-/// ```
+/// Drive it with a loop (the crate's documentation shows one): feed
+/// [`Engine::handle_input`] (and [`Engine::handle_timeout`] when
+/// [`Engine::poll_timeout`] passes), then drain [`Engine::poll_output`] until
+/// it returns `None`, carrying out each output. Inputs fed before a drain are
+/// batched: one store write covers every put they carried (group commit),
+/// and messages to one peer share a frame.
 #[derive(Debug)]
 pub struct Engine {
     cfg: Config,
