@@ -91,7 +91,7 @@ fn relay_put_frames(b: Bencher<'_, '_>) {
                     node.input(
                         now,
                         Input::Frame {
-                            peer: PeerId(1),
+                            peer: PeerId(0),
                             data: f.as_bytes(),
                         },
                     )

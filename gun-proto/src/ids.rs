@@ -30,10 +30,12 @@ const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXZabcdefghijklmnopqrs
 /// A small seeded generator (xoshiro256**) for ids: deterministic for a seed,
 /// not for cryptography.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "harness"), allow(unreachable_pub))]
 pub struct Rng {
     s: [u64; 4],
 }
 
+#[cfg_attr(not(feature = "harness"), allow(unreachable_pub))]
 impl Rng {
     /// A generator from a seed; equal seeds give equal sequences.
     pub fn new(seed: u64) -> Self {

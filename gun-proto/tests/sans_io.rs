@@ -56,8 +56,10 @@ fn dependencies_are_pure() {
         .split("\n[")
         .next()
         .expect("section");
-    // blst is built with `no-threads` (checked below); sha2 is a pure hash.
+    // blst is built with `no-threads` (checked below); sha2 is a pure hash;
+    // serde is the single-pass decoder's visitor traits.
     let allowed = [
+        "serde",
         "serde_json",
         "ryu-js",
         "thiserror",

@@ -287,7 +287,7 @@ impl Engine {
     // ----- frames in ----------------------------------------------------------
 
     fn on_frame(&mut self, peer: PeerId, data: &[u8]) {
-        let items = match wire::decode_values(data, &self.cfg.limits) {
+        let items = match wire::split(data, &self.cfg.limits) {
             Ok(items) => items,
             Err(e) => {
                 warn!(?peer, error = %e, "refused frame");
@@ -297,59 +297,49 @@ impl Engine {
             }
         };
         for item in items {
-            self.on_item(peer, item);
+            self.on_item(peer, item.get());
         }
     }
 
     /// One message of a frame: admitted (its signatures checked, then
-    /// verified by the driver), read, and handled.
-    fn on_item(&mut self, peer: PeerId, item: serde_json::Value) {
-        let signed = if self.admission.inspects_all()
-            || item.as_object().is_some_and(|o| o.contains_key("sigs"))
-        {
-            match self.admission.check(&item) {
+    /// verified by the driver), read, and handled. A message that is neither
+    /// signed nor looked at by the policy or the predicate is read in one
+    /// pass, with no JSON tree.
+    fn on_item(&mut self, peer: PeerId, text: &str) {
+        let inspect = self.admission.inspects_all() || text.contains("\"sigs\"");
+        let (read, json, signed) = if inspect {
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+                return self.refuse_message(peer, None, &wire::MessageError::Json);
+            };
+            let signed = match self.admission.check(&json) {
                 Ok(s) => s,
                 Err(why) => {
-                    let id = item.get("#").and_then(|v| v.as_str()).unwrap_or("");
+                    let id = json.get("#").and_then(|v| v.as_str()).unwrap_or("");
                     warn!(?peer, id, reason = %why, "message refused");
                     return;
                 }
-            }
-        } else {
-            None
-        };
-        if let Some(s) = &signed
-            && let Some(id) = item.get("#").and_then(|v| v.as_str())
-            && self.mesh.seen(id, self.now.mono)
-        {
-            // A replay: dropped before its signatures cost anything.
-            debug!(
-                ?peer,
-                id,
-                entries = s.entries.len(),
-                "duplicate message dropped"
-            );
-            return;
-        }
-        let json = self.admission.inspects_all().then(|| item.clone());
-        let msg = match wire::message(item) {
-            Ok(msg) => msg,
-            Err((id, e)) => {
-                warn!(?peer, error = %e, "refused message");
-                let reply_id = self.new_id();
-                let reply = match id {
-                    // A put (or any message with an id) gets a nack it can route.
-                    Some(id) => Message {
-                        id: Some(reply_id),
-                        ack: Some(id),
-                        err: Some(e.to_string()),
-                        ..Message::default()
-                    },
-                    None => Message::dam_error(reply_id, e.to_string()),
-                };
-                self.send(peer, &reply);
+            };
+            if let Some(s) = &signed
+                && let Some(id) = json.get("#").and_then(|v| v.as_str())
+                && self.mesh.seen(id, self.now.mono)
+            {
+                // A replay: dropped before its signatures cost anything.
+                debug!(
+                    ?peer,
+                    id,
+                    entries = s.entries.len(),
+                    "duplicate message dropped"
+                );
                 return;
             }
+            let keep = self.cfg.predicate.is_some().then(|| json.clone());
+            (wire::message(json), keep, signed)
+        } else {
+            (wire::message_text(text), None, None)
+        };
+        let msg = match read {
+            Ok(msg) => msg,
+            Err((id, e)) => return self.refuse_message(peer, id, &e),
         };
         match self.admission.arrived(peer, msg, json, signed) {
             admission::Verdict::Admit(msg) => self.on_message(peer, msg),
@@ -358,6 +348,23 @@ impl Engine {
             }
             admission::Verdict::Wait => {}
         }
+    }
+
+    /// A message that cannot be read: a nack it can route when it has an
+    /// id, else a `dam:"!"` notice.
+    fn refuse_message(&mut self, peer: PeerId, id: Option<String>, e: &wire::MessageError) {
+        warn!(?peer, error = %e, "refused message");
+        let reply_id = self.new_id();
+        let reply = match id {
+            Some(id) => Message {
+                id: Some(reply_id),
+                ack: Some(id),
+                err: Some(e.to_string()),
+                ..Message::default()
+            },
+            None => Message::dam_error(reply_id, e.to_string()),
+        };
+        self.send(peer, &reply);
     }
 
     /// Routes one message: mesh control, a reply, a get or a put.

@@ -1,5 +1,7 @@
 //! The wire codec: frames of one message or a batch, and the message fields.
 
+mod scan;
+
 use std::collections::BTreeMap;
 
 use crate::graph::{Graph, Node};
@@ -48,6 +50,9 @@ pub enum FrameError {
 /// Why one message of a frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
+    /// A message's JSON cannot be read (a number out of range, say).
+    #[error("DAM JSON parse error.")]
+    Json,
     /// A batch entry or the frame is not a JSON object.
     #[error("message is not an object")]
     NotAnObject,
@@ -149,10 +154,49 @@ pub type Decoded = Vec<Result<Message, (Option<String>, MessageError)>>;
 
 /// Decodes a frame: one message, or a JSON array of them.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, FrameError> {
-    Ok(decode_values(bytes, limits)?
+    Ok(split(bytes, limits)?
         .into_iter()
-        .map(message)
+        .map(|raw| message_text(raw.get()))
         .collect())
+}
+
+/// Splits a frame into its messages' texts, within `limits` (size, depth
+/// and batch length are checked before anything is read).
+pub fn split<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<Vec<&'a serde_json::value::RawValue>, FrameError> {
+    if bytes.len() > limits.max_frame_bytes {
+        return Err(FrameError::TooBig);
+    }
+    check_depth(bytes, limits.max_depth)?;
+    let text = std::str::from_utf8(bytes).map_err(|_| FrameError::Json)?;
+    let first = text.trim_start().as_bytes().first();
+    if first == Some(&b'[') {
+        let items: Vec<&serde_json::value::RawValue> =
+            serde_json::from_str(text).map_err(|_| FrameError::Json)?;
+        if items.len() > limits.max_batch {
+            return Err(FrameError::BatchTooLong);
+        }
+        Ok(items)
+    } else {
+        let one: &serde_json::value::RawValue =
+            serde_json::from_str(text).map_err(|_| FrameError::Json)?;
+        Ok(vec![one])
+    }
+}
+
+/// Reads one message from its text: in one pass when it is well formed,
+/// else through a JSON tree, which says what is wrong (with the message's
+/// id when it has one, for a reply).
+pub fn message_text(text: &str) -> Result<Message, (Option<String>, MessageError)> {
+    if let Some(m) = scan::message(text) {
+        return Ok(m);
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => message(v),
+        Err(_) => Err((None, MessageError::Json)),
+    }
 }
 
 /// Decodes a frame into its messages as JSON values, within `limits`; each
@@ -309,7 +353,7 @@ pub fn parse_put(v: &serde_json::Value) -> Result<Graph, MessageError> {
     Ok(g)
 }
 
-fn parse_get(v: &serde_json::Value) -> Option<Get> {
+pub(crate) fn parse_get(v: &serde_json::Value) -> Option<Get> {
     let serde_json::Value::Object(o) = v else {
         return None;
     };
