@@ -84,23 +84,7 @@ fn relay_put_frames(b: Bencher<'_, '_>) {
     let frames: Vec<String> = (0..10_000).map(put_frame).collect();
     b.counter(divan::counter::ItemsCount::new(frames.len()))
         .with_inputs(|| relay_with_peers(1, false))
-        .bench_local_values(|mut node| {
-            let now = Now::new(Duration::from_millis(1), T + 1001.0);
-            for chunk in frames.chunks(1000) {
-                for f in chunk {
-                    node.input(
-                        now,
-                        Input::Frame {
-                            peer: PeerId(0),
-                            data: f.as_bytes(),
-                        },
-                    )
-                    .expect("frame");
-                }
-                black_box(node.drain(now));
-            }
-            node
-        });
+        .bench_local_values(|node| feed(node, &frames, 1000, PeerId(0)));
 }
 
 /// The floor for `relay_put_frames`: the same frames only parsed into a
@@ -131,23 +115,21 @@ fn fanout_100(b: Bencher<'_, '_>) {
         .collect();
     b.counter(divan::counter::ItemsCount::new(frames.len() * 100))
         .with_inputs(|| relay_with_peers(101, true))
-        .bench_local_values(|mut node| {
-            let now = Now::new(Duration::from_millis(2), T + 1002.0);
-            for chunk in frames.chunks(100) {
-                for f in chunk {
-                    node.input(
-                        now,
-                        Input::Frame {
-                            peer: PeerId(0),
-                            data: f.as_bytes(),
-                        },
-                    )
-                    .expect("frame");
-                }
-                black_box(node.drain(now));
-            }
-            node
-        });
+        .bench_local_values(|node| feed(node, &frames, 100, PeerId(0)));
+}
+
+/// Feeds `frames` from `peer`, draining after every `turn` of them (one
+/// group commit each).
+fn feed(mut node: Node, frames: &[String], turn: usize, peer: PeerId) -> Node {
+    let now = Now::new(Duration::from_millis(2), T + 1002.0);
+    for chunk in frames.chunks(turn) {
+        for f in chunk {
+            let data = f.as_bytes();
+            node.input(now, Input::Frame { peer, data }).expect("frame");
+        }
+        black_box(node.drain(now));
+    }
+    node
 }
 
 /// A relay engine with `n` served peers (0..n); with `subscribed`, peers

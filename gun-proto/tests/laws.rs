@@ -162,7 +162,11 @@ fn message_text() -> impl Strategy<Value = String> {
         Just("\"1\"".to_owned()),
         Just("null".to_owned()),
     ];
-    let prop = ("[xyz]|caf\\\\u00e9", json_value, proptest::option::of(state));
+    let prop = (
+        "[xyz]|caf\\\\u00e9",
+        json_value,
+        proptest::option::of(state),
+    );
     (
         prop::collection::vec(prop, 0..4),
         prop_oneof![Just("s"), Just("t"), Just("")],

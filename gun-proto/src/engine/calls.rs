@@ -157,13 +157,7 @@ impl Engine {
         let keys = &write.path.keys;
         let Some((last, hops)) = keys.split_last() else {
             self.need(&cur)?;
-            let graph = &self.graph;
-            let link = |s: &str, k: &str| {
-                graph
-                    .prop(s, k)
-                    .and_then(|p| p.value.as_link().map(str::to_owned))
-            };
-            return convert::diff_from_json(&cur, &write.data, write.state, &link)
+            return convert::diff_from_json(&cur, &write.data, write.state, &links(&self.graph))
                 .map_err(|e| Needs::Nothing(StoreError::new(e.to_string())));
         };
         for k in hops {
@@ -178,12 +172,6 @@ impl Engine {
             }
         }
         self.need(&cur)?;
-        let graph = &self.graph;
-        let link = |s: &str, k: &str| {
-            graph
-                .prop(s, k)
-                .and_then(|p| p.value.as_link().map(str::to_owned))
-        };
         let mut at = path_text(&write.path, keys.len() - 1);
         let value = convert::prop_from_json(
             &mut diff,
@@ -191,7 +179,7 @@ impl Engine {
             last,
             &write.data,
             write.state,
-            &link,
+            &links(&self.graph),
             &mut at,
         )
         .map_err(|e| Needs::Nothing(StoreError::new(e.to_string())))?;
@@ -302,6 +290,16 @@ impl Engine {
         for soul in self.mesh.subscribed_souls() {
             let _ = self.ask(&soul, None, None);
         }
+    }
+}
+
+/// The link already at `(soul, key)` in `graph`, for nested objects to
+/// reuse the soul they link to.
+fn links(graph: &Graph) -> impl Fn(&str, &str) -> Option<String> + '_ {
+    |s, k| {
+        graph
+            .prop(s, k)
+            .and_then(|p| p.value.as_link().map(str::to_owned))
     }
 }
 
