@@ -9,7 +9,7 @@ use gun_proto::Path;
 use tracing::warn;
 
 use crate::api::Gun;
-use crate::completion::{Completion, Then, completion};
+use crate::completion::{Completer, Completion, Then, completion};
 use crate::driver::command::{Callback, Command, OnceAnswer, Settle};
 use crate::error::{GunError, GunResult};
 
@@ -111,21 +111,27 @@ impl Chain {
 
     fn write(&self, data: serde_json::Value, state: Option<f64>, settle: Settle) -> Then<(), Self> {
         let chain = self.clone();
-        let done = match self.proto_path() {
+        let done = self.ask(|path, done| Command::Put {
+            path,
+            data,
+            state,
+            settle,
+            done,
+        });
+        Then::new(done, move |()| Ok(chain))
+    }
+
+    /// Sends the command `make` builds for this chain's path; its answer,
+    /// or at once the error of a path that names no soul.
+    fn ask<T>(&self, make: impl FnOnce(Path, Completer<T>) -> Command) -> Completion<T> {
+        match self.proto_path() {
             Ok(path) => {
                 let (done, c) = completion();
-                self.gun.command(Command::Put {
-                    path,
-                    data,
-                    state,
-                    settle,
-                    done,
-                });
+                self.gun.command(make(path, done));
                 c
             }
             Err(e) => Completion::ready(Err(e)),
-        };
-        Then::new(done, move |()| Ok(chain))
+        }
     }
 
     /// Adds `item` to the set here (Gun.js's `set`): under a new soul for an
@@ -143,19 +149,12 @@ impl Chain {
 
     fn add(&self, data: serde_json::Value, settle: Settle) -> Then<String, Self> {
         let chain = self.clone();
-        let done = match self.proto_path() {
-            Ok(path) => {
-                let (done, c) = completion();
-                self.gun.command(Command::Set {
-                    path,
-                    data,
-                    settle,
-                    done,
-                });
-                c
-            }
-            Err(e) => Completion::ready(Err(e)),
-        };
+        let done = self.ask(|path, done| Command::Set {
+            path,
+            data,
+            settle,
+            done,
+        });
         Then::new(done, move |soul| Ok(chain.get(soul)))
     }
 
@@ -201,19 +200,13 @@ impl Chain {
     }
 
     fn ask_once(&self, keys: Option<gun_proto::lex::Lex>) -> Completion<OnceAnswer> {
-        let path = match self.proto_path() {
-            Ok(p) => p,
-            Err(e) => return Completion::ready(Err(e)),
-        };
-        let (done, c) = completion();
         let wait = self.gun.options().once_wait;
-        self.gun.command(Command::Once {
+        self.ask(|path, done| Command::Once {
             path,
             keys,
             wait,
             done,
-        });
-        c
+        })
     }
 
     /// Calls `cb(value, key)` with what is here now and on every change,

@@ -35,6 +35,18 @@ fn trusting(url: &str, cert: &str) -> GunOptions {
     }
 }
 
+/// A relay on any free port serving `wss://` with `cert` and `key`.
+fn serving(cert: &str, key: &str) -> GunOptions {
+    GunOptions {
+        tls: TlsOptions {
+            cert: Some(cert.to_owned()),
+            key: Some(key.to_owned()),
+            ..TlsOptions::default()
+        },
+        ..GunOptions::relay_server(0)
+    }
+}
+
 fn eventually(node: &Node, soul: &str, key: &str, want: &Value) {
     let deadline = Instant::now() + PATIENCE;
     loop {
@@ -52,14 +64,7 @@ fn every_driver_serves_wss_and_every_driver_dials_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = self_signed(dir.path(), &["127.0.0.1", "localhost"]);
     for (relay_name, start_relay) in drivers() {
-        let relay = start_relay(GunOptions {
-            tls: TlsOptions {
-                cert: Some(cert.clone()),
-                key: Some(key.clone()),
-                ..TlsOptions::default()
-            },
-            ..GunOptions::relay_server(0)
-        });
+        let relay = start_relay(serving(&cert, &key));
         let port = relay.addr.expect("bound").port();
         let url = format!("wss://127.0.0.1:{port}/gun");
         let clients: Vec<(&str, Node)> = drivers()
@@ -140,14 +145,7 @@ fn every_driver_dials_a_gunjs_relay_behind_tls() {
 fn untrusted_and_misnamed_certificates_are_refused_and_bad_settings_are_clear() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = self_signed(dir.path(), &["127.0.0.1"]);
-    let relay = Blocking.start(GunOptions {
-        tls: TlsOptions {
-            cert: Some(cert.clone()),
-            key: Some(key.clone()),
-            ..TlsOptions::default()
-        },
-        ..GunOptions::relay_server(0)
-    });
+    let relay = Blocking.start(serving(&cert, &key));
     let port = relay.addr.expect("bound").port();
     let other = dir.path().join("other");
     std::fs::create_dir(&other).expect("mkdir");

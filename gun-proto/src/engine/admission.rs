@@ -118,14 +118,14 @@ impl Admission {
         json: Option<serde_json::Value>,
         signed: Option<Signed>,
     ) -> Verdict {
-        let queue = self.waiting.entry(peer).or_default();
-        if signed.is_none() && queue.is_empty() {
-            self.waiting.remove(&peer);
+        // The common case, nothing waiting from this peer: no queue at all.
+        if signed.is_none() && !self.waiting.contains_key(&peer) {
             return match self.passes(&msg, json.as_ref()) {
                 true => Verdict::Admit(msg),
                 false => Verdict::Wait,
             };
         }
+        let queue = self.waiting.entry(peer).or_default();
         if queue.len() >= self.max_waiting {
             warn!(
                 ?peer,
