@@ -18,6 +18,7 @@ fn main() -> Result<(), gun_proto::StoreError> {
     {
         let mut store = SledStore::open(&dir)?;
         let mut batch = Graph::new();
+        let mut in_batch = 0;
         for i in 0..n {
             batch.insert(
                 &format!("user/{:08}", i / 10),
@@ -25,28 +26,27 @@ fn main() -> Result<(), gun_proto::StoreError> {
                 Value::Number(i as f64),
                 1.7e12,
             );
-            if batch.prop_count() >= 100_000 {
-                store.write(&std::mem::take(&mut batch))?;
+            in_batch += 1;
+            if in_batch == 100_000 {
+                store.write(&[std::mem::take(&mut batch)])?;
+                in_batch = 0;
             }
         }
-        store.write(&batch)?;
+        store.write(&[batch])?;
     }
     println!("wrote {n} properties in {:.2} s", t.elapsed().as_secs_f64());
 
     let t = Instant::now();
     let mut store = SledStore::open(&dir)?;
     let opened = t.elapsed();
-    let first = store.read(&StoreQuery {
-        soul: Lex::exact(format!("user/{:08}", n / 20)),
-    })?;
+    let first = store.read(&StoreQuery::soul(format!("user/{:08}", n / 20)))?;
     let first_read = t.elapsed();
     assert_eq!(first.prop_count(), 10);
-    let all = store.read(&StoreQuery {
-        soul: Lex {
-            prefix: Some(String::new()),
-            ..Lex::default()
-        },
-    })?;
+    let every_soul = Lex {
+        prefix: Some(String::new()),
+        ..Lex::default()
+    };
+    let all = store.read(&StoreQuery::scan(every_soul, None))?;
     let everything = t.elapsed();
     assert_eq!(all.prop_count() as u64, n);
     println!(

@@ -168,6 +168,10 @@ pub struct Merged {
     pub deferred: Graph,
     /// How many properties were older than the stored ones or lost a tie.
     pub dropped: usize,
+    /// What the accepted properties replaced: the earlier value and state
+    /// of each one that existed (an accepted property absent here was new).
+    /// A write the store refuses is undone with it.
+    pub prior: Graph,
 }
 
 impl Graph {
@@ -272,7 +276,9 @@ impl Graph {
                 let current = mine.props.get(key).map(|c| (&c.value, c.state));
                 match ham::decide(now, &p.value, p.state, current) {
                     Decision::Accept => {
-                        mine.props.insert(key.clone(), p.clone());
+                        if let Some(was) = mine.props.insert(key.clone(), p.clone()) {
+                            out.prior.node_mut(soul).props.insert(key.clone(), was);
+                        }
                         out.accepted.insert(soul, key, p.value.clone(), p.state);
                     }
                     Decision::Defer => out.deferred.insert(soul, key, p.value.clone(), p.state),
@@ -281,6 +287,31 @@ impl Graph {
             }
         }
         out
+    }
+
+    /// Sets `soul.key` back to `prior`, or removes it when `prior` is
+    /// `None` (an undo, not a merge: HAM is not consulted).
+    pub fn restore(&mut self, soul: &str, key: &str, prior: Option<&Prop>) {
+        match prior {
+            Some(p) => self.insert(soul, key, p.value.clone(), p.state),
+            None => {
+                if let Some(node) = self.nodes.get_mut(soul) {
+                    node.props.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Removes `soul.key`, returning it.
+    pub fn remove_prop(&mut self, soul: &str, key: &str) -> Option<Prop> {
+        self.nodes.get_mut(soul)?.props.remove(key)
+    }
+
+    /// Properties of every node, in soul and key order.
+    pub fn props(&self) -> impl Iterator<Item = (&str, &str, &Prop)> {
+        self.nodes
+            .iter()
+            .flat_map(|(s, n)| n.props.iter().map(move |(k, p)| (s.as_str(), k.as_str(), p)))
     }
 
     /// Appends the graph in Gun's wire form with keys sorted.

@@ -50,7 +50,7 @@ pub struct Node {
     /// Hold store writes (and so acks) until [`Node::release_writes`].
     pub hold_writes: bool,
     /// Writes held.
-    pub held: Vec<(WriteId, Graph)>,
+    pub held: Vec<(WriteId, std::sync::Arc<[Graph]>)>,
     /// Every frame it sent: (to, frame), while `keep_sent` (the default).
     pub sent: Vec<(PeerId, String)>,
     /// Whether to keep what it sent in `sent`.
@@ -61,6 +61,32 @@ pub struct Node {
     /// each) and answer the others as valid: 1 (the default) verifies all.
     /// Simulations of honest peers sample to stay fast.
     pub verify_every: u64,
+    /// The store refuses any write part touching a soul that starts with
+    /// one of these (as a disk store refuses what it cannot take).
+    pub refuse_souls: Vec<String>,
+}
+
+/// The memory store, refusing parts that touch the souls a test names.
+struct Refusing<'a> {
+    store: &'a mut MemoryStore,
+    prefixes: &'a [String],
+}
+
+impl Store for Refusing<'_> {
+    fn read(&mut self, q: &crate::StoreQuery) -> Result<Graph, crate::StoreError> {
+        self.store.read(q)
+    }
+
+    fn write(&mut self, batch: &[Graph]) -> Result<(), crate::StoreError> {
+        let refused = batch
+            .iter()
+            .flat_map(Graph::souls)
+            .any(|s| self.prefixes.iter().any(|p| s.starts_with(p.as_str())));
+        if refused {
+            return Err(crate::StoreError::new("the store cannot take this soul"));
+        }
+        self.store.write(batch)
+    }
 }
 
 impl Node {
@@ -76,7 +102,18 @@ impl Node {
             keep_sent: true,
             verified: 0,
             verify_every: 1,
+            refuse_souls: Vec::new(),
         }
+    }
+
+    /// Writes a batch through the store (and its refusals), part by part
+    /// when it refuses some.
+    fn commit(&mut self, batch: &[Graph]) -> Result<(), crate::WriteFailure> {
+        let mut store = Refusing {
+            store: &mut self.store,
+            prefixes: &self.refuse_souls,
+        };
+        crate::store::commit(&mut store, batch)
     }
 
     /// Feeds an input (drain afterwards).
@@ -121,7 +158,7 @@ impl Node {
                     if self.hold_writes {
                         self.held.push((id, batch));
                     } else {
-                        let result = self.store.write(&batch);
+                        let result = self.commit(&batch);
                         self.answer(now, Input::StoreWritten { id, result });
                     }
                 }
@@ -143,7 +180,7 @@ impl Node {
     /// Writes what was held; returns the frames sent (the acks).
     pub fn release_writes(&mut self, now: Now) -> Vec<(PeerId, String)> {
         for (id, batch) in std::mem::take(&mut self.held) {
-            let result = self.store.write(&batch);
+            let result = self.commit(&batch);
             self.answer(now, Input::StoreWritten { id, result });
         }
         self.drain(now)

@@ -26,7 +26,8 @@
 //!             engine.handle_input(now, Input::StoreRead { id, result })?;
 //!         }
 //!         Output::StoreWrite { id, batch } => {
-//!             let result = store.write(&batch);
+//!             // A part the store cannot take fails alone.
+//!             let result = gun_proto::store::commit(&mut store, &batch);
 //!             engine.handle_input(now, Input::StoreWritten { id, result })?;
 //!         }
 //!         Output::Verify { id, signed } => {
@@ -71,5 +72,5 @@ pub use engine::{
 };
 pub use graph::{Graph, Node, Prop};
 pub use ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};
-pub use store::{MemoryStore, Store, StoreError, StoreQuery};
+pub use store::{MemoryStore, Store, StoreError, StoreQuery, WriteFailure};
 pub use value::Value;

@@ -14,6 +14,37 @@ use crate::lex::Lex;
 pub struct StoreQuery {
     /// The souls wanted: exact, or a prefix/range.
     pub soul: Lex,
+    /// A page bound for scans: the store stops before the node that would
+    /// take the answer past this many properties (the first node always
+    /// comes whole). `None`: everything that matches. The engine bounds
+    /// every scan a peer can ask for, so that one get cannot read the whole
+    /// store on the driver's thread.
+    pub max_props: Option<usize>,
+}
+
+impl StoreQuery {
+    /// The node at `soul`, whole.
+    pub fn soul(soul: impl Into<String>) -> Self {
+        Self {
+            soul: Lex::exact(soul),
+            max_props: None,
+        }
+    }
+
+    /// The nodes whose souls `lex` selects, at most `max_props` properties
+    /// (whole nodes) when given.
+    pub fn scan(lex: Lex, max_props: Option<usize>) -> Self {
+        Self {
+            soul: lex,
+            max_props,
+        }
+    }
+
+    /// Whether a scan that has `taken` properties so far has room for a
+    /// node of `len` more.
+    pub fn room_for(&self, taken: usize, len: usize) -> bool {
+        taken == 0 || self.max_props.is_none_or(|max| taken + len <= max)
+    }
 }
 
 /// A store's failure: what went wrong, in words, and the error underneath
@@ -83,13 +114,91 @@ impl Eq for StoreError {}
 /// A durable (or not) home for the graph.
 ///
 /// `write` must not return `Ok` before the batch is as durable as the store
-/// promises: the engine acks puts on that `Ok`. Writes arrive already resolved
-/// by HAM, in order; a store overwrites the properties it is given.
+/// promises: the engine acks puts on that `Ok`. A batch is the parts of one
+/// turn's writes (a part per put, in the order they were merged); a store
+/// writes them all or none, later parts overwriting earlier ones where they
+/// touch the same property. Writes arrive already resolved by HAM, in
+/// order; a store overwrites the properties it is given. Drivers write
+/// through [`commit`], which isolates a part the store cannot take.
 pub trait Store {
     /// Reads the nodes the query selects, with their states.
     fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError>;
-    /// Writes a batch of properties.
-    fn write(&mut self, batch: &Graph) -> Result<(), StoreError>;
+    /// Writes every part of a batch, atomically.
+    fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError>;
+}
+
+/// Which parts of a write batch the store did not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteFailure {
+    /// None of them (a driver that does not isolate parts reports this).
+    All(StoreError),
+    /// These parts (by index in the batch), each with its error; the
+    /// others are stored.
+    Parts(Vec<(usize, StoreError)>),
+}
+
+impl WriteFailure {
+    /// Why part `index` failed, if it did.
+    pub fn part(&self, index: usize) -> Option<&StoreError> {
+        match self {
+            Self::All(e) => Some(e),
+            Self::Parts(parts) => parts.iter().find(|(i, _)| *i == index).map(|(_, e)| e),
+        }
+    }
+
+    /// The first error, for a log line.
+    pub fn first(&self) -> Option<&StoreError> {
+        match self {
+            Self::All(e) => Some(e),
+            Self::Parts(parts) => parts.first().map(|(_, e)| e),
+        }
+    }
+}
+
+impl From<StoreError> for WriteFailure {
+    fn from(e: StoreError) -> Self {
+        Self::All(e)
+    }
+}
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::All(e) => write!(f, "{e}"),
+            Self::Parts(parts) => {
+                write!(f, "{} part(s) of the batch failed", parts.len())?;
+                if let Some((_, e)) = parts.first() {
+                    write!(f, ", the first with {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for WriteFailure {}
+
+/// Writes `batch` to `store` so that a part the store cannot take fails
+/// alone: the whole batch in one write (one flush) when the store takes it,
+/// else each part by itself, in order, so that every other part is stored.
+/// Later parts still overwrite earlier ones, as in one write.
+pub fn commit<S: Store + ?Sized>(store: &mut S, batch: &[Graph]) -> Result<(), WriteFailure> {
+    let Err(whole) = store.write(batch) else {
+        return Ok(());
+    };
+    if batch.len() <= 1 {
+        return Err(WriteFailure::All(whole));
+    }
+    let failed: Vec<(usize, StoreError)> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, part)| store.write(std::slice::from_ref(part)).err().map(|e| (i, e)))
+        .collect();
+    if failed.is_empty() {
+        // Every part alone was taken: the batch failed for a passing reason.
+        return Ok(());
+    }
+    Err(WriteFailure::Parts(failed))
 }
 
 /// A store in memory: fast, and gone with the process.
@@ -120,6 +229,7 @@ impl Store for MemoryStore {
             return Ok(out);
         }
         let start = query.soul.lower_bound().unwrap_or("");
+        let mut taken = 0;
         for (soul, n) in self.graph.with_prefix("").skip_while(|(s, _)| *s < start) {
             if let Some(p) = &query.soul.prefix
                 && soul > p.as_str()
@@ -128,17 +238,23 @@ impl Store for MemoryStore {
                 break;
             }
             if query.soul.matches(soul) {
+                if !query.room_for(taken, n.len()) {
+                    break;
+                }
+                taken += n.len();
                 out.insert_node(soul.to_owned(), n.clone());
             }
         }
         Ok(out)
     }
 
-    fn write(&mut self, batch: &Graph) -> Result<(), StoreError> {
-        for (soul, node) in batch.iter() {
-            let target = self.graph.node_mut(soul);
-            for (key, p) in node.iter() {
-                target.insert(key, p.value.clone(), p.state);
+    fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
+        for part in batch {
+            for (soul, node) in part.iter() {
+                let target = self.graph.node_mut(soul);
+                for (key, p) in node.iter() {
+                    target.insert(key, p.value.clone(), p.state);
+                }
             }
         }
         Ok(())
@@ -157,21 +273,55 @@ mod tests {
         b.insert("a/1", "k", Value::Number(1.0), 1.0);
         b.insert("a/2", "k", Value::Number(2.0), 1.0);
         b.insert("b", "k", Value::Null, 1.0);
-        s.write(&b).expect("write");
-        let one = s
-            .read(&StoreQuery {
-                soul: Lex::exact("b"),
-            })
-            .expect("read");
+        s.write(&[b]).expect("write");
+        let one = s.read(&StoreQuery::soul("b")).expect("read");
         assert_eq!(one.len(), 1);
+        let prefix = Lex {
+            prefix: Some("a/".into()),
+            ..Lex::default()
+        };
         let pre = s
-            .read(&StoreQuery {
-                soul: Lex {
-                    prefix: Some("a/".into()),
-                    ..Lex::default()
-                },
-            })
+            .read(&StoreQuery::scan(prefix.clone(), None))
             .expect("read");
         assert_eq!(pre.souls().collect::<Vec<_>>(), ["a/1", "a/2"]);
+        let page = s.read(&StoreQuery::scan(prefix, Some(1))).expect("read");
+        assert_eq!(page.souls().collect::<Vec<_>>(), ["a/1"], "one page");
+    }
+
+    /// Refuses any part that touches a soul starting with `bad`.
+    struct Picky(MemoryStore);
+
+    impl Store for Picky {
+        fn read(&mut self, q: &StoreQuery) -> Result<Graph, StoreError> {
+            self.0.read(q)
+        }
+        fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
+            if batch.iter().any(|p| p.souls().any(|s| s.starts_with("bad"))) {
+                return Err(StoreError::new("cannot take it"));
+            }
+            self.0.write(batch)
+        }
+    }
+
+    #[test]
+    fn commit_fails_only_the_part_the_store_refuses() {
+        let part = |soul: &str, v: f64| {
+            let mut g = Graph::new();
+            g.insert(soul, "k", Value::Number(v), v);
+            g
+        };
+        let mut s = Picky(MemoryStore::new());
+        let batch = [part("a", 1.0), part("bad", 2.0), part("a", 3.0), part("c", 4.0)];
+        let failed = commit(&mut s, &batch).unwrap_err();
+        assert_eq!(
+            failed,
+            WriteFailure::Parts(vec![(1, StoreError::new("cannot take it"))])
+        );
+        assert!(failed.part(0).is_none() && failed.part(1).is_some());
+        let g = s.0.graph();
+        assert_eq!(g.prop("a", "k").map(|p| p.state), Some(3.0), "later part wins");
+        assert!(g.prop("c", "k").is_some() && g.node("bad").is_none());
+        assert_eq!(commit(&mut s, &[part("d", 5.0)]), Ok(()));
+        assert!(matches!(commit(&mut s, &[part("bad", 6.0)]), Err(WriteFailure::All(_))));
     }
 }

@@ -272,10 +272,10 @@ impl Store for SlowStore {
         self.inner.read(q)
     }
 
-    fn write(&mut self, batch: &Graph) -> Result<(), StoreError> {
+    fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
         std::thread::sleep(Duration::from_millis(300));
         self.inner.write(batch)?;
-        if !batch.is_empty() {
+        if batch.iter().any(|part| !part.is_empty()) {
             self.written.lock().expect("lock").push(Instant::now());
         }
         Ok(())

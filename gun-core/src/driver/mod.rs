@@ -338,7 +338,7 @@ impl Driver {
                 }
                 Output::StoreWrite { id, batch } => {
                     let result = match &mut self.store {
-                        Some(s) => s.write(&batch),
+                        Some(s) => gun_proto::store::commit(s.as_mut(), &batch),
                         None => Ok(()),
                     };
                     if let Err(e) = &result {

@@ -1,6 +1,8 @@
 //! The file store: a directory with one JSON file per node (Gun.js's
 //! "localStorage" for a program), written atomically and durably.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,18 +23,38 @@ fn io(what: &Path, e: std::io::Error) -> StoreError {
 }
 
 impl FileStore {
-    /// Opens (creating) the directory and removes unfinished temporary files.
+    /// Opens (creating) the directory, removes unfinished temporary files,
+    /// and renames files named by the earlier (64-bit) hash of a long soul.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let store = Self {
+            dir: dir.to_owned(),
+        };
         for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
             let path = entry.map_err(|e| io(dir, e))?.path();
             if path.extension().is_some_and(|x| x == "tmp") {
                 fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            } else if has_old_hash_name(&path) {
+                store.rename_old(&path)?;
             }
         }
-        Ok(Self {
-            dir: dir.to_owned(),
-        })
+        Ok(store)
+    }
+
+    /// A long soul's file named by the earlier 64-bit hash (which a peer
+    /// could collide on purpose) moves to its SHA-256 name.
+    fn rename_old(&self, path: &Path) -> Result<(), StoreError> {
+        let bytes = fs::read(path).map_err(|e| io(path, e))?;
+        let g = super::parse_graph(&bytes, &path.display().to_string())?;
+        let Some(soul) = g.souls().next() else {
+            return Ok(());
+        };
+        let to = self.path_for(soul);
+        if to != path {
+            tracing::warn!(from = %path.display(), to = %to.display(), "renamed a node file to its SHA-256 name");
+            fs::rename(path, &to).map_err(|e| io(&to, e))?;
+        }
+        Ok(())
     }
 
     /// The file that holds `soul`.
@@ -78,11 +100,16 @@ impl Store for FileStore {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
+        let mut taken = 0;
         for path in files {
             let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
             let g = super::parse_graph(&bytes, &path.display().to_string())?;
             for (soul, node) in g.iter() {
                 if query.soul.matches(soul) {
+                    if !query.room_for(taken, node.len()) {
+                        return Ok(out);
+                    }
+                    taken += node.len();
                     out.insert_node(soul.to_owned(), node.clone());
                 }
             }
@@ -90,16 +117,22 @@ impl Store for FileStore {
         Ok(out)
     }
 
-    fn write(&mut self, batch: &Graph) -> Result<(), StoreError> {
-        // Merge everything first: a corrupt file fails the batch before
-        // anything is written.
-        let mut merged = Vec::with_capacity(batch.len());
-        for (soul, node) in batch.iter() {
-            let mut current = self.read_node(soul)?.unwrap_or_default();
-            for (key, p) in node.iter() {
-                current.insert(key, p.value.clone(), p.state);
+    /// Writes each node the batch touches, atomically per node (a
+    /// temporary file renamed into place). Every node is merged first, so a
+    /// corrupt file fails the batch before anything is written; an I/O
+    /// error part-way can leave the nodes before it written.
+    fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
+        let mut merged: BTreeMap<&str, Node> = BTreeMap::new();
+        for part in batch {
+            for (soul, node) in part.iter() {
+                let current = match merged.entry(soul) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(self.read_node(soul)?.unwrap_or_default()),
+                };
+                for (key, p) in node.iter() {
+                    current.insert(key, p.value.clone(), p.state);
+                }
             }
-            merged.push((soul, current));
         }
         for (soul, node) in &merged {
             self.write_node(soul, node)?;
@@ -113,9 +146,15 @@ impl Store for FileStore {
     }
 }
 
+/// Long file names are cut to this many bytes, then suffixed with a hash.
+const LONG_NAME: usize = 180;
+const CUT: usize = 150;
+
 /// A file name for a soul: safe characters kept, others as `%XX`; long names
-/// cut and suffixed with a hash of the whole soul.
+/// cut and suffixed with the SHA-256 of the whole soul (128 bits of it in
+/// hex: no peer can make two souls share a file).
 fn file_name(soul: &str) -> String {
+    use sha2::Digest as _;
     let mut name = String::with_capacity(soul.len() + 5);
     for b in soul.bytes() {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
@@ -124,27 +163,40 @@ fn file_name(soul: &str) -> String {
             name.push_str(&format!("%{b:02X}"));
         }
     }
-    if name.len() > 180 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in soul.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        let mut cut = 150;
+    if name.len() > LONG_NAME {
+        let digest = sha2::Sha256::digest(soul.as_bytes());
+        let mut cut = CUT;
         while !name.is_char_boundary(cut) {
             cut -= 1;
         }
         name.truncate(cut);
-        name.push_str(&format!("~{h:016x}"));
+        name.push('~');
+        for b in &digest[..16] {
+            name.push_str(&format!("{b:02x}"));
+        }
     }
     name.push_str(".json");
     name
+}
+
+/// Whether a file is named as long souls were before (`~` and 16 hex digits).
+fn has_old_hash_name(path: &Path) -> bool {
+    let Some(stem) = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".json"))
+    else {
+        return false;
+    };
+    stem.len() > 17
+        && stem.as_bytes()[stem.len() - 17] == b'~'
+        && stem[stem.len() - 16..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use gun_proto::Value;
-    use gun_proto::lex::Lex;
 
     #[test]
     fn writes_survive_reopening_and_merge_per_property() {
@@ -153,16 +205,14 @@ mod tests {
         let mut b = Graph::new();
         b.insert("user/alice", "name", Value::String("Alice".into()), 1.0);
         b.insert("user/alice", "age", Value::Number(30.0), 1.0);
-        s.write(&b).expect("write");
+        s.write(&[b]).expect("write");
         let mut b2 = Graph::new();
         b2.insert("user/alice", "age", Value::Number(31.0), 2.0);
-        s.write(&b2).expect("write");
+        s.write(&[b2]).expect("write");
         drop(s);
         let mut s = FileStore::open(dir.path()).expect("reopen");
         let g = s
-            .read(&StoreQuery {
-                soul: Lex::exact("user/alice"),
-            })
+            .read(&StoreQuery::soul("user/alice"))
             .expect("read");
         assert_eq!(
             g.prop("user/alice", "name").map(|p| p.value.clone()),
@@ -178,18 +228,14 @@ mod tests {
         let mut b = Graph::new();
         b.insert("good", "k", Value::Bool(true), 1.0);
         b.insert("bad", "k", Value::Bool(true), 1.0);
-        s.write(&b).expect("write");
+        s.write(&[b]).expect("write");
         fs::write(s.path_for("bad"), b"{\"bad\":{\"_\":").expect("corrupt it");
         let err = s
-            .read(&StoreQuery {
-                soul: Lex::exact("bad"),
-            })
+            .read(&StoreQuery::soul("bad"))
             .unwrap_err();
         assert!(err.message().contains("bad.json"), "{err}");
         assert!(
-            s.read(&StoreQuery {
-                soul: Lex::exact("good")
-            })
+            s.read(&StoreQuery::soul("good"))
             .expect("read")
             .prop("good", "k")
             .is_some()
@@ -198,15 +244,13 @@ mod tests {
         let mut w = Graph::new();
         w.insert("good", "k", Value::Bool(false), 2.0);
         w.insert("bad", "k", Value::Bool(false), 2.0);
-        assert!(s.write(&w).is_err());
+        assert!(s.write(&[w]).is_err());
         assert_eq!(
             fs::read(s.path_for("bad")).expect("still there"),
             b"{\"bad\":{\"_\":"
         );
         assert_eq!(
-            s.read(&StoreQuery {
-                soul: Lex::exact("good")
-            })
+            s.read(&StoreQuery::soul("good"))
             .expect("read")
             .prop("good", "k")
             .map(|p| p.state),
@@ -231,5 +275,20 @@ mod tests {
             file_name(&"a".repeat(300)),
             file_name(&format!("{}b", "a".repeat(299)))
         );
+    }
+
+    #[test]
+    fn files_named_by_the_old_hash_are_renamed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let soul = "long/".repeat(60);
+        let old = dir.path().join(format!("{}~0123456789abcdef.json", "x".repeat(150)));
+        let mut text = String::new();
+        let mut n = Node::new();
+        n.insert("k", Value::Bool(true), 1.0);
+        n.push_graph_json(&soul, &mut text);
+        fs::write(&old, text).expect("write");
+        let mut s = FileStore::open(dir.path()).expect("open");
+        assert!(!old.exists() && s.path_for(&soul).exists());
+        assert!(s.read(&StoreQuery::soul(soul.as_str())).expect("read").prop(&soul, "k").is_some());
     }
 }

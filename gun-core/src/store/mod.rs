@@ -7,6 +7,8 @@
 
 mod file;
 #[cfg(feature = "sled")]
+mod key;
+#[cfg(feature = "sled")]
 mod sled_store;
 
 pub use file::FileStore;

@@ -276,12 +276,11 @@ impl Engine {
         // with the memory, still reach the peers above (read repair of all).
         if self.cfg.has_upstream && self.storage.enabled() && !self.repaired {
             self.repaired = true;
-            let everything = StoreQuery {
-                soul: Lex {
-                    prefix: Some(String::new()),
-                    ..Lex::default()
-                },
+            let all = Lex {
+                prefix: Some(String::new()),
+                ..Lex::default()
             };
+            let everything = StoreQuery::scan(all, None);
             let _ = self.storage.read(everything, &mut self.outputs);
         }
         self.reask_listeners();

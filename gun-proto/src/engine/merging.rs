@@ -13,7 +13,7 @@ use super::timers::Timer;
 use super::{Engine, Error, Message, Output, Role};
 use crate::graph::{Graph, Merged};
 use crate::ids::{PeerId, ReadId, WriteId};
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteFailure};
 
 /// Longest timer Gun.js sets for a future state (2^31-1 ms).
 const MAX_DEFER_MS: f64 = 2_147_483_647.0;
@@ -96,7 +96,7 @@ impl Engine {
                     if merged.deferred.is_empty() {
                         // Applied (or superseded meanwhile): the put's ack may be due.
                         let waiter = ticket.and_then(|t| self.deferred.ticket_done(t));
-                        self.storage.write(&merged.accepted, waiter);
+                        self.storage.write(&merged.accepted, merged.prior, waiter);
                         self.changed(&merged.accepted);
                         self.push(&merged.accepted, None, true);
                     } else {
@@ -141,7 +141,7 @@ impl Engine {
                 w
             }
         };
-        self.storage.write(&merged.accepted, waiter);
+        self.storage.write(&merged.accepted, merged.prior, waiter);
         self.changed(&merged.accepted);
         if !merged.accepted.is_empty() {
             msg.put = Some(diff);
@@ -267,9 +267,10 @@ impl Engine {
     /// Merges `diff` (its souls loaded) into the graph: writes what won, defers
     /// what is from the future, and tells listeners.
     pub(super) fn merge(&mut self, diff: &Graph, waiter: Option<Waiter>) -> Merged {
-        let merged = self.graph.merge(self.now.unix_ms, diff);
+        let mut merged = self.graph.merge(self.now.unix_ms, diff);
         self.defer(&merged.deferred, None);
-        self.storage.write(&merged.accepted, waiter);
+        let prior = std::mem::take(&mut merged.prior);
+        self.storage.write(&merged.accepted, prior, waiter);
         self.changed(&merged.accepted);
         merged
     }
@@ -327,38 +328,50 @@ impl Engine {
         Ok(())
     }
 
-    /// The store wrote (or failed to write) a batch: send the acks it owed.
+    /// The store wrote a batch, or some or all of its parts failed: ack
+    /// what is stored, refuse what is not (memory is set back already).
     pub(super) fn write_done(
         &mut self,
         id: WriteId,
-        result: Result<(), StoreError>,
+        result: Result<(), WriteFailure>,
     ) -> Result<(), Error> {
-        let waiters = self.storage.write_done(id)?;
         if let Err(e) = &result {
             warn!(error = %e, "store write failed");
         }
-        for w in waiters {
-            match w {
-                Waiter::Peer { peer, id } => {
-                    let reply_id = self.new_id();
-                    let mut ack = Message {
-                        id: Some(reply_id),
-                        ack: Some(id),
-                        ..Message::default()
-                    };
-                    match &result {
-                        Ok(()) => ack.ok = Some(serde_json::Value::Bool(true)),
-                        Err(e) => ack.err = Some(e.to_string()),
-                    }
-                    self.send(peer, &ack);
-                }
-                Waiter::Own(req) => {
-                    let r = result.clone().map_err(super::PutFailure::Store);
-                    self.settled(req, r);
-                }
+        let done = self.storage.write_done(id, result, &mut self.graph)?;
+        for w in done.stored {
+            self.write_answered(w, Ok(()));
+        }
+        for (w, e) in done.refused {
+            if let Some(w) = w {
+                self.write_answered(w, Err(e));
             }
         }
+        if !done.undone.is_empty() {
+            self.changed(&done.undone);
+        }
         Ok(())
+    }
+
+    /// Tells whoever waited for a write how it went: a peer gets its ack
+    /// (or an error ack that names no local detail), our own write settles.
+    fn write_answered(&mut self, w: Waiter, result: Result<(), StoreError>) {
+        match w {
+            Waiter::Peer { peer, id } => {
+                let reply_id = self.new_id();
+                let mut ack = Message {
+                    id: Some(reply_id),
+                    ack: Some(id),
+                    ..Message::default()
+                };
+                match &result {
+                    Ok(()) => ack.ok = Some(serde_json::Value::Bool(true)),
+                    Err(_) => ack.err = Some("storage refused the write".to_owned()),
+                }
+                self.send(peer, &ack);
+            }
+            Waiter::Own(req) => self.settled(req, result.map_err(super::PutFailure::Store)),
+        }
     }
 
     /// Hands an event to the application.

@@ -45,9 +45,8 @@ impl Engine {
         } else if self.storage.enabled() {
             match job.read {
                 None => {
-                    let query = StoreQuery {
-                        soul: get.soul.clone(),
-                    };
+                    // One bounded page: a scan never reads the whole store.
+                    let query = StoreQuery::scan(get.soul.clone(), Some(self.cfg.max_reply_props));
                     job.read = Some(self.storage.read(query, &mut self.outputs));
                     return Some((Job::PeerGet(job), None));
                 }

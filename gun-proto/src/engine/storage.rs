@@ -3,13 +3,13 @@
 //! waiting for it to be durable.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use super::jobs::Job;
 use super::{Error, Output};
-use crate::graph::Graph;
+use crate::graph::{Graph, Prop};
 use crate::ids::{PeerId, ReadId, ReqId, WriteId};
-use crate::lex::Lex;
-use crate::store::{StoreError, StoreQuery};
+use crate::store::{StoreError, StoreQuery, WriteFailure};
 
 /// Whether the souls a job needs are in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,34 @@ pub(super) enum Waiter {
     Peer { peer: PeerId, id: String },
     /// One of our own writes, settled once written.
     Own(ReqId),
+}
+
+/// A part of a write batch (one put, or one other source of writes): who
+/// waits for it, and what memory held before it, to undo it if the store
+/// refuses it.
+#[derive(Debug)]
+struct PartMeta {
+    waiter: Option<Waiter>,
+    prior: Graph,
+}
+
+/// A write the store has not answered yet.
+#[derive(Debug)]
+struct InFlight {
+    batch: Arc<[Graph]>,
+    meta: Vec<PartMeta>,
+}
+
+/// What the store's answer to a write settles.
+#[derive(Debug, Default)]
+pub(super) struct WriteDone {
+    /// Waiters of the parts that are stored.
+    pub(super) stored: Vec<Waiter>,
+    /// Waiters of the parts that are not, with why, in batch order.
+    pub(super) refused: Vec<(Option<Waiter>, StoreError)>,
+    /// The souls whose properties were set back because the store refused
+    /// what a part wrote there (listeners look again).
+    pub(super) undone: Graph,
 }
 
 /// What a finished read brought.
@@ -59,10 +87,11 @@ pub(super) struct Storage {
     parked_other: Vec<Job>,
     parked_count: usize,
     max_parked: usize,
-    /// Properties accepted this turn, written at the next drain.
-    batch: Graph,
-    batch_waiters: Vec<Waiter>,
-    writes: BTreeMap<WriteId, Vec<Waiter>>,
+    /// Properties accepted this turn, a part per source, written at the
+    /// next drain.
+    batch: Vec<Graph>,
+    batch_meta: Vec<PartMeta>,
+    writes: BTreeMap<WriteId, InFlight>,
 }
 
 impl Storage {
@@ -79,8 +108,8 @@ impl Storage {
             parked_other: Vec::new(),
             parked_count: 0,
             max_parked,
-            batch: Graph::new(),
-            batch_waiters: Vec::new(),
+            batch: Vec::new(),
+            batch_meta: Vec::new(),
             writes: BTreeMap::new(),
         }
     }
@@ -111,12 +140,7 @@ impl Storage {
                 state = Loaded::No(soul.to_owned());
             }
             if self.reading.insert(soul.to_owned()) {
-                self.read(
-                    StoreQuery {
-                        soul: Lex::exact(soul),
-                    },
-                    out,
-                );
+                self.read(StoreQuery::soul(soul), out);
             }
         }
         state
@@ -203,40 +227,104 @@ impl Storage {
         self.failed.clear();
     }
 
-    /// Adds accepted properties to this turn's batch; `waiter` is told when
-    /// the batch is durable.
-    pub(super) fn write(&mut self, accepted: &Graph, waiter: Option<Waiter>) {
-        if !self.enabled {
+    /// Adds accepted properties (and what they replaced) to this turn's
+    /// batch as a part of their own; `waiter` is told when that part is
+    /// durable, or that the store refused it.
+    pub(super) fn write(&mut self, accepted: &Graph, prior: Graph, waiter: Option<Waiter>) {
+        if !self.enabled || (accepted.is_empty() && waiter.is_none()) {
             return;
         }
-        for (soul, node) in accepted.iter() {
-            let target = self.batch.node_mut(soul);
-            for (key, p) in node.iter() {
-                target.insert(key, p.value.clone(), p.state);
-            }
-        }
-        if let Some(w) = waiter {
-            self.batch_waiters.push(w);
-        }
+        self.batch.push(accepted.clone());
+        self.batch_meta.push(PartMeta { waiter, prior });
     }
 
     /// The turn's batch, to write.
     pub(super) fn flush(&mut self) -> Option<Output> {
-        if self.batch.is_empty() && self.batch_waiters.is_empty() {
+        if self.batch.is_empty() {
             return None;
         }
         self.next_write += 1;
         let id = WriteId(self.next_write);
-        self.writes
-            .insert(id, std::mem::take(&mut self.batch_waiters));
-        Some(Output::StoreWrite {
+        let batch: Arc<[Graph]> = std::mem::take(&mut self.batch).into();
+        let meta = std::mem::take(&mut self.batch_meta);
+        self.writes.insert(
             id,
-            batch: std::mem::take(&mut self.batch),
-        })
+            InFlight {
+                batch: batch.clone(),
+                meta,
+            },
+        );
+        Some(Output::StoreWrite { id, batch })
     }
 
-    /// The store carried out write `id`: who was waiting for it.
-    pub(super) fn write_done(&mut self, id: WriteId) -> Result<Vec<Waiter>, Error> {
-        self.writes.remove(&id).ok_or(Error::UnknownWrite(id))
+    /// The store carried out write `id`: which parts are stored, which
+    /// not. What a refused part wrote is undone in `graph` (memory never
+    /// serves what the store refused): a property it set goes back to what
+    /// it held before, unless a later part has overwritten it since; then
+    /// that later part inherits the earlier value, to go back to in turn.
+    pub(super) fn write_done(
+        &mut self,
+        id: WriteId,
+        result: Result<(), WriteFailure>,
+        graph: &mut Graph,
+    ) -> Result<WriteDone, Error> {
+        let InFlight { batch, mut meta } =
+            self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
+        let mut done = WriteDone::default();
+        let Err(failure) = result else {
+            done.stored = meta.into_iter().filter_map(|m| m.waiter).collect();
+            return Ok(done);
+        };
+        for i in 0..meta.len() {
+            let Some(error) = failure.part(i).cloned() else {
+                done.stored.extend(meta[i].waiter.take());
+                continue;
+            };
+            let wrote = &batch[i];
+            for (soul, key, was) in wrote.props() {
+                let prior = meta[i].prior.prop(soul, key).cloned();
+                if graph.prop(soul, key) == Some(was) {
+                    graph.restore(soul, key, prior.as_ref());
+                    done.undone.node_mut(soul);
+                } else {
+                    self.pass_prior_on(&batch[i + 1..], &mut meta[i + 1..], soul, key, was, prior.as_ref());
+                }
+            }
+            done.refused.push((meta[i].waiter.take(), error));
+        }
+        Ok(done)
+    }
+
+    /// A refused write of `soul.key` (as `was`) cannot be undone in memory
+    /// because a later part overwrote it: the first later part that wrote
+    /// it (in the rest of its batch, `parts`/`meta`, else in the writes
+    /// still pending) records `prior` as what it replaced, so that undoing
+    /// it too never brings back what the store refused.
+    fn pass_prior_on(
+        &mut self,
+        parts: &[Graph],
+        meta: &mut [PartMeta],
+        soul: &str,
+        key: &str,
+        was: &Prop,
+        prior: Option<&Prop>,
+    ) {
+        let later = parts
+            .iter()
+            .zip(meta.iter_mut())
+            .chain(
+                self.writes
+                    .values_mut()
+                    .flat_map(|w| w.batch.iter().zip(w.meta.iter_mut())),
+            )
+            .chain(self.batch.iter().zip(self.batch_meta.iter_mut()));
+        for (wrote, m) in later {
+            if wrote.prop(soul, key).is_some() {
+                if m.prior.prop(soul, key) == Some(was) {
+                    m.prior.restore(soul, key, prior);
+                }
+                return;
+            }
+        }
     }
 }

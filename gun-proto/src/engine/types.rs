@@ -1,5 +1,6 @@
 //! The engine's inputs, outputs, events, configuration and errors.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{AuthError, Signed, TrustPolicy};
@@ -7,7 +8,7 @@ use crate::convert::InvalidData;
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};
 use crate::lex::Lex;
-use crate::store::{StoreError, StoreQuery};
+use crate::store::{StoreError, StoreQuery, WriteFailure};
 use crate::wire::Limits;
 
 /// The time, as the driver reads it: a monotonic part for timers and the wall
@@ -186,12 +187,13 @@ pub enum Input<'a> {
         /// The nodes found, or the failure.
         result: Result<Graph, StoreError>,
     },
-    /// The store carried out [`Output::StoreWrite`].
+    /// The store carried out [`Output::StoreWrite`] (through
+    /// [`crate::store::commit`], which fails only the parts it cannot take).
     StoreWritten {
         /// The write's id.
         id: WriteId,
-        /// Whether it is stored.
-        result: Result<(), StoreError>,
+        /// Whether it is stored, or which parts are not.
+        result: Result<(), WriteFailure>,
     },
     /// The driver verified the signatures [`Output::Verify`] asked about.
     Verified {
@@ -222,11 +224,14 @@ pub enum Output {
         query: StoreQuery,
     },
     /// Write to the store; answer with [`Input::StoreWritten`] once durable.
+    /// Write it with [`crate::store::commit`]: a part the store cannot
+    /// take then fails alone, and the other parts' puts are acked.
     StoreWrite {
         /// Echo this back.
         id: WriteId,
-        /// The properties to write (already resolved by HAM).
-        batch: Graph,
+        /// The properties to write (already resolved by HAM): a part per
+        /// put, in order; later parts win where they overlap.
+        batch: Arc<[Graph]>,
     },
     /// Verify a message's signatures (its id and signers are already
     /// checked); answer with [`Input::Verified`]. The message waits, and
@@ -362,7 +367,7 @@ pub struct Config {
     /// appended. Messages that arrive unsigned are passed on unsigned.
     /// What arrives signed is checked against `trust`, and its signatures
     /// verified by the driver ([`Output::Verify`]).
-    pub signer: Option<std::sync::Arc<crate::auth::Signer>>,
+    pub signer: Option<Arc<crate::auth::Signer>>,
     /// Which incoming messages are accepted: signed ones must verify and
     /// come from trusted keys; unsigned ones (Gun.js peers) only if it says
     /// so. The default accepts unsigned messages and any valid signer.
@@ -411,7 +416,9 @@ pub struct Config {
     pub max_parked: usize,
     /// Most own puts kept to resend until a peer acks them (offline writes).
     pub max_outbox: usize,
-    /// Most properties a reply to a lex get may carry (when no `%` limits it).
+    /// The lex scan budget: most properties a reply to a lex get may carry
+    /// (when no `%` limits it less), and the page a soul scan reads from
+    /// the store, whole nodes, on the driver's thread.
     pub max_reply_props: usize,
     /// Fixed drift added to states, in ms (Gun.js's `state.drift`).
     pub clock_drift: f64,
@@ -441,7 +448,7 @@ impl Config {
             max_deferred: 10_000,
             max_subs_per_peer: 100_000,
             max_parked: 100_000,
-            max_reply_props: 10_000,
+            max_reply_props: 1_000,
             max_outbox: 100_000,
             clock_drift: 0.0,
         }

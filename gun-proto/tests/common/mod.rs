@@ -82,7 +82,7 @@ pub fn drive(
                     .expect("read");
             }
             Output::StoreWrite { id, .. } => {
-                let result = write.clone();
+                let result = write.clone().map_err(Into::into);
                 e.handle_input(now, Input::StoreWritten { id, result })
                     .expect("write");
             }
