@@ -1,36 +1,64 @@
-//! Dedup: message ids seen recently, and which peer each came from.
+//! Dedup: message ids seen recently, which peer each came from, and which
+//! peers we passed it to (the only ones whose replies to it count).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ids::PeerId;
 
-/// Remembers message ids for a time window, bounded in count.
+/// Who brought an id in: a peer (its message arrived), or us (`None`: we
+/// made and sent it).
+type Owner = Option<PeerId>;
+
+/// Remembers message ids for a time window, bounded in count, and in count
+/// per peer.
 ///
 /// Gun.js keeps ids about 9 s; a repeat within the window is dropped. The
-/// peer a message came from (`via`) routes replies (`@`) back to it.
+/// peer a message came from (`via`) routes replies (`@`) back to it. Each
+/// peer's ids are its own share: a peer past `max_per_peer` forgets its own
+/// oldest ids, and when the whole window is full the peer holding the most
+/// gives one up, so that a flood of fresh ids from one peer cannot push out
+/// the routes of another peer's messages.
 #[derive(Debug)]
 pub(crate) struct Dup {
-    seen: HashMap<String, Seen>,
-    order: VecDeque<(Duration, String)>,
+    seen: HashMap<Arc<str>, Seen>,
+    /// Every id by the time it lapses (an id seen again is here twice; the
+    /// earlier entry is skipped when it comes up).
+    order: VecDeque<(Duration, Arc<str>)>,
+    /// Each owner's ids, oldest first (ids forgotten meanwhile are skipped).
+    by_owner: HashMap<Owner, VecDeque<Arc<str>>>,
+    /// How many live ids each owner has.
+    counts: HashMap<Owner, usize>,
+    /// Owners by how many ids they hold, to find the largest.
+    ranked: BTreeSet<(usize, Owner)>,
     age: Duration,
     max: usize,
+    max_per_peer: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Seen {
     expires: Duration,
     via: Option<PeerId>,
+    owner: Owner,
+    /// Peers we passed this message to whose replies we take.
+    asked: Vec<PeerId>,
 }
 
 impl Dup {
-    /// A window of `age`, holding at most `max` ids (the oldest go first).
-    pub(crate) fn new(age: Duration, max: usize) -> Self {
+    /// A window of `age`, holding at most `max` ids, and at most
+    /// `max_per_peer` brought in by any one peer (the oldest go first).
+    pub(crate) fn new(age: Duration, max: usize, max_per_peer: usize) -> Self {
         Self {
             seen: HashMap::new(),
             order: VecDeque::new(),
+            by_owner: HashMap::new(),
+            counts: HashMap::new(),
+            ranked: BTreeSet::new(),
             age,
             max: max.max(1),
+            max_per_peer: max_per_peer.max(1),
         }
     }
 
@@ -47,36 +75,92 @@ impl Dup {
             .and_then(|s| s.via)
     }
 
+    /// Whether `peer` was sent message `id` by us, so may answer it.
+    pub(crate) fn asked(&self, id: &str, peer: PeerId, now: Duration) -> bool {
+        self.seen
+            .get(id)
+            .is_some_and(|s| s.expires > now && s.asked.contains(&peer))
+    }
+
     /// Records `id` (from `via`, or sent by us when `None`).
     pub(crate) fn track(&mut self, id: &str, via: Option<PeerId>, now: Duration) {
         self.expire(now);
         let expires = now + self.age;
-        match self.seen.get_mut(id) {
-            Some(s) => {
-                s.expires = expires;
-                if via.is_some() {
-                    s.via = via;
-                }
+        let key: Arc<str> = match self.seen.get_key_value(id) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(id),
+        };
+        if let Some(s) = self.seen.get_mut(id) {
+            s.expires = expires;
+            if via.is_some() {
+                s.via = via;
             }
-            None => {
-                while self.seen.len() >= self.max {
-                    let Some((_, old)) = self.order.pop_front() else {
-                        break;
-                    };
-                    self.seen.remove(&old);
-                }
-                self.seen.insert(id.to_owned(), Seen { expires, via });
-            }
+        } else {
+            self.make_room(via);
+            self.seen.insert(
+                key.clone(),
+                Seen {
+                    expires,
+                    via,
+                    owner: via,
+                    asked: Vec::new(),
+                },
+            );
+            self.by_owner.entry(via).or_default().push_back(key.clone());
+            self.count(via, 1);
         }
-        self.order.push_back((expires, id.to_owned()));
+        self.order.push_back((expires, key));
     }
 
-    /// Forgets a peer as a route (it disconnected).
-    pub(crate) fn forget_peer(&mut self, peer: PeerId) {
-        for s in self.seen.values_mut() {
-            if s.via == Some(peer) {
-                s.via = None;
+    /// Message `id` (tracked) went to `peers`, whose replies to it count.
+    pub(crate) fn sent_to(&mut self, id: &str, peers: &[PeerId]) {
+        if let Some(s) = self.seen.get_mut(id) {
+            for p in peers {
+                if !s.asked.contains(p) {
+                    s.asked.push(*p);
+                }
             }
+        }
+    }
+
+    /// Forgets the oldest ids of whoever is past its share, so one more
+    /// id of `owner` fits.
+    fn make_room(&mut self, owner: Owner) {
+        if owner.is_some() && self.counts.get(&owner).copied().unwrap_or(0) >= self.max_per_peer {
+            self.evict_oldest(owner);
+        }
+        while self.seen.len() >= self.max {
+            let Some(&(_, largest)) = self.ranked.last() else {
+                break;
+            };
+            if !self.evict_oldest(largest) {
+                break;
+            }
+        }
+    }
+
+    /// Forgets `owner`'s oldest live id; `false` if it has none.
+    fn evict_oldest(&mut self, owner: Owner) -> bool {
+        while let Some(id) = self.by_owner.get_mut(&owner).and_then(VecDeque::pop_front) {
+            if self.seen.get(&id).is_some_and(|s| s.owner == owner) {
+                self.seen.remove(&id);
+                self.count(owner, -1);
+                return true;
+            }
+        }
+        self.by_owner.remove(&owner);
+        false
+    }
+
+    fn count(&mut self, owner: Owner, delta: isize) {
+        let c = self.counts.entry(owner).or_insert(0);
+        self.ranked.remove(&(*c, owner));
+        *c = c.saturating_add_signed(delta);
+        if *c == 0 {
+            self.counts.remove(&owner);
+            self.by_owner.remove(&owner);
+        } else {
+            self.ranked.insert((*c, owner));
         }
     }
 
@@ -88,8 +172,12 @@ impl Dup {
             let Some((_, id)) = self.order.pop_front() else {
                 break;
             };
-            if self.seen.get(&id).is_some_and(|s| s.expires <= now) {
+            if let Some(s) = self.seen.get(&id)
+                && s.expires <= now
+            {
+                let owner = s.owner;
                 self.seen.remove(&id);
+                self.count(owner, -1);
             }
         }
     }
@@ -102,7 +190,7 @@ mod tests {
     #[test]
     fn window_in_time_and_count() {
         let s = Duration::from_secs;
-        let mut d = Dup::new(s(9), 3);
+        let mut d = Dup::new(s(9), 3, 3);
         d.track("a", Some(PeerId(1)), s(0));
         assert!(d.contains("a", s(8)));
         assert_eq!(d.via("a", s(1)), Some(PeerId(1)));
@@ -113,5 +201,35 @@ mod tests {
         assert!(d.seen.len() <= 3);
         assert!(!d.contains("b", s(10)));
         assert!(d.contains("e", s(10)));
+    }
+
+    #[test]
+    fn a_flooding_peer_forgets_its_own_ids_not_others() {
+        let s = Duration::from_secs;
+        let mut d = Dup::new(s(9), 100, 10);
+        d.track("honest", Some(PeerId(1)), s(0));
+        for i in 0..1000 {
+            d.track(&format!("flood{i}"), Some(PeerId(2)), s(1));
+        }
+        assert!(d.contains("honest", s(1)), "another peer's id survives");
+        assert_eq!(d.via("honest", s(1)), Some(PeerId(1)));
+        assert!(d.contains("flood999", s(1)) && !d.contains("flood0", s(1)));
+        // Many peers filling the window: the one holding most gives way.
+        for p in 3..200 {
+            d.track(&format!("p{p}"), Some(PeerId(p)), s(2));
+        }
+        assert!(d.seen.len() <= 100);
+        assert!(d.contains("honest", s(2)) || d.counts.values().all(|c| *c <= 1));
+    }
+
+    #[test]
+    fn replies_count_only_from_peers_asked() {
+        let s = Duration::from_secs;
+        let mut d = Dup::new(s(9), 10, 10);
+        d.track("m", Some(PeerId(1)), s(0));
+        d.sent_to("m", &[PeerId(2)]);
+        assert!(d.asked("m", PeerId(2), s(1)));
+        assert!(!d.asked("m", PeerId(3), s(1)));
+        assert!(!d.asked("m", PeerId(2), s(10)), "not after the window");
     }
 }

@@ -302,6 +302,11 @@ impl Graph {
         }
     }
 
+    /// Removes the node at `soul`, returning it.
+    pub fn remove_node(&mut self, soul: &str) -> Option<Node> {
+        self.nodes.remove(soul)
+    }
+
     /// Removes `soul.key`, returning it.
     pub fn remove_prop(&mut self, soul: &str, key: &str) -> Option<Prop> {
         self.nodes.get_mut(soul)?.props.remove(key)
@@ -309,9 +314,11 @@ impl Graph {
 
     /// Properties of every node, in soul and key order.
     pub fn props(&self) -> impl Iterator<Item = (&str, &str, &Prop)> {
-        self.nodes
-            .iter()
-            .flat_map(|(s, n)| n.props.iter().map(move |(k, p)| (s.as_str(), k.as_str(), p)))
+        self.nodes.iter().flat_map(|(s, n)| {
+            n.props
+                .iter()
+                .map(move |(k, p)| (s.as_str(), k.as_str(), p))
+        })
     }
 
     /// Appends the graph in Gun's wire form with keys sorted.

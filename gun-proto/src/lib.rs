@@ -68,7 +68,8 @@ pub mod value;
 pub mod wire;
 
 pub use engine::{
-    Call, Config, Engine, Error, Event, Input, Now, Output, Path, Predicate, PutFailure, Role,
+    Call, Config, Engine, Error, Event, Input, Now, Output, Path, Predicate, PutFailure, Refusal,
+    Role, Stats,
 };
 pub use graph::{Graph, Node, Prop};
 pub use ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};

@@ -192,7 +192,12 @@ pub fn commit<S: Store + ?Sized>(store: &mut S, batch: &[Graph]) -> Result<(), W
     let failed: Vec<(usize, StoreError)> = batch
         .iter()
         .enumerate()
-        .filter_map(|(i, part)| store.write(std::slice::from_ref(part)).err().map(|e| (i, e)))
+        .filter_map(|(i, part)| {
+            store
+                .write(std::slice::from_ref(part))
+                .err()
+                .map(|e| (i, e))
+        })
         .collect();
     if failed.is_empty() {
         // Every part alone was taken: the batch failed for a passing reason.
@@ -296,7 +301,10 @@ mod tests {
             self.0.read(q)
         }
         fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
-            if batch.iter().any(|p| p.souls().any(|s| s.starts_with("bad"))) {
+            if batch
+                .iter()
+                .any(|p| p.souls().any(|s| s.starts_with("bad")))
+            {
                 return Err(StoreError::new("cannot take it"));
             }
             self.0.write(batch)
@@ -311,7 +319,12 @@ mod tests {
             g
         };
         let mut s = Picky(MemoryStore::new());
-        let batch = [part("a", 1.0), part("bad", 2.0), part("a", 3.0), part("c", 4.0)];
+        let batch = [
+            part("a", 1.0),
+            part("bad", 2.0),
+            part("a", 3.0),
+            part("c", 4.0),
+        ];
         let failed = commit(&mut s, &batch).unwrap_err();
         assert_eq!(
             failed,
@@ -319,9 +332,16 @@ mod tests {
         );
         assert!(failed.part(0).is_none() && failed.part(1).is_some());
         let g = s.0.graph();
-        assert_eq!(g.prop("a", "k").map(|p| p.state), Some(3.0), "later part wins");
+        assert_eq!(
+            g.prop("a", "k").map(|p| p.state),
+            Some(3.0),
+            "later part wins"
+        );
         assert!(g.prop("c", "k").is_some() && g.node("bad").is_none());
         assert_eq!(commit(&mut s, &[part("d", 5.0)]), Ok(()));
-        assert!(matches!(commit(&mut s, &[part("bad", 6.0)]), Err(WriteFailure::All(_))));
+        assert!(matches!(
+            commit(&mut s, &[part("bad", 6.0)]),
+            Err(WriteFailure::All(_))
+        ));
     }
 }

@@ -190,7 +190,9 @@ fn has_old_hash_name(path: &Path) -> bool {
     };
     stem.len() > 17
         && stem.as_bytes()[stem.len() - 17] == b'~'
-        && stem[stem.len() - 16..].bytes().all(|b| b.is_ascii_hexdigit())
+        && stem[stem.len() - 16..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -211,9 +213,7 @@ mod tests {
         s.write(&[b2]).expect("write");
         drop(s);
         let mut s = FileStore::open(dir.path()).expect("reopen");
-        let g = s
-            .read(&StoreQuery::soul("user/alice"))
-            .expect("read");
+        let g = s.read(&StoreQuery::soul("user/alice")).expect("read");
         assert_eq!(
             g.prop("user/alice", "name").map(|p| p.value.clone()),
             Some(Value::String("Alice".into()))
@@ -230,15 +230,13 @@ mod tests {
         b.insert("bad", "k", Value::Bool(true), 1.0);
         s.write(&[b]).expect("write");
         fs::write(s.path_for("bad"), b"{\"bad\":{\"_\":").expect("corrupt it");
-        let err = s
-            .read(&StoreQuery::soul("bad"))
-            .unwrap_err();
+        let err = s.read(&StoreQuery::soul("bad")).unwrap_err();
         assert!(err.message().contains("bad.json"), "{err}");
         assert!(
             s.read(&StoreQuery::soul("good"))
-            .expect("read")
-            .prop("good", "k")
-            .is_some()
+                .expect("read")
+                .prop("good", "k")
+                .is_some()
         );
         // A write touching the corrupt node fails whole, and does not destroy it.
         let mut w = Graph::new();
@@ -251,9 +249,9 @@ mod tests {
         );
         assert_eq!(
             s.read(&StoreQuery::soul("good"))
-            .expect("read")
-            .prop("good", "k")
-            .map(|p| p.state),
+                .expect("read")
+                .prop("good", "k")
+                .map(|p| p.state),
             Some(1.0)
         );
     }
@@ -281,7 +279,9 @@ mod tests {
     fn files_named_by_the_old_hash_are_renamed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let soul = "long/".repeat(60);
-        let old = dir.path().join(format!("{}~0123456789abcdef.json", "x".repeat(150)));
+        let old = dir
+            .path()
+            .join(format!("{}~0123456789abcdef.json", "x".repeat(150)));
         let mut text = String::new();
         let mut n = Node::new();
         n.insert("k", Value::Bool(true), 1.0);
@@ -289,6 +289,11 @@ mod tests {
         fs::write(&old, text).expect("write");
         let mut s = FileStore::open(dir.path()).expect("open");
         assert!(!old.exists() && s.path_for(&soul).exists());
-        assert!(s.read(&StoreQuery::soul(soul.as_str())).expect("read").prop(&soul, "k").is_some());
+        assert!(
+            s.read(&StoreQuery::soul(soul.as_str()))
+                .expect("read")
+                .prop(&soul, "k")
+                .is_some()
+        );
     }
 }

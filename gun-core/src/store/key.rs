@@ -64,7 +64,10 @@ pub(crate) fn decode(k: &[u8]) -> Option<(String, String)> {
         }
     }
     let key = k.get(i + 2..)?;
-    Some((String::from_utf8(soul).ok()?, String::from_utf8(key.to_vec()).ok()?))
+    Some((
+        String::from_utf8(soul).ok()?,
+        String::from_utf8(key.to_vec()).ok()?,
+    ))
 }
 
 #[cfg(test)]

@@ -89,7 +89,9 @@ impl SledStore {
             old.push(k);
             pending += 1;
             if pending == MIGRATE_CHUNK {
-                self.nodes.apply_batch(std::mem::take(&mut batch)).map_err(sled_err)?;
+                self.nodes
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(sled_err)?;
                 moved += pending;
                 pending = 0;
             }
@@ -251,7 +253,11 @@ mod tests {
         let pre = s.read(&prefix("a", None)).expect("read");
         assert_eq!(pre.souls().collect::<Vec<_>>(), ["a", "ab"]);
         let page = s.read(&prefix("", Some(2))).expect("read");
-        assert_eq!(page.souls().collect::<Vec<_>>(), ["a", "ab"], "a page of whole nodes");
+        assert_eq!(
+            page.souls().collect::<Vec<_>>(),
+            ["a", "ab"],
+            "a page of whole nodes"
+        );
     }
 
     #[test]
@@ -280,7 +286,10 @@ mod tests {
         let mut s = SledStore::open(dir.path()).expect("reopen");
         for (i, (soul, key)) in pairs.iter().enumerate() {
             let g = s.read(&StoreQuery::soul(*soul)).expect("read");
-            assert_eq!(g.prop(soul, key).map(|p| p.value.clone()), Some(Value::Number(i as f64)));
+            assert_eq!(
+                g.prop(soul, key).map(|p| p.value.clone()),
+                Some(Value::Number(i as f64))
+            );
             assert_eq!(g.prop_count(), 1, "{soul:?} holds only its own property");
         }
     }
@@ -306,7 +315,10 @@ mod tests {
             Some(Value::String("Alice".into()))
         );
         let o = s.read(&StoreQuery::soul("other")).expect("read");
-        assert!(o.prop("other", "k\u{1b}with-esc").is_some(), "the first ESC ends the soul");
+        assert!(
+            o.prop("other", "k\u{1b}with-esc").is_some(),
+            "the first ESC ends the soul"
+        );
         assert_eq!(s.db.len(), 0, "the old entries are gone");
         drop(s);
         let mut s = SledStore::open(dir.path()).expect("reopen");

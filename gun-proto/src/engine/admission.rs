@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::Message;
 use crate::auth::{self, AuthError, Signed, TrustPolicy};
@@ -39,8 +39,10 @@ pub(super) enum Verdict {
     Admit(Message),
     /// Have its signatures verified; it waits.
     Verify(VerifyId, Signed),
-    /// Nothing more: it waits behind others, or was refused (and logged).
+    /// Nothing more: it waits behind others.
     Wait,
+    /// Refused, for this reason.
+    Refuse(&'static str),
 }
 
 #[derive(Debug)]
@@ -51,11 +53,34 @@ struct Waiting {
     state: State,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum State {
+    /// Signed; its verification not asked for yet (the peer has its share
+    /// of verifications under way).
+    Queued(Signed),
     Verifying(VerifyId),
     Verified,
     Refused,
+}
+
+/// A message of a peer refused while it waited (for the engine to log and
+/// count within that peer's budget).
+#[derive(Debug)]
+pub(super) struct Refused {
+    pub(super) peer: PeerId,
+    pub(super) id: String,
+    pub(super) why: String,
+}
+
+/// What a verification's answer brings.
+#[derive(Debug, Default)]
+pub(super) struct Verified {
+    /// Messages that can be processed now, in order.
+    pub(super) ready: Vec<(PeerId, Message)>,
+    /// Verifications to ask for next (the peer's next queued messages).
+    pub(super) verify: Vec<(VerifyId, Signed)>,
+    /// Messages refused.
+    pub(super) refused: Vec<Refused>,
 }
 
 #[derive(Debug)]
@@ -69,22 +94,34 @@ pub(super) struct Admission {
     asked: HashMap<VerifyId, PeerId>,
     /// Most messages one peer may have waiting.
     max_waiting: usize,
+    /// Most verifications one peer may have under way; its further signed
+    /// messages wait their turn, so that one peer's signatures cannot take
+    /// every check the driver makes.
+    max_verifying: usize,
+    /// Most `sigs` entries a message may carry.
+    max_sigs: usize,
 }
 
 impl Admission {
-    pub(super) fn new(
-        policy: TrustPolicy,
-        predicate: Option<Predicate>,
-        max_waiting: usize,
-    ) -> Self {
+    pub(super) fn new(cfg: &super::Config) -> Self {
         Self {
-            policy,
-            predicate,
+            policy: cfg.trust.clone(),
+            predicate: cfg.predicate.clone(),
             next_verify: 0,
             waiting: HashMap::new(),
             asked: HashMap::new(),
-            max_waiting,
+            max_waiting: cfg.max_unverified,
+            max_verifying: cfg.max_verifying_per_peer.max(1),
+            max_sigs: cfg.max_sigs,
         }
+    }
+
+    /// Whether `peer` has more messages waiting than it should send more:
+    /// the driver stops reading its socket until they are through.
+    pub(super) fn backlogged(&self, peer: PeerId) -> bool {
+        self.waiting
+            .get(&peer)
+            .is_some_and(|q| q.len() >= self.max_verifying * 4)
     }
 
     /// Whether every message must be looked at as JSON before it is read
@@ -99,6 +136,16 @@ impl Admission {
         let Some(map) = json.as_object() else {
             return Ok(None);
         };
+        // Counted before any is decoded: each costs a curve point and a pairing.
+        if let Some(serde_json::Value::Array(sigs)) = map.get("sigs")
+            && sigs.len() > self.max_sigs
+        {
+            return Err(AuthError::Malformed(format!(
+                "{} signatures, more than the {} a message may carry",
+                sigs.len(),
+                self.max_sigs
+            )));
+        }
         match auth::signed(map)? {
             Some(s) => {
                 auth::check_trust(&s, &self.policy)?;
@@ -127,16 +174,22 @@ impl Admission {
         }
         let queue = self.waiting.entry(peer).or_default();
         if queue.len() >= self.max_waiting {
-            warn!(
-                ?peer,
-                id = msg.id.as_deref().unwrap_or(""),
-                reason = "too many messages waiting for verification",
-                "message refused"
-            );
-            return Verdict::Wait;
+            return Verdict::Refuse("too many messages waiting for verification");
         }
         let json = if self.predicate.is_some() { json } else { None };
+        let verifying = queue
+            .iter()
+            .filter(|w| matches!(w.state, State::Verifying(_)))
+            .count();
         match signed {
+            Some(s) if verifying >= self.max_verifying => {
+                queue.push_back(Waiting {
+                    msg,
+                    json,
+                    state: State::Queued(s),
+                });
+                Verdict::Wait
+            }
             Some(s) => {
                 self.next_verify += 1;
                 let id = VerifyId(self.next_verify);
@@ -160,31 +213,32 @@ impl Admission {
     }
 
     /// The driver verified `id`: the messages of its peer that can now be
-    /// processed, in order.
-    pub(super) fn verified(
-        &mut self,
-        id: VerifyId,
-        result: Result<(), AuthError>,
-    ) -> Vec<(PeerId, Message)> {
+    /// processed, in order, and the verifications to ask for next.
+    pub(super) fn verified(&mut self, id: VerifyId, result: Result<(), AuthError>) -> Verified {
+        let mut out = Verified::default();
         let Some(peer) = self.asked.remove(&id) else {
             debug!(?id, "verification for a peer that left");
-            return Vec::new();
+            return out;
         };
         let Some(queue) = self.waiting.get_mut(&peer) else {
-            return Vec::new();
+            return out;
         };
         if let Some(w) = queue.iter_mut().find(|w| w.state == State::Verifying(id)) {
-            w.state = match &result {
+            w.state = match result {
                 Ok(()) => State::Verified,
                 Err(why) => {
-                    warn!(?peer, id = w.msg.id.as_deref().unwrap_or(""), reason = %why, "message refused");
+                    out.refused.push(Refused {
+                        peer,
+                        id: w.msg.id.clone().unwrap_or_default(),
+                        why: why.to_string(),
+                    });
                     State::Refused
                 }
             };
         }
         let mut ready = Vec::new();
         while let Some(front) = queue.front() {
-            if let State::Verifying(_) = front.state {
+            if matches!(front.state, State::Verifying(_) | State::Queued(_)) {
                 break;
             }
             let Some(w) = queue.pop_front() else { break };
@@ -192,14 +246,35 @@ impl Admission {
                 ready.push(w);
             }
         }
+        // The peer's next signed messages take the places now free.
+        let mut verifying = queue
+            .iter()
+            .filter(|w| matches!(w.state, State::Verifying(_)))
+            .count();
+        for w in queue.iter_mut() {
+            if verifying >= self.max_verifying {
+                break;
+            }
+            if matches!(w.state, State::Queued(_)) {
+                self.next_verify += 1;
+                let id = VerifyId(self.next_verify);
+                if let State::Queued(signed) = std::mem::replace(&mut w.state, State::Verifying(id))
+                {
+                    self.asked.insert(id, peer);
+                    out.verify.push((id, signed));
+                    verifying += 1;
+                }
+            }
+        }
         if queue.is_empty() {
             self.waiting.remove(&peer);
         }
-        ready
+        out.ready = ready
             .into_iter()
             .filter(|w| self.passes(&w.msg, w.json.as_ref()))
             .map(|w| (peer, w.msg))
-            .collect()
+            .collect();
+        out
     }
 
     /// A peer left: what it had waiting is dropped.

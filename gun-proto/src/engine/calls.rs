@@ -3,10 +3,11 @@
 //! store has it and synced when a peer acks it; kept in the outbox until then.
 
 use super::jobs::{Job, OwnWrite};
+use super::own::Answer;
 use super::queries::Kind;
 use super::storage::{Loaded, Waiter};
 use super::timers::Timer;
-use super::{Call, Engine, Error, Event, Message, Path, PutFailure};
+use super::{Call, Engine, Error, Event, Message, Path, PutFailure, Refusal};
 use crate::convert;
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReqId, set_soul};
@@ -144,7 +145,13 @@ impl Engine {
                 ..Message::default()
             };
             let id = self.broadcast(&targets, msg);
-            self.track_write_id(id, write.req);
+            // Its acks count from the relays it went to, not from the
+            // peers it was pushed to.
+            let above = targets
+                .into_iter()
+                .filter(|t| self.mesh.role(*t) == Some(super::Role::Dialed))
+                .collect();
+            self.track_write_id(id, write.req, above);
         }
         None
     }
@@ -231,27 +238,34 @@ impl Engine {
         let Some(ack) = msg.ack.as_deref() else {
             return false;
         };
-        if let Some(req) = self.own.answered(ack) {
-            let result = match &msg.err {
-                Some(e) => Err(PutFailure::Peer(e.clone())),
-                None => {
-                    self.own.acked(req);
-                    Ok(())
-                }
-            };
-            if !self.storage.enabled() {
-                self.settled(req, result.clone());
+        let result = match self.own.answered(ack, peer, msg.err.is_none()) {
+            Answer::NotOurs => return self.got_reply(peer, ack, msg),
+            Answer::NotAsked => {
+                self.refused(peer, Refusal::UnsolicitedReply, ack);
+                return true;
             }
-            self.synced(req, result);
-            return true;
+            Answer::Pending => return true,
+            Answer::Settles(req, true) => {
+                self.own.acked(req);
+                (req, Ok(()))
+            }
+            Answer::Settles(req, false) => {
+                let why = msg.err.clone().unwrap_or_default();
+                (req, Err(PutFailure::Peer(why)))
+            }
+        };
+        let (req, result) = result;
+        if !self.storage.enabled() {
+            self.settled(req, result.clone());
         }
-        self.got_reply(peer, ack, msg)
+        self.synced(req, result);
+        true
     }
 
     /// Remembers one of our put messages so peer acks find their write,
     /// for as long as replies are routed.
-    fn track_write_id(&mut self, id: String, req: ReqId) {
-        self.own.sent_as(id.clone(), req);
+    fn track_write_id(&mut self, id: String, req: ReqId, peers: Vec<PeerId>) {
+        self.own.sent_as(id.clone(), req, peers);
         let age = self.route_age();
         self.set_timer(age, Timer::RouteExpire(id));
     }
@@ -268,7 +282,7 @@ impl Engine {
                 ..Message::default()
             };
             let id = self.broadcast(&[peer], msg);
-            self.track_write_id(id, req);
+            self.track_write_id(id, req, vec![peer]);
         }
         self.resend_to_upstream(peer);
         // The first upstream connection after start: send up everything

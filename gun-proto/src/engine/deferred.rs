@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::storage::Waiter;
+use crate::ids::PeerId;
 
 /// An ack waiting for a put's deferred properties.
 #[derive(Debug)]
@@ -17,32 +18,53 @@ struct Ticket {
 pub(super) struct Deferred {
     held: usize,
     max: usize,
+    /// Places taken by each peer's puts.
+    by_peer: HashMap<PeerId, usize>,
+    max_per_peer: usize,
     tickets: HashMap<u64, Ticket>,
     next_ticket: u64,
 }
 
 impl Deferred {
-    pub(super) fn new(max: usize) -> Self {
+    pub(super) fn new(max: usize, max_per_peer: usize) -> Self {
         Self {
             held: 0,
             max,
+            by_peer: HashMap::new(),
+            max_per_peer,
             tickets: HashMap::new(),
             next_ticket: 0,
         }
     }
 
-    /// Takes a place for one more held property; `false` when all are taken.
-    pub(super) fn hold(&mut self) -> bool {
+    /// Takes a place for one more held property of `owner`'s put (ours
+    /// when `None`); `false` when all are taken, or all of its share.
+    pub(super) fn hold(&mut self, owner: Option<PeerId>) -> bool {
         if self.held >= self.max {
             return false;
+        }
+        if let Some(peer) = owner {
+            let n = self.by_peer.entry(peer).or_insert(0);
+            if *n >= self.max_per_peer {
+                return false;
+            }
+            *n += 1;
         }
         self.held += 1;
         true
     }
 
     /// A held property's time came: its place is free.
-    pub(super) fn applied(&mut self) {
+    pub(super) fn applied(&mut self, owner: Option<PeerId>) {
         self.held = self.held.saturating_sub(1);
+        if let Some(peer) = owner
+            && let Some(n) = self.by_peer.get_mut(&peer)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.by_peer.remove(&peer);
+            }
+        }
     }
 
     /// Owes `waiter` an ack once `count` deferred properties are applied.

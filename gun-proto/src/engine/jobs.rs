@@ -17,10 +17,26 @@ pub(super) enum Job {
     PeerGet(GetJob),
     /// Data from a reply, to merge and push on to subscribers but `except`.
     Data { except: Option<PeerId>, diff: Graph },
-    /// A future-state property whose time has come (`ticket`: the ack it owes to).
-    Deferred { diff: Graph, ticket: Option<u64> },
+    /// A future-state property whose time has come (`ticket`: the ack it
+    /// owes to; `owner`: whose put it came in).
+    Deferred {
+        diff: Graph,
+        ticket: Option<u64>,
+        owner: Option<PeerId>,
+    },
     /// One of our own writes.
     Write(OwnWrite),
+}
+
+impl Job {
+    /// The peer whose message this is (its share of what waits).
+    pub(super) fn peer(&self) -> Option<PeerId> {
+        match self {
+            Self::PeerPut { peer, .. } => Some(*peer),
+            Self::PeerGet(get) => Some(get.peer),
+            Self::Data { .. } | Self::Deferred { .. } | Self::Write(_) => None,
+        }
+    }
 }
 
 /// A peer's get waiting to be answered.

@@ -10,7 +10,7 @@ use tracing::warn;
 use super::jobs::Job;
 use super::storage::{Loaded, Waiter};
 use super::timers::Timer;
-use super::{Engine, Error, Message, Output, Role};
+use super::{Engine, Error, Message, Output, Refusal, Role};
 use crate::graph::{Graph, Merged};
 use crate::ids::{PeerId, ReadId, WriteId};
 use crate::store::{StoreError, WriteFailure};
@@ -28,8 +28,11 @@ impl Engine {
             return;
         };
         if let Some(job) = self.storage.park(job, waits_for) {
-            warn!("too many jobs waiting on the store; refusing one");
             let why = "Busy: too many requests waiting on storage";
+            match job.peer() {
+                Some(peer) => self.refused(peer, Refusal::Busy, why),
+                None => warn!("too many jobs waiting on the store; refusing one"),
+            }
             self.refuse(job, why, StoreError::new(why));
         }
     }
@@ -88,8 +91,19 @@ impl Engine {
                     None
                 }
             },
-            Job::Deferred { diff, ticket } => match self.ensure_diff_loaded(&diff) {
-                Loaded::No(soul) => Some((Job::Deferred { diff, ticket }, Some(soul))),
+            Job::Deferred {
+                diff,
+                ticket,
+                owner,
+            } => match self.ensure_diff_loaded(&diff) {
+                Loaded::No(soul) => Some((
+                    Job::Deferred {
+                        diff,
+                        ticket,
+                        owner,
+                    },
+                    Some(soul),
+                )),
                 Loaded::Failed(_) => None,
                 Loaded::Yes => {
                     let merged = self.graph.merge(self.now.unix_ms, &diff);
@@ -100,7 +114,7 @@ impl Engine {
                         self.changed(&merged.accepted);
                         self.push(&merged.accepted, None, true);
                     } else {
-                        self.defer(&merged.deferred, ticket);
+                        self.defer(&merged.deferred, ticket, owner);
                     }
                     None
                 }
@@ -133,11 +147,11 @@ impl Engine {
         let waiter = match (waiter, merged.deferred.prop_count()) {
             (Some(w), n) if n > 0 => {
                 let t = self.deferred.ticket(w, n);
-                self.defer(&merged.deferred, Some(t));
+                self.defer(&merged.deferred, Some(t), Some(peer));
                 None
             }
             (w, _) => {
-                self.defer(&merged.deferred, None);
+                self.defer(&merged.deferred, None, Some(peer));
                 w
             }
         };
@@ -150,14 +164,11 @@ impl Engine {
     }
 
     /// Forwards a peer's put, same id, to the peers that want its souls and to
-    /// our upstream peers, with `><` naming everyone it went to.
+    /// our upstream peers. Only those upstream may answer it (their acks
+    /// come back to the writer); the subscribers it is pushed to may not.
     fn forward_put(&mut self, origin: PeerId, msg: &Message) {
         let Some(put) = &msg.put else { return };
-        let seen: Vec<&str> = msg
-            .seen
-            .as_deref()
-            .map(|s| s.split(',').collect())
-            .unwrap_or_default();
+        let seen = self.mesh.seen_by(origin, msg.seen.as_deref());
         let targets = self.mesh.targets(put.souls(), Some(origin), &seen, true);
         // Only writes flowing up (from a peer we serve) are kept for the
         // upstream peers until acked; pushes coming down from them are not.
@@ -171,23 +182,61 @@ impl Engine {
             }
             return;
         }
-        let mut out = msg.clone();
-        out.seen = Some(self.mesh.seen_text(&seen, origin, &targets));
-        // A reply passed on as a push loses its `@`, unless it is signed:
-        // then every field but `#`, `sigs` and `><` is what was signed.
-        if !out.extra.contains_key("sigs") {
-            out.ack = None;
-        }
-        self.countersign(&mut out);
-        let text = out.encode();
+        let text = self.passed_on(msg).encode();
         // Kept for upstream even when no upstream peer is connected now: it
         // goes out when one connects.
         let upstream = from_below && (self.cfg.has_upstream || self.any_upstream(&targets));
         self.mesh
             .broadcast(&targets, &text, msg.id.as_deref(), self.now.mono);
-        if upstream && let Some(id) = &msg.id {
-            self.keep_for_upstream(id.clone(), put.clone());
+        if let Some(id) = &msg.id {
+            let above: Vec<PeerId> = targets
+                .iter()
+                .copied()
+                .filter(|t| self.mesh.role(*t) == Some(Role::Dialed))
+                .collect();
+            self.mesh.sent_to(id, &above);
+            if upstream {
+                self.keep_for_upstream(id.clone(), put.clone());
+            }
         }
+    }
+
+    /// A reply as we pass it back to the asker: what answering needs (`#`,
+    /// `@`, `put`, `ok`, `err`, `##`), or, signed, all of it.
+    pub(super) fn reply_passed_on(&self, msg: &Message) -> Message {
+        if msg.extra.contains_key("sigs") {
+            return msg.clone();
+        }
+        Message {
+            id: msg.id.clone(),
+            ack: msg.ack.clone(),
+            put: msg.put.clone(),
+            ok: msg.ok.clone(),
+            err: msg.err.clone(),
+            hash: msg.hash,
+            ..Message::default()
+        }
+    }
+
+    /// A peer's message as we pass it on: its id and its put or get, with
+    /// `><` naming only us (never the peers it reached: their ids are not
+    /// another peer's business, and a long `><` would be copied to every
+    /// target). A signed message keeps every field, being what was signed
+    /// (`><` is not), and gets our signature.
+    pub(super) fn passed_on(&self, msg: &Message) -> Message {
+        let mut out = if msg.extra.contains_key("sigs") {
+            msg.clone()
+        } else {
+            Message {
+                id: msg.id.clone(),
+                put: msg.put.clone(),
+                get: msg.get.clone(),
+                ..Message::default()
+            }
+        };
+        out.seen = Some(self.pid.clone());
+        self.countersign(&mut out);
+        out
     }
 
     fn any_upstream(&self, targets: &[PeerId]) -> bool {
@@ -268,7 +317,7 @@ impl Engine {
     /// what is from the future, and tells listeners.
     pub(super) fn merge(&mut self, diff: &Graph, waiter: Option<Waiter>) -> Merged {
         let mut merged = self.graph.merge(self.now.unix_ms, diff);
-        self.defer(&merged.deferred, None);
+        self.defer(&merged.deferred, None, None);
         let prior = std::mem::take(&mut merged.prior);
         self.storage.write(&merged.accepted, prior, waiter);
         self.changed(&merged.accepted);
@@ -276,19 +325,18 @@ impl Engine {
     }
 
     /// Schedules future-state properties for when the wall clock reaches them.
-    /// `ticket` is the ack owed once these properties are applied.
-    fn defer(&mut self, deferred: &Graph, ticket: Option<u64>) {
+    /// `ticket` is the ack owed once these properties are applied; `owner`
+    /// whose put they came in, whose share of the holds they take.
+    fn defer(&mut self, deferred: &Graph, ticket: Option<u64>, owner: Option<PeerId>) {
+        let mut dropped = 0;
         for (soul, node) in deferred.iter() {
             for (key, p) in node.iter() {
-                if !self.deferred.hold() {
-                    warn!(
-                        soul,
-                        key, "too many future-state updates held; dropping one"
-                    );
+                if !self.deferred.hold(owner) {
                     // Not stored, so never acked.
                     if let Some(t) = ticket {
                         self.deferred.cancel(t);
                     }
+                    dropped += 1;
                     continue;
                 }
                 let ms = (p.state - self.now.unix_ms).clamp(0.0, MAX_DEFER_MS);
@@ -301,8 +349,16 @@ impl Engine {
                         value: p.value.clone(),
                         state: p.state,
                         ticket,
+                        owner,
                     },
                 );
+            }
+        }
+        if dropped > 0 {
+            let detail = format_args!("{dropped} future-state properties over the share held");
+            match owner {
+                Some(peer) => self.refused(peer, Refusal::FutureStates, detail),
+                None => warn!(%detail, "too many future-state updates held; dropped"),
             }
         }
     }
@@ -325,6 +381,9 @@ impl Engine {
         }
         self.reload();
         self.storage.clear_failed();
+        let queries = &self.queries;
+        self.storage
+            .evict(&mut self.graph, |soul| !queries.watching([soul]).is_empty());
         Ok(())
     }
 

@@ -7,11 +7,17 @@ use std::time::Duration;
 
 use tracing::{debug, warn};
 
+use super::budget::{LogBudget, Rate};
 use super::{Config, Error, Role};
 use crate::dup::Dup;
 use crate::graph::Graph;
 use crate::ids::PeerId;
 use crate::wire;
+
+/// Most `><` entries read (Gun.js writes at most 7).
+const MAX_SEEN: usize = 7;
+/// Longest peer label or pid taken (Gun.js reads at most 99 characters).
+pub(super) const MAX_LABEL: usize = 99;
 
 /// A connected peer.
 #[derive(Debug)]
@@ -22,8 +28,12 @@ struct Peer {
     label: String,
     /// Encoded messages waiting for the next frame.
     queue: Vec<String>,
-    /// How many souls it subscribed to.
-    subs: usize,
+    /// The souls it subscribed to.
+    subs: Vec<String>,
+    /// Its refusals' share of the log.
+    log: LogBudget,
+    /// Its message rate.
+    rate: Rate,
 }
 
 /// A not-found answer waiting for upstream peers.
@@ -48,7 +58,14 @@ pub(super) struct Mesh {
     subs: HashMap<String, BTreeSet<PeerId>>,
     /// Subscriptions of disconnected peers, by their `pid`, with the time
     /// they lapse: restored if the peer greets again.
-    gone_subs: BTreeMap<String, (Duration, Vec<String>)>,
+    gone_subs: HashMap<String, (Duration, Vec<String>)>,
+    /// Those pids by when their subscriptions lapse, oldest first.
+    gone_order: BTreeSet<(Duration, String)>,
+    /// How many souls `gone_subs` holds in all.
+    gone_souls: usize,
+    /// How many subscriptions all peers hold.
+    total_subs: usize,
+    max_subs: usize,
     dup: Dup,
     /// Not-found replies held while upstream peers are asked, by get id.
     held: HashMap<String, Held>,
@@ -65,6 +82,8 @@ pub(super) struct Mesh {
     sub_memory_peers: usize,
     max_outbox: usize,
     batch_bytes: usize,
+    /// Messages a second a peer we serve may send (0: no limit).
+    max_msgs_per_sec: f64,
 }
 
 impl Mesh {
@@ -72,8 +91,12 @@ impl Mesh {
         Self {
             peers: BTreeMap::new(),
             subs: HashMap::new(),
-            gone_subs: BTreeMap::new(),
-            dup: Dup::new(cfg.dedup_age, cfg.dedup_max),
+            gone_subs: HashMap::new(),
+            gone_order: BTreeSet::new(),
+            gone_souls: 0,
+            total_subs: 0,
+            max_subs: cfg.max_subs,
+            dup: Dup::new(cfg.dedup_age, cfg.dedup_max, cfg.dedup_max_per_peer),
             held: HashMap::new(),
             relay_outbox: BTreeMap::new(),
             relay_ids: HashMap::new(),
@@ -84,12 +107,13 @@ impl Mesh {
             sub_memory_peers: cfg.sub_memory_peers,
             max_outbox: cfg.max_outbox,
             batch_bytes: cfg.batch_bytes,
+            max_msgs_per_sec: cfg.max_msgs_per_sec,
         }
     }
 
     // ----- peers ------------------------------------------------------------
 
-    pub(super) fn connect(&mut self, peer: PeerId, role: Role) -> Result<(), Error> {
+    pub(super) fn connect(&mut self, peer: PeerId, role: Role, now: Duration) -> Result<(), Error> {
         if self.peers.contains_key(&peer) {
             return Err(Error::PeerExists(peer));
         }
@@ -101,7 +125,9 @@ impl Mesh {
                 pid: None,
                 label: format!("~{}", peer.0),
                 queue: Vec::new(),
-                subs: 0,
+                subs: Vec::new(),
+                log: LogBudget::default(),
+                rate: Rate::new(self.max_msgs_per_sec, now),
             },
         );
         Ok(())
@@ -113,17 +139,18 @@ impl Mesh {
         };
         debug!(?peer, "peer disconnected");
         self.dirty.remove(&peer);
-        let mut souls = Vec::new();
-        self.subs.retain(|soul, set| {
-            if set.remove(&peer) {
-                souls.push(soul.clone());
+        self.total_subs -= gone.subs.len();
+        for soul in &gone.subs {
+            if let Some(set) = self.subs.get_mut(soul) {
+                set.remove(&peer);
+                if set.is_empty() {
+                    self.subs.remove(soul);
+                }
             }
-            !set.is_empty()
-        });
-        if let Some(pid) = gone.pid {
-            self.remember_subs(pid, souls, now);
         }
-        self.dup.forget_peer(peer);
+        if let Some(pid) = gone.pid {
+            self.remember_subs(pid, gone.subs, now);
+        }
         let mut released: Vec<String> = self
             .held
             .iter_mut()
@@ -138,6 +165,36 @@ impl Mesh {
             .collect();
         self.held.retain(|_, h| h.to != peer);
         Ok(Gone { released })
+    }
+
+    /// `peer` sent `n` messages: they come off its rate.
+    pub(super) fn took_messages(&mut self, peer: PeerId, n: usize, now: Duration) {
+        let per_sec = self.max_msgs_per_sec;
+        if per_sec <= 0.0 {
+            return;
+        }
+        if let Some(p) = self.peers.get_mut(&peer)
+            && p.role == Role::Accepted
+        {
+            p.rate.refill(per_sec, now);
+            p.rate.tokens -= n as f64;
+        }
+    }
+
+    /// Whether `peer` is over its message rate now.
+    pub(super) fn backlogged(&self, peer: PeerId, now: Duration) -> bool {
+        let per_sec = self.max_msgs_per_sec;
+        self.peers.get(&peer).is_some_and(|p| {
+            let dt = now.saturating_sub(p.rate.at).as_secs_f64();
+            per_sec > 0.0 && p.rate.tokens + dt * per_sec < 0.0
+        })
+    }
+
+    /// Whether a refusal of what `peer` sent may be logged now:
+    /// `Some(how many were not, before it)`. A peer that is gone has no
+    /// budget: its last refusals are only counted.
+    pub(super) fn log_budget(&mut self, peer: PeerId, now: Duration) -> Option<u64> {
+        self.peers.get_mut(&peer)?.log.take(now)
     }
 
     pub(super) fn contains(&self, peer: PeerId) -> bool {
@@ -171,53 +228,77 @@ impl Mesh {
         let Some((until, souls)) = self.gone_subs.remove(pid) else {
             return;
         };
+        self.gone_order.remove(&(until, pid.to_owned()));
+        self.gone_souls -= souls.len();
         if until <= now {
             return;
         }
         debug!(?peer, pid, count = souls.len(), "subscriptions restored");
         for soul in souls {
-            self.subscribe(peer, &soul);
+            if !self.subscribe(peer, &soul) {
+                break;
+            }
         }
     }
 
-    /// Keeps a departing peer's subscriptions for `sub_memory`.
+    /// Keeps a departing peer's subscriptions for `sub_memory`, within
+    /// `sub_memory_peers` peers and `max_subs` souls in all (the oldest
+    /// lapse first).
     fn remember_subs(&mut self, pid: String, mut souls: Vec<String>, now: Duration) {
-        self.gone_subs.retain(|_, (until, _)| *until > now);
+        while let Some((until, _)) = self.gone_order.first()
+            && *until <= now
+        {
+            self.forget_oldest_gone();
+        }
         if souls.is_empty() || self.sub_memory_peers == 0 {
             return;
         }
-        if self.gone_subs.len() >= self.sub_memory_peers {
-            let oldest = self
-                .gone_subs
-                .iter()
-                .min_by_key(|(_, (until, _))| *until)
-                .map(|(pid, _)| pid.clone());
-            if let Some(pid) = oldest {
-                self.gone_subs.remove(&pid);
-            }
+        if let Some((until, old)) = self.gone_subs.remove(&pid) {
+            self.gone_order.remove(&(until, pid.clone()));
+            self.gone_souls -= old.len();
         }
+        while !self.gone_order.is_empty()
+            && (self.gone_subs.len() >= self.sub_memory_peers
+                || self.gone_souls + souls.len() > self.max_subs)
+        {
+            self.forget_oldest_gone();
+        }
+        souls.truncate(self.max_subs);
         souls.sort();
-        self.gone_subs.insert(pid, (now + self.sub_memory, souls));
+        let until = now + self.sub_memory;
+        self.gone_souls += souls.len();
+        self.gone_order.insert((until, pid.clone()));
+        self.gone_subs.insert(pid, (until, souls));
+    }
+
+    fn forget_oldest_gone(&mut self) {
+        if let Some((_, pid)) = self.gone_order.pop_first()
+            && let Some((_, souls)) = self.gone_subs.remove(&pid)
+        {
+            self.gone_souls -= souls.len();
+        }
     }
 
     // ----- subscriptions and targets ----------------------------------------
 
     /// `peer` asked for `soul`: puts on it are pushed to it from now on.
-    pub(super) fn subscribe(&mut self, peer: PeerId, soul: &str) {
+    /// `false` when the peer has all the subscriptions it may have (or
+    /// all peers together have).
+    pub(super) fn subscribe(&mut self, peer: PeerId, soul: &str) -> bool {
         let limit = self.max_subs_per_peer;
         let Some(p) = self.peers.get_mut(&peer) else {
-            return;
+            return true;
         };
-        let set = self.subs.entry(soul.to_owned()).or_default();
-        if set.contains(&peer) {
-            return;
+        if self.subs.get(soul).is_some_and(|set| set.contains(&peer)) {
+            return true;
         }
-        if p.subs >= limit {
-            warn!(?peer, "peer reached its subscription limit");
-            return;
+        if p.subs.len() >= limit || self.total_subs >= self.max_subs {
+            return false;
         }
-        p.subs += 1;
-        set.insert(peer);
+        p.subs.push(soul.to_owned());
+        self.total_subs += 1;
+        self.subs.entry(soul.to_owned()).or_default().insert(peer);
+        true
     }
 
     /// The souls any peer subscribed to, sorted.
@@ -261,18 +342,22 @@ impl Mesh {
             .collect()
     }
 
-    /// The `><` a passed-on message carries: what it said, then `origin` and
-    /// the `targets` it now goes to.
-    pub(super) fn seen_text(&self, seen: &[&str], origin: PeerId, targets: &[PeerId]) -> String {
-        let mut labels: Vec<&str> = seen.iter().copied().filter(|s| !s.is_empty()).collect();
-        for id in std::iter::once(&origin).chain(targets) {
-            if let Some(p) = self.peers.get(id)
-                && !labels.contains(&p.label.as_str())
-            {
-                labels.push(&p.label);
-            }
+    /// The labels a message's `><` names, as far as Gun.js reads them (its
+    /// first 7, of up to 99 characters each), when it came from `origin`:
+    /// only a peer we dialed (a relay we chose) may keep a message from
+    /// other peers that way. A peer we serve could otherwise stop delivery
+    /// to anyone whose pid it names.
+    pub(super) fn seen_by<'m>(&self, origin: PeerId, seen: Option<&'m str>) -> Vec<&'m str> {
+        if self.role(origin) != Some(Role::Dialed) {
+            return Vec::new();
         }
-        labels.join(",")
+        seen.map(|s| {
+            s.split(',')
+                .take(MAX_SEEN)
+                .filter(|l| !l.is_empty() && l.len() <= MAX_LABEL)
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     // ----- sending ----------------------------------------------------------
@@ -352,6 +437,16 @@ impl Mesh {
     /// Where a reply to `id` goes.
     pub(super) fn route(&self, id: &str, now: Duration) -> Option<PeerId> {
         self.dup.via(id, now)
+    }
+
+    /// Message `id` went to `peers`, whose replies to it we take.
+    pub(super) fn sent_to(&mut self, id: &str, peers: &[PeerId]) {
+        self.dup.sent_to(id, peers);
+    }
+
+    /// Whether `peer` may answer message `id`: we passed it that message.
+    pub(super) fn may_answer(&self, id: &str, peer: PeerId, now: Duration) -> bool {
+        self.dup.asked(id, peer, now)
     }
 
     // ----- held not-founds ----------------------------------------------------

@@ -18,6 +18,7 @@
 //! `once`, listeners) and `signing` (the signed mesh).
 
 mod admission;
+mod budget;
 mod calls;
 mod deferred;
 mod jobs;
@@ -28,6 +29,7 @@ mod queries;
 mod reading;
 mod serving;
 mod signing;
+mod stats;
 mod storage;
 mod timers;
 mod types;
@@ -43,6 +45,7 @@ use crate::state::StateClock;
 use crate::wire::{self, Message};
 pub use admission::Predicate;
 use jobs::Job;
+pub use stats::{Refusal, Stats};
 use timers::{Timer, Timers};
 pub use types::{Call, Config, Error, Event, Input, Now, Output, Path, PutFailure, Role};
 
@@ -72,6 +75,7 @@ pub struct Engine {
     outputs: VecDeque<Output>,
     /// Whether the whole store was read and sent upstream since start.
     repaired: bool,
+    stats: Stats,
 }
 
 impl Engine {
@@ -85,16 +89,18 @@ impl Engine {
             rng,
             now,
             graph: Graph::new(),
-            storage: storage::Storage::new(cfg.store, cfg.max_parked),
+            storage: storage::Storage::new(
+                cfg.store,
+                cfg.max_parked,
+                cfg.max_parked_per_peer,
+                cfg.max_cached_souls,
+            ),
             mesh: mesh::Mesh::new(&cfg),
             queries: queries::Queries::default(),
             own: own::OwnWrites::new(cfg.max_outbox),
-            deferred: deferred::Deferred::new(cfg.max_deferred),
-            admission: admission::Admission::new(
-                cfg.trust.clone(),
-                cfg.predicate.clone(),
-                cfg.max_unverified,
-            ),
+            deferred: deferred::Deferred::new(cfg.max_deferred, cfg.max_deferred_per_peer),
+            admission: admission::Admission::new(&cfg),
+            stats: Stats::default(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
             repaired: false,
@@ -117,6 +123,27 @@ impl Engine {
         self.mesh.len()
     }
 
+    /// How many souls are in memory, read from the store (with a store).
+    pub fn cached_souls(&self) -> usize {
+        self.storage.cached()
+    }
+
+    /// What the engine has counted: refusals by reason, acks.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Whether `peer` has more of its messages waiting here (for the store,
+    /// for signature checks, or past its message rate) than it should send
+    /// more now. A driver stops reading that peer's socket while this holds
+    /// (and looks again after each turn), so the peer's TCP connection
+    /// pushes back instead of its messages piling up in memory.
+    pub fn backlogged(&self, now: Now, peer: PeerId) -> bool {
+        self.admission.backlogged(peer)
+            || self.storage.backlogged(peer)
+            || self.mesh.backlogged(peer, now.mono.max(self.now.mono))
+    }
+
     /// Feeds one input. A peer's fault becomes a reply; `Err` means the call
     /// itself was wrong (unknown peer, invalid data, reused id). After this,
     /// drain [`Engine::poll_output`].
@@ -135,7 +162,18 @@ impl Engine {
             Input::StoreRead { id, result } => self.read_done(id, result),
             Input::StoreWritten { id, result } => self.write_done(id, result),
             Input::Verified { id, result } => {
-                for (peer, msg) in self.admission.verified(id, result) {
+                let done = self.admission.verified(id, result);
+                for r in done.refused {
+                    self.refused(
+                        r.peer,
+                        Refusal::Auth,
+                        format_args!("message {}: {}", r.id, r.why),
+                    );
+                }
+                for (id, signed) in done.verify {
+                    self.outputs.push_back(Output::Verify { id, signed });
+                }
+                for (peer, msg) in done.ready {
                     self.on_message(peer, msg);
                 }
                 Ok(())
@@ -213,11 +251,16 @@ impl Engine {
                 value,
                 state,
                 ticket,
+                owner,
             } => {
-                self.deferred.applied();
+                self.deferred.applied(owner);
                 let mut diff = Graph::new();
                 diff.insert(&soul, &key, value, state);
-                self.run(Job::Deferred { diff, ticket });
+                self.run(Job::Deferred {
+                    diff,
+                    ticket,
+                    owner,
+                });
             }
         }
     }
@@ -225,7 +268,7 @@ impl Engine {
     // ----- peers ------------------------------------------------------------
 
     fn connect(&mut self, peer: PeerId, role: Role) -> Result<(), Error> {
-        self.mesh.connect(peer, role)?;
+        self.mesh.connect(peer, role, self.now.mono)?;
         match role {
             Role::Accepted => {
                 let id = self.new_id();
@@ -255,7 +298,15 @@ impl Engine {
     fn on_dam(&mut self, peer: PeerId, dam: &str, msg: Message) {
         match dam {
             "?" => {
-                if let Some(pid) = msg.pid.clone() {
+                if let Some(pid) = msg.pid.as_deref()
+                    && pid.len() > mesh::MAX_LABEL
+                {
+                    self.refused(
+                        peer,
+                        Refusal::TooLong,
+                        format_args!("a pid of {} bytes", pid.len()),
+                    );
+                } else if let Some(pid) = msg.pid.clone() {
                     if pid == self.pid {
                         warn!(?peer, "peer has our own pid: a connection to ourselves");
                     }
@@ -290,12 +341,13 @@ impl Engine {
         let items = match wire::split(data, &self.cfg.limits) {
             Ok(items) => items,
             Err(e) => {
-                warn!(?peer, error = %e, "refused frame");
+                self.refused(peer, Refusal::Frame, &e);
                 let id = self.new_id();
                 self.send(peer, &Message::dam_error(id, e.to_string()));
                 return;
             }
         };
+        self.mesh.took_messages(peer, items.len(), self.now.mono);
         for item in items {
             self.on_item(peer, item.get());
         }
@@ -315,8 +367,8 @@ impl Engine {
                 Ok(s) => s,
                 Err(why) => {
                     let id = json.get("#").and_then(|v| v.as_str()).unwrap_or("");
-                    warn!(?peer, id, reason = %why, "message refused");
-                    return;
+                    let id: String = id.chars().take(mesh::MAX_LABEL).collect();
+                    return self.refused(peer, Refusal::Auth, format_args!("message {id}: {why}"));
                 }
             };
             if let Some(s) = &signed
@@ -341,19 +393,29 @@ impl Engine {
             Ok(msg) => msg,
             Err((id, e)) => return self.refuse_message(peer, id, &e),
         };
+        if let Err(e) = self.cfg.limits.check(&msg) {
+            // Answered by id only when the id itself is not what is too long.
+            let id = msg.id.filter(|i| i.len() <= self.cfg.limits.max_id_bytes);
+            return self.refuse_message(peer, id, &e);
+        }
         match self.admission.arrived(peer, msg, json, signed) {
             admission::Verdict::Admit(msg) => self.on_message(peer, msg),
             admission::Verdict::Verify(id, signed) => {
                 self.outputs.push_back(Output::Verify { id, signed });
             }
             admission::Verdict::Wait => {}
+            admission::Verdict::Refuse(why) => self.refused(peer, Refusal::Auth, why),
         }
     }
 
     /// A message that cannot be read: a nack it can route when it has an
     /// id, else a `dam:"!"` notice.
     fn refuse_message(&mut self, peer: PeerId, id: Option<String>, e: &wire::MessageError) {
-        warn!(?peer, error = %e, "refused message");
+        let why = match e {
+            wire::MessageError::TooLong(_) => Refusal::TooLong,
+            _ => Refusal::Message,
+        };
+        self.refused(peer, why, e);
         let reply_id = self.new_id();
         let reply = match id {
             Some(id) => Message {
@@ -381,7 +443,12 @@ impl Engine {
             debug!(?peer, id, "duplicate message dropped");
             return;
         }
-        self.mesh.arrived(&id, peer, self.now.mono);
+        self.stats.messages_in += 1;
+        // A reply's id routes nothing: it need not be remembered, unless it
+        // is signed (a replay then costs no signature check).
+        if msg.ack.is_none() || msg.extra.contains_key("sigs") {
+            self.mesh.arrived(&id, peer, self.now.mono);
+        }
         if let Some(dam) = msg.dam.clone() {
             self.on_dam(peer, &dam, msg);
         } else if msg.ack.is_some() {
@@ -396,16 +463,34 @@ impl Engine {
     // ----- messages out ---------------------------------------------------------
 
     /// Queues a message this engine made (signed when there is a signer);
-    /// its id is remembered so an echo is dropped.
+    /// its id is remembered so an echo is dropped (a reply's is not: no
+    /// peer passes a reply on to anyone but the asker).
     fn send(&mut self, peer: PeerId, msg: &Message) {
+        let remember = msg.ack.is_none();
         if self.cfg.signer.is_some() {
             let mut msg = msg.clone();
             let id = self.seal(&mut msg);
-            self.mesh
-                .send(peer, msg.encode(), id.as_deref(), self.now.mono);
+            let id = id.as_deref().filter(|_| remember);
+            self.mesh.send(peer, msg.encode(), id, self.now.mono);
         } else {
-            self.mesh
-                .send(peer, msg.encode(), msg.id.as_deref(), self.now.mono);
+            let id = msg.id.as_deref().filter(|_| remember);
+            self.mesh.send(peer, msg.encode(), id, self.now.mono);
+        }
+    }
+
+    /// Counts a refusal of what `peer` sent, and logs it while the peer's
+    /// log budget lasts (a flood of refusals writes a few lines, then one
+    /// saying how many more there were).
+    pub(super) fn refused(&mut self, peer: PeerId, why: Refusal, detail: impl std::fmt::Display) {
+        self.stats.count(why);
+        match self.mesh.log_budget(peer, self.now.mono) {
+            Some(missed) => {
+                if missed > 0 {
+                    warn!(?peer, missed, "refusals of this peer went unlogged");
+                }
+                warn!(?peer, reason = why.as_str(), detail = %detail, "refused");
+            }
+            None => self.stats.logs_suppressed += 1,
         }
     }
 
@@ -429,7 +514,9 @@ impl Engine {
         } else {
             msg.encode()
         };
-        self.mesh.send(peer, text, msg.id.as_deref(), self.now.mono);
+        // A reply: its id routes nothing, so it is not remembered.
+        let id = msg.id.as_deref().filter(|_| msg.ack.is_none());
+        self.mesh.send(peer, text, id, self.now.mono);
     }
 
     /// Answers get `get_id` with "nothing here".

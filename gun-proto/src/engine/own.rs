@@ -8,7 +8,29 @@ use tracing::warn;
 
 use super::Error;
 use crate::graph::Graph;
-use crate::ids::ReqId;
+use crate::ids::{PeerId, ReqId};
+
+/// One of our put messages: its write, and the peers it went to that have
+/// not answered yet (only they may).
+#[derive(Debug)]
+struct Sent {
+    req: ReqId,
+    waiting: Vec<PeerId>,
+}
+
+/// What a peer's reply to one of our put messages means.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// Not one of our put messages.
+    NotOurs,
+    /// Ours, but that peer was not sent it: a forged or stray reply.
+    NotAsked,
+    /// That peer refused it; others it went to have yet to answer.
+    Pending,
+    /// The write's peer answer: acked (`true`), or refused by every peer
+    /// it went to (`false`).
+    Settles(ReqId, bool),
+}
 
 #[derive(Debug)]
 pub(super) struct OwnWrites {
@@ -16,8 +38,9 @@ pub(super) struct OwnWrites {
     unsettled: HashSet<ReqId>,
     /// Writes whose first peer answer ([`super::Event::PutPeerAck`]) is owed.
     unsynced: HashSet<ReqId>,
-    /// Our put messages' ids, to match peer acks to writes.
-    ids: HashMap<String, ReqId>,
+    /// Our put messages' ids, to match peer acks to writes, with the peers
+    /// each went to that have not answered it yet.
+    ids: HashMap<String, Sent>,
     /// Writes no peer has acked yet: sent again when an upstream peer connects.
     outbox: BTreeMap<ReqId, Graph>,
     max_outbox: usize,
@@ -58,14 +81,36 @@ impl OwnWrites {
         self.unsynced.remove(&req)
     }
 
-    /// Write `req` went out as message `id`.
-    pub(super) fn sent_as(&mut self, id: String, req: ReqId) {
-        self.ids.insert(id, req);
+    /// Write `req` went out as message `id` to `peers`.
+    pub(super) fn sent_as(&mut self, id: String, req: ReqId, peers: Vec<PeerId>) {
+        self.ids.insert(
+            id,
+            Sent {
+                req,
+                waiting: peers,
+            },
+        );
     }
 
-    /// The write a reply's `@` answers.
-    pub(super) fn answered(&self, ack: &str) -> Option<ReqId> {
-        self.ids.get(ack).copied()
+    /// `peer` answered our message `ack`: acked it (`ok`) or refused it.
+    /// Only a peer it went to counts; it is settled by the first ack, or
+    /// when every peer it went to has refused it.
+    pub(super) fn answered(&mut self, ack: &str, peer: PeerId, ok: bool) -> Answer {
+        let Some(sent) = self.ids.get_mut(ack) else {
+            return Answer::NotOurs;
+        };
+        let Some(at) = sent.waiting.iter().position(|p| *p == peer) else {
+            return Answer::NotAsked;
+        };
+        if ok {
+            return Answer::Settles(sent.req, true);
+        }
+        sent.waiting.swap_remove(at);
+        if sent.waiting.is_empty() {
+            Answer::Settles(sent.req, false)
+        } else {
+            Answer::Pending
+        }
     }
 
     /// Message `id` no longer routes acks.

@@ -30,6 +30,9 @@ pub(super) struct Once {
 /// One of our gets to peers.
 #[derive(Debug)]
 pub(super) struct OutGet {
+    /// The peers it went to: only their replies count.
+    pub(super) asked: BTreeSet<PeerId>,
+    /// Those that have not answered yet.
     pub(super) waiting: BTreeSet<PeerId>,
     pub(super) onces: Vec<ReqId>,
     /// The soul, when the get asked for all of it.

@@ -12,7 +12,7 @@ use super::jobs::Job;
 use super::queries::{Kind, Listener, Once, OutGet, Waiting};
 use super::storage::Loaded;
 use super::timers::Timer;
-use super::{Engine, Error, Event, Message, Path};
+use super::{Engine, Error, Event, Message, Path, Refusal};
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReqId, SubId};
 use crate::lex::Lex;
@@ -106,6 +106,7 @@ impl Engine {
         self.queries.gets.insert(
             id.clone(),
             OutGet {
+                asked: upstream.iter().copied().collect(),
                 waiting: upstream.into_iter().collect(),
                 onces: once.into_iter().collect(),
                 whole,
@@ -121,6 +122,15 @@ impl Engine {
         let Some(get) = self.queries.gets.get_mut(ack) else {
             return false;
         };
+        if !get.asked.contains(&peer) {
+            let ack = ack.to_owned();
+            self.refused(
+                peer,
+                Refusal::UnsolicitedReply,
+                format_args!("a reply to our get {ack}"),
+            );
+            return true;
+        }
         get.waiting.remove(&peer);
         let done = get.waiting.is_empty();
         let onces = get.onces.clone();

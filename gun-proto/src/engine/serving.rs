@@ -9,7 +9,7 @@ use tracing::debug;
 use super::jobs::{GetJob, Job};
 use super::storage::Loaded;
 use super::timers::Timer;
-use super::{Engine, Message, Role};
+use super::{Engine, Message, Refusal, Role};
 use crate::graph::Graph;
 use crate::ids::PeerId;
 use crate::store::StoreQuery;
@@ -33,7 +33,13 @@ impl Engine {
     pub(super) fn peer_get(&mut self, mut job: GetJob) -> Option<(Job, Option<String>)> {
         let get = job.msg.get.clone()?;
         if let Some(soul) = get.soul.as_exact() {
-            self.mesh.subscribe(job.peer, soul);
+            if !self.mesh.subscribe(job.peer, soul) {
+                self.refused(
+                    job.peer,
+                    Refusal::Subscriptions,
+                    "a subscription past its limit",
+                );
+            }
             match self.ensure_loaded([soul]) {
                 Loaded::No(missing) => return Some((Job::PeerGet(job), Some(missing))),
                 Loaded::Failed(e) => {
@@ -151,40 +157,43 @@ impl Engine {
         if self.mesh.role(origin) != Some(Role::Accepted) {
             return BTreeSet::new();
         }
-        let seen: Vec<&str> = msg
-            .seen
-            .as_deref()
-            .map(|s| s.split(',').collect())
-            .unwrap_or_default();
-        let targets = self.mesh.targets([], Some(origin), &seen, true);
+        let targets = self.mesh.targets([], Some(origin), &[], true);
         if targets.is_empty() {
             return BTreeSet::new();
         }
-        let mut out = msg.clone();
-        out.seen = Some(self.mesh.seen_text(&seen, origin, &[]));
-        self.countersign(&mut out);
-        let text = out.encode();
+        let text = self.passed_on(msg).encode();
         self.mesh
             .broadcast(&targets, &text, msg.id.as_deref(), self.now.mono);
+        if let Some(id) = &msg.id {
+            self.mesh.sent_to(id, &targets);
+        }
         targets.into_iter().collect()
     }
 
     /// A reply (`@`): an ack of our forward, an answer to our own request,
     /// or one to route back to the peer that asked.
     pub(super) fn on_reply(&mut self, peer: PeerId, msg: Message) {
-        // An upstream ack of a put we forwarded: it is stored there now.
-        if msg.err.is_none()
-            && msg.ok.is_some()
-            && let Some(ack) = msg.ack.as_deref()
-        {
-            self.mesh.upstream_acked(ack);
-        }
         if self.own_reply(peer, &msg) {
             return;
         }
         let Some(ack) = msg.ack.as_deref() else {
             return;
         };
+        // Only a peer we passed the message to may answer it: from anyone
+        // else a "reply" is a forged ack, or data slipped in as the answer
+        // to another peer's get.
+        if !self.mesh.may_answer(ack, peer, self.now.mono) {
+            let ack: String = ack.chars().take(super::mesh::MAX_LABEL).collect();
+            return self.refused(
+                peer,
+                Refusal::UnsolicitedReply,
+                format_args!("a reply to {ack}"),
+            );
+        }
+        // An upstream ack of a put we forwarded: it is stored there now.
+        if msg.err.is_none() && msg.ok.is_some() {
+            self.mesh.upstream_acked(ack);
+        }
         let Some(to) = self.mesh.route(ack, self.now.mono) else {
             debug!(?peer, ack, "reply with no route dropped");
             return;
@@ -205,7 +214,7 @@ impl Engine {
             }
             return;
         }
-        self.relay(to, &msg);
+        self.relay(to, &self.reply_passed_on(&msg));
     }
 
     /// Sends a held not-found to the peer that asked.

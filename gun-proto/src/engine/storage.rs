@@ -74,7 +74,16 @@ pub(super) struct Storage {
     /// loaded and nothing is written).
     enabled: bool,
     /// Souls whose stored copy has been merged into the graph.
-    loaded: HashSet<String>,
+    /// Each with whether it was used since the cache last looked at it.
+    loaded: HashMap<String, bool>,
+    /// Loaded souls, oldest first: the cache's clock hand.
+    ring: VecDeque<String>,
+    /// Most souls kept in memory (0: all); past it, souls nobody used
+    /// lately leave memory (the store still has them).
+    max_cached: usize,
+    /// Souls with writes not yet durable, and how many parts touch them:
+    /// these never leave memory.
+    pending: HashMap<String, usize>,
     /// Souls whose read failed in the current retry round, and why.
     failed: HashMap<String, StoreError>,
     reading: HashSet<String>,
@@ -87,6 +96,9 @@ pub(super) struct Storage {
     parked_other: Vec<Job>,
     parked_count: usize,
     max_parked: usize,
+    /// Jobs parked per peer whose message they are.
+    parked_by: HashMap<PeerId, usize>,
+    max_parked_per_peer: usize,
     /// Properties accepted this turn, a part per source, written at the
     /// next drain.
     batch: Vec<Graph>,
@@ -95,10 +107,18 @@ pub(super) struct Storage {
 }
 
 impl Storage {
-    pub(super) fn new(enabled: bool, max_parked: usize) -> Self {
+    pub(super) fn new(
+        enabled: bool,
+        max_parked: usize,
+        max_parked_per_peer: usize,
+        max_cached: usize,
+    ) -> Self {
         Self {
             enabled,
-            loaded: HashSet::new(),
+            loaded: HashMap::new(),
+            ring: VecDeque::new(),
+            max_cached,
+            pending: HashMap::new(),
             failed: HashMap::new(),
             reading: HashSet::new(),
             reads: BTreeMap::new(),
@@ -108,6 +128,8 @@ impl Storage {
             parked_other: Vec::new(),
             parked_count: 0,
             max_parked,
+            parked_by: HashMap::new(),
+            max_parked_per_peer: max_parked_per_peer.max(1),
             batch: Vec::new(),
             batch_meta: Vec::new(),
             writes: BTreeMap::new(),
@@ -130,7 +152,8 @@ impl Storage {
         }
         let mut state = Loaded::Yes;
         for soul in souls {
-            if self.loaded.contains(soul) {
+            if let Some(used) = self.loaded.get_mut(soul) {
+                *used = true;
                 continue;
             }
             if let Some(e) = self.failed.get(soul) {
@@ -166,6 +189,13 @@ impl Storage {
         if self.parked_count >= self.max_parked {
             return Some(job);
         }
+        if let Some(peer) = job.peer() {
+            let n = self.parked_by.entry(peer).or_insert(0);
+            if *n >= self.max_parked_per_peer {
+                return Some(job);
+            }
+            *n += 1;
+        }
         self.parked_count += 1;
         match soul {
             Some(soul) => self.parked.entry(soul).or_default().push(job),
@@ -183,7 +213,23 @@ impl Storage {
             }
         }
         self.parked_count -= jobs.len().min(self.parked_count);
+        for peer in jobs.iter().filter_map(Job::peer) {
+            if let Some(n) = self.parked_by.get_mut(&peer) {
+                *n -= 1;
+                if *n == 0 {
+                    self.parked_by.remove(&peer);
+                }
+            }
+        }
         jobs
+    }
+
+    /// Whether `peer` has half its share of parked jobs or more: time to
+    /// stop reading it.
+    pub(super) fn backlogged(&self, peer: PeerId) -> bool {
+        self.parked_by
+            .get(&peer)
+            .is_some_and(|n| *n * 2 >= self.max_parked_per_peer)
     }
 
     /// The store answered read `id`.
@@ -201,13 +247,13 @@ impl Storage {
         let found = match result {
             Ok(found) => {
                 for soul in found.souls() {
-                    self.loaded.insert(soul.to_owned());
+                    self.mark_loaded(soul);
                     if exact.as_deref() != Some(soul) {
                         affected.push(soul.to_owned());
                     }
                 }
                 if let Some(s) = exact {
-                    self.loaded.insert(s);
+                    self.mark_loaded(&s);
                 }
                 Some(found)
             }
@@ -222,6 +268,47 @@ impl Storage {
         Ok(ReadDone { found, affected })
     }
 
+    /// How many souls are loaded.
+    pub(super) fn cached(&self) -> usize {
+        self.loaded.len()
+    }
+
+    fn mark_loaded(&mut self, soul: &str) {
+        if self.loaded.insert(soul.to_owned(), true).is_none() {
+            self.ring.push_back(soul.to_owned());
+        }
+    }
+
+    /// Lets souls nobody used lately leave memory while more are held than
+    /// the cache keeps: never one with writes not yet durable, one being
+    /// read or waited for, nor one `keep` names (a local listener's). The
+    /// store still has them; the next use reads them again.
+    pub(super) fn evict(&mut self, graph: &mut Graph, keep: impl Fn(&str) -> bool) {
+        if self.max_cached == 0 {
+            return;
+        }
+        let mut looked = 0;
+        while self.loaded.len() > self.max_cached && looked < self.ring.len() * 2 {
+            let Some(soul) = self.ring.pop_front() else {
+                break;
+            };
+            let Some(used) = self.loaded.get_mut(&soul) else {
+                continue;
+            };
+            looked += 1;
+            let busy = self.pending.contains_key(&soul)
+                || self.reading.contains(&soul)
+                || self.parked.contains_key(&soul)
+                || keep(&soul);
+            if std::mem::take(used) || busy {
+                self.ring.push_back(soul);
+                continue;
+            }
+            self.loaded.remove(&soul);
+            graph.remove_node(&soul);
+        }
+    }
+
     /// Ends a retry round: failed souls may be asked for again.
     pub(super) fn clear_failed(&mut self) {
         self.failed.clear();
@@ -233,6 +320,9 @@ impl Storage {
     pub(super) fn write(&mut self, accepted: &Graph, prior: Graph, waiter: Option<Waiter>) {
         if !self.enabled || (accepted.is_empty() && waiter.is_none()) {
             return;
+        }
+        for soul in accepted.souls() {
+            *self.pending.entry(soul.to_owned()).or_insert(0) += 1;
         }
         self.batch.push(accepted.clone());
         self.batch_meta.push(PartMeta { waiter, prior });
@@ -270,6 +360,14 @@ impl Storage {
     ) -> Result<WriteDone, Error> {
         let InFlight { batch, mut meta } =
             self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
+        for soul in batch.iter().flat_map(Graph::souls) {
+            if let Some(n) = self.pending.get_mut(soul) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pending.remove(soul);
+                }
+            }
+        }
         let mut done = WriteDone::default();
         let Err(failure) = result else {
             done.stored = meta.into_iter().filter_map(|m| m.waiter).collect();
@@ -287,7 +385,14 @@ impl Storage {
                     graph.restore(soul, key, prior.as_ref());
                     done.undone.node_mut(soul);
                 } else {
-                    self.pass_prior_on(&batch[i + 1..], &mut meta[i + 1..], soul, key, was, prior.as_ref());
+                    self.pass_prior_on(
+                        &batch[i + 1..],
+                        &mut meta[i + 1..],
+                        soul,
+                        key,
+                        was,
+                        prior.as_ref(),
+                    );
                 }
             }
             done.refused.push((meta[i].waiter.take(), error));

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::ids::ReqId;
+use crate::ids::{PeerId, ReqId};
 use crate::value::Value;
 
 /// Something the engine must do at a time.
@@ -21,6 +21,8 @@ pub(super) enum Timer {
     Deferred {
         /// The ack owed once all of a put's deferred properties are applied.
         ticket: Option<u64>,
+        /// Whose put it came in (its share of the holds).
+        owner: Option<PeerId>,
         soul: String,
         key: String,
         value: Value,

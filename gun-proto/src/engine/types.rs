@@ -376,6 +376,16 @@ pub struct Config {
     pub predicate: Option<super::admission::Predicate>,
     /// Most messages one peer may have waiting for a verification.
     pub max_unverified: usize,
+    /// Most verifications one peer may have asked of the driver at once;
+    /// its later signed messages wait their turn (so one peer's signatures
+    /// cannot take all the checking the driver does).
+    pub max_verifying_per_peer: usize,
+    /// Most `sigs` entries a message may carry (each is a pairing to check).
+    pub max_sigs: usize,
+    /// Messages a second each peer we serve may send, a second's worth
+    /// banked; past it the peer is throttled ([`crate::Engine::backlogged`]),
+    /// nothing refused. 0: no limit.
+    pub max_msgs_per_sec: f64,
     /// Whether a store is attached. With one, the engine loads souls from it
     /// before merging and acks puts once written; without, it keeps the graph
     /// in memory only, sends no acks to peers and acks its own puts on the
@@ -393,6 +403,9 @@ pub struct Config {
     pub dedup_age: Duration,
     /// How many message ids are remembered at most.
     pub dedup_max: usize,
+    /// How many of those one peer's messages may be (its own oldest go
+    /// first past that, not other peers' ids and routes).
+    pub dedup_max_per_peer: usize,
     /// How long an own put waits for an ack (Gun.js: 9 s).
     pub put_timeout: Duration,
     /// How long a forwarded get's replies are routed back.
@@ -410,10 +423,24 @@ pub struct Config {
     pub batch_bytes: usize,
     /// Most future-state properties held at once.
     pub max_deferred: usize,
+    /// Most of those one peer's puts may hold.
+    pub max_deferred_per_peer: usize,
     /// Most souls one peer may subscribe to.
     pub max_subs_per_peer: usize,
+    /// Most subscriptions of all peers together (and most remembered for
+    /// peers that left).
+    pub max_subs: usize,
     /// Most calls and messages waiting on store reads.
     pub max_parked: usize,
+    /// Most of those one peer's messages may be; past half of it the peer
+    /// is throttled, past all of it its messages are refused as busy.
+    pub max_parked_per_peer: usize,
+    /// With a store: most souls kept in memory (0: every soul read stays).
+    /// Past it, souls no one used lately leave memory, the store keeping
+    /// them, so that reading many souls (or many missing ones) cannot grow
+    /// a relay's memory without bound. Souls with writes not yet durable
+    /// and those a local listener watches always stay.
+    pub max_cached_souls: usize,
     /// Most own puts kept to resend until a peer acks them (offline writes).
     pub max_outbox: usize,
     /// The lex scan budget: most properties a reply to a lex get may carry
@@ -433,21 +460,29 @@ impl Config {
             trust: TrustPolicy::default(),
             predicate: None,
             max_unverified: 4096,
+            max_verifying_per_peer: 4,
+            max_sigs: 8,
+            max_msgs_per_sec: 10_000.0,
             store: true,
             has_upstream: false,
             pid: None,
             limits: Limits::default(),
             dedup_age: Duration::from_secs(9),
             dedup_max: 100_000,
+            dedup_max_per_peer: 20_000,
             put_timeout: Duration::from_secs(9),
             get_route_age: Duration::from_secs(9),
             sub_memory: Duration::from_secs(15 * 60),
             sub_memory_peers: 10_000,
             upstream_wait: Duration::from_secs(1),
             batch_bytes: 64 * 1024,
-            max_deferred: 10_000,
-            max_subs_per_peer: 100_000,
+            max_deferred: 100_000,
+            max_deferred_per_peer: 1_000,
+            max_subs_per_peer: 10_000,
+            max_subs: 1_000_000,
             max_parked: 100_000,
+            max_parked_per_peer: 2_000,
+            max_cached_souls: 0,
             max_reply_props: 1_000,
             max_outbox: 100_000,
             clock_drift: 0.0,

@@ -18,6 +18,13 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most messages in one batch frame (default 1,000).
     pub max_batch: usize,
+    /// Longest soul, in bytes (default 2,048; a user's `~pub` is 88).
+    pub max_soul_bytes: usize,
+    /// Longest property key, in bytes (default 2,048).
+    pub max_key_bytes: usize,
+    /// Longest message id (`#`, `@`), in bytes (default 256; Gun.js makes
+    /// 9 characters, the signed mesh 64).
+    pub max_id_bytes: usize,
 }
 
 impl Default for Limits {
@@ -26,7 +33,49 @@ impl Default for Limits {
             max_frame_bytes: 8 << 20,
             max_depth: 32,
             max_batch: 1000,
+            max_soul_bytes: 2048,
+            max_key_bytes: 2048,
+            max_id_bytes: 256,
         }
+    }
+}
+
+impl Limits {
+    /// Whether a message's ids, souls and keys are within these limits.
+    pub fn check(&self, msg: &Message) -> Result<(), MessageError> {
+        let id = |s: &Option<String>| s.as_ref().is_some_and(|s| s.len() > self.max_id_bytes);
+        if id(&msg.id) || id(&msg.ack) {
+            return Err(MessageError::TooLong("message id"));
+        }
+        if let Some(put) = &msg.put {
+            for (soul, node) in put.iter() {
+                if soul.len() > self.max_soul_bytes {
+                    return Err(MessageError::TooLong("soul"));
+                }
+                if node.iter().any(|(k, _)| k.len() > self.max_key_bytes) {
+                    return Err(MessageError::TooLong("key"));
+                }
+            }
+        }
+        if let Some(get) = &msg.get {
+            let long = |l: &Lex, max: usize| {
+                [&l.exact, &l.prefix, &l.from, &l.to]
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s.len() > max)
+            };
+            if long(&get.soul, self.max_soul_bytes) {
+                return Err(MessageError::TooLong("soul"));
+            }
+            if get
+                .key
+                .as_ref()
+                .is_some_and(|k| long(k, self.max_key_bytes))
+            {
+                return Err(MessageError::TooLong("key"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -62,6 +111,9 @@ pub enum MessageError {
     /// The `put` graph is malformed.
     #[error("Invalid put: {0}")]
     Put(#[from] PutError),
+    /// A soul, key or message id longer than [`Limits`] allow.
+    #[error("a {0} is longer than this peer takes")]
+    TooLong(&'static str),
 }
 
 /// What is wrong with a `put` graph. Nothing of such a put is stored.
