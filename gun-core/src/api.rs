@@ -107,6 +107,11 @@ impl Gun {
         seed.copy_from_slice(&t.to_le_bytes()[..8]);
         let mut cfg = Config::new(u64::from_le_bytes(seed) ^ u64::from(std::process::id()));
         cfg.put_timeout = opts.put_timeout;
+        opts.quotas.apply(&mut cfg);
+        // A relay keeps a bounded cache of souls; a client keeps what it read.
+        if opts.super_peer {
+            cfg.max_cached_souls = opts.quotas.max_cached_souls;
+        }
         cfg.has_upstream = !opts.peers.is_empty();
         // With keys, every message this instance sends is signed.
         cfg.signer = keys
@@ -117,8 +122,8 @@ impl Gun {
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let (dtx, drx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
-        let shared = Arc::new(Shared::default());
-        let driver = Driver::new(cfg, Some(store), dtx, shared.clone());
+        let shared = Arc::new(Shared::new(opts.quotas.clone()));
+        let driver = Driver::new(cfg, Some(store), dtx, shared.clone(), tx.clone())?;
         let driver = std::thread::Builder::new()
             .name("gun-driver".into())
             .spawn(move || driver.run(&rx))?;

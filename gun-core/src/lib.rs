@@ -31,6 +31,7 @@ mod completion;
 mod driver;
 pub mod error;
 mod keys;
+mod metrics;
 mod options;
 pub mod store;
 pub mod transport;
@@ -43,7 +44,7 @@ pub use completion::{Completion, Then};
 pub use error::{GunError, GunResult};
 pub use gun_proto::auth::{Signer, TrustPolicy};
 pub use keys::{PublicKey, SecretKey, keypair_from_seed};
-pub use options::{DEFAULT_PORT, GunOptions, MessagePredicate, StoreKind, TlsOptions};
+pub use options::{DEFAULT_PORT, GunOptions, MessagePredicate, Quotas, StoreKind, TlsOptions};
 pub use webrtc::WebRTCOptions;
 
 /// The names a user program of the original port imports from `gun::types`.

@@ -71,6 +71,102 @@ pub struct GunOptions {
     pub once_wait: Duration,
     /// Longest pause between reconnect attempts to a relay.
     pub max_backoff: Duration,
+    /// What any one peer may make this instance spend (connections, bytes,
+    /// messages, subscriptions, signatures, memory): the limits a relay for
+    /// strangers needs. [`Quotas::default`] is sane for a public relay.
+    pub quotas: Quotas,
+}
+
+/// What peers may make an instance spend. Each limit is accounted to the
+/// peer that spends it: one peer at its limit costs the others nothing.
+/// A peer past a limit is throttled (its socket not read), refused with an
+/// error, or dropped (closed with a reason), as each field says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quotas {
+    /// Most connections a relay serves at once; more are closed at once.
+    pub max_connections: usize,
+    /// Most of them from one IP address.
+    pub max_connections_per_ip: usize,
+    /// How long a connection may take to finish its HTTP and WebSocket
+    /// handshake (or TLS, then both).
+    pub handshake_timeout: Duration,
+    /// How long a connection may send nothing at all (not even the pong to
+    /// the pings sent every quarter of this) before it is closed.
+    pub idle_timeout: Duration,
+    /// Largest WebSocket frame or message, in bytes: a larger one is
+    /// refused by its header, before its payload is read (the connection
+    /// is closed), and the engine refuses frames past it too.
+    pub max_frame_bytes: usize,
+    /// Most messages in one batch frame.
+    pub max_batch: usize,
+    /// Longest soul, key and message id, in bytes (pids: 99 characters).
+    pub max_soul_bytes: usize,
+    /// Longest property key, in bytes.
+    pub max_key_bytes: usize,
+    /// Longest message id (`#`, `@`), in bytes.
+    pub max_id_bytes: usize,
+    /// Messages a second a peer may send (a second's worth banked); past
+    /// it the peer is throttled. 0: no limit.
+    pub max_msgs_per_sec: f64,
+    /// Most souls one peer may subscribe to (by getting them).
+    pub max_subscriptions: usize,
+    /// Most signatures (`sigs` entries) one message may carry.
+    pub max_sigs: usize,
+    /// The lex scan budget: most properties one reply to a lex get carries,
+    /// and the page of whole nodes one soul scan reads from the store.
+    pub scan_page: usize,
+    /// Bytes of a peer's frames that may wait for the driver; past it the
+    /// peer's socket is not read until they are through (TCP pushes back).
+    pub max_inbound_per_peer: usize,
+    /// Bytes that may wait to be sent to one peer; a peer that lets more
+    /// pile up (it stopped reading) is dropped, closed with a reason.
+    pub max_outbound_per_peer: usize,
+    /// The ceiling for what all peers' queues hold together, in bytes: an
+    /// eighth for frames waiting for the driver (past it sockets are not
+    /// read), half for frames waiting to be sent (past it the peer with the
+    /// most waiting is dropped).
+    pub max_queued_bytes: usize,
+    /// With a store: most souls kept in memory (0: all that were read).
+    pub max_cached_souls: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_frame_bytes: 8 << 20,
+            max_batch: 1000,
+            max_soul_bytes: 2048,
+            max_key_bytes: 2048,
+            max_id_bytes: 256,
+            max_msgs_per_sec: 10_000.0,
+            max_subscriptions: 10_000,
+            max_sigs: 8,
+            scan_page: 1000,
+            max_inbound_per_peer: 1 << 20,
+            max_outbound_per_peer: 8 << 20,
+            max_queued_bytes: 256 << 20,
+            max_cached_souls: 100_000,
+        }
+    }
+}
+
+impl Quotas {
+    /// The engine's settings these quotas set.
+    pub(crate) fn apply(&self, cfg: &mut gun_proto::Config) {
+        cfg.limits.max_frame_bytes = self.max_frame_bytes;
+        cfg.limits.max_batch = self.max_batch;
+        cfg.limits.max_soul_bytes = self.max_soul_bytes;
+        cfg.limits.max_key_bytes = self.max_key_bytes;
+        cfg.limits.max_id_bytes = self.max_id_bytes;
+        cfg.max_msgs_per_sec = self.max_msgs_per_sec;
+        cfg.max_subs_per_peer = self.max_subscriptions;
+        cfg.max_sigs = self.max_sigs;
+        cfg.max_reply_props = self.scan_page;
+    }
 }
 
 /// TLS settings. Certificates and keys are PEM files.
@@ -104,6 +200,7 @@ impl std::fmt::Debug for GunOptions {
             .field("put_timeout", &self.put_timeout)
             .field("once_wait", &self.once_wait)
             .field("max_backoff", &self.max_backoff)
+            .field("quotas", &self.quotas)
             .finish()
     }
 }
@@ -126,6 +223,7 @@ impl Default for GunOptions {
             put_timeout: Duration::from_secs(9),
             once_wait: Duration::from_secs(2),
             max_backoff: Duration::from_secs(2),
+            quotas: Quotas::default(),
         }
     }
 }

@@ -9,10 +9,13 @@ use std::time::Duration;
 use async_executor::Executor;
 use async_net::{TcpListener, TcpStream};
 use async_tungstenite::WebSocketStream;
-use futures_lite::{AsyncRead, AsyncWrite};
+use std::task::{Context, Poll};
+
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use gun_core::transport::Transport;
+use gun_core::transport::http::{Head, Replay, Request, Response};
 use gun_core::transport::url::PeerUrl;
-use gun_core::transport::ws::{self, Runtime, Task};
+use gun_core::transport::ws::{self, Handshake, Runtime, Task};
 
 /// Runs transport tasks on one background thread driving an async-executor;
 /// I/O is async-io's, the reactor smol and async-std both use.
@@ -53,30 +56,103 @@ pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 type Conn = Box<dyn Io>;
 
-type Handshake = Pin<Box<dyn Future<Output = Result<WebSocketStream<Conn>, String>> + Send>>;
-
 /// TLS settings for the transports (built once per instance).
 pub(crate) use gun_core::transport::tls::Configs as Tls;
 
-/// Serves WebSocket peers on `listener` (any path), over TLS when `tls` has
-/// a server configuration, until the instance stops.
+/// Serves WebSocket peers on `listener` (any path) and `/health` and
+/// `/metrics` over HTTP, over TLS when `tls` has a server configuration,
+/// until the instance stops.
 pub(crate) async fn serve(listener: TcpListener, transport: Transport, rt: Rt, tls: Tls) {
+    let t = transport.clone();
     ws::serve(transport, rt, move || {
         let l = listener.clone();
         let tls = tls.clone();
+        let t = t.clone();
         async move {
-            let (stream, _) = l.accept().await.map_err(|e| e.to_string())?;
+            let (stream, from) = l.accept().await.map_err(|e| e.to_string())?;
             let _ = stream.set_nodelay(true);
-            let handshake: Handshake = Box::pin(async move {
+            let handshake: Handshake<WebSocketStream<Conn>> = Box::pin(async move {
                 let conn = accept_tls(stream, &tls).await?;
-                async_tungstenite::accept_async_with_config(conn, Some(ws::config()))
-                    .await
-                    .map_err(|e| e.to_string())
+                upgrade_or_answer(conn, &t).await
             });
-            Ok(handshake)
+            Ok((from.ip(), handshake))
         }
     })
     .await;
+}
+
+/// Reads the request head: a WebSocket upgrade goes on to the handshake
+/// (the head replayed to it); a plain request is answered and closed.
+async fn upgrade_or_answer(
+    mut conn: Conn,
+    transport: &Transport,
+) -> Result<Option<WebSocketStream<Conn>>, String> {
+    let mut head = Head::new();
+    let mut buf = [0u8; 1024];
+    let request = loop {
+        let n = conn.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed before its request".into());
+        }
+        if let Some(r) = head.feed(&buf[..n]) {
+            break r;
+        }
+    };
+    let answer = match request {
+        Request::Upgrade => {
+            let conn: Conn = Box::new(Rewind {
+                replay: Replay::new(head.into_bytes()),
+                inner: conn,
+            });
+            let config = ws::config(transport.quotas());
+            return async_tungstenite::accept_async_with_config(conn, Some(config))
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string());
+        }
+        Request::Get(path) => transport.http(&path),
+        Request::Bad => Response::bad_request(),
+    };
+    let _ = conn.write_all(&answer.bytes).await;
+    let _ = conn.close().await;
+    Ok(None)
+}
+
+/// A stream that hands out bytes read ahead (the request head) first.
+struct Rewind {
+    replay: Replay,
+    inner: Conn,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if !self.replay.is_empty() {
+            return Poll::Ready(Ok(self.replay.read(buf)));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
 }
 
 /// Keeps a connection to `url` open, reconnecting with backoff.
@@ -88,6 +164,7 @@ pub(crate) async fn dial(
     tls: Tls,
 ) {
     let peer = url.clone();
+    let config = ws::config(transport.quotas());
     ws::dial(url, max_backoff, transport, rt, move |target| {
         let (peer, tls) = (peer.clone(), tls.clone());
         async move {
@@ -96,7 +173,7 @@ pub(crate) async fn dial(
                 .map_err(|e| e.to_string())?;
             let _ = stream.set_nodelay(true);
             let conn = connect_tls(&peer, stream, &tls).await?;
-            async_tungstenite::client_async_with_config(target, conn, Some(ws::config()))
+            async_tungstenite::client_async_with_config(target, conn, Some(config))
                 .await
                 .map(|(ws, _)| ws)
                 .map_err(|e| e.to_string())

@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
 pub use gun_core::{
-    GunError, GunOptions, GunResult, MessagePredicate, PublicKey, SecretKey, Signer, TlsOptions,
-    TrustPolicy, keypair_from_seed, types, webrtc,
+    GunError, GunOptions, GunResult, MessagePredicate, PublicKey, Quotas, SecretKey, Signer,
+    TlsOptions, TrustPolicy, keypair_from_seed, types, webrtc,
 };
 
 /// The names the original port's users import from `gun::error`.

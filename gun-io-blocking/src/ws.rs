@@ -5,13 +5,12 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TryRecvError};
+use gun_core::transport::http::{Head, Replay, Request, Response};
 use gun_core::transport::url::PeerUrl;
-use gun_core::transport::{DriverEvent, Link, Role, Transport, net};
+use gun_core::transport::{Admitted, Dropped, Out, Role, Transport, net};
 use tracing::{debug, info, warn};
-use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 #[cfg(feature = "tls")]
@@ -75,99 +74,152 @@ impl Write for Stream {
     }
 }
 
+/// A connection's bytes as the WebSocket reads them: what was read ahead
+/// (the request head) first, then the stream's own.
+pub(crate) struct Io {
+    replay: Replay,
+    stream: Stream,
+}
+
+impl Io {
+    fn new(stream: Stream) -> Self {
+        Self {
+            replay: Replay::default(),
+            stream,
+        }
+    }
+}
+
+impl Read for Io {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.replay.is_empty() {
+            return Ok(self.replay.read(buf));
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Io {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 /// How long a read waits before the connection thread looks at its outbox.
 const POLL: Duration = Duration::from_millis(5);
-const HANDSHAKE: Duration = net::HANDSHAKE_TIMEOUT;
 
-/// Small buffers and explicit limits, as every driver sets them.
-pub(crate) fn ws_config() -> WebSocketConfig {
-    gun_core::transport::ws::config()
+fn would_block(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
 }
 
-enum Out {
-    Frame(String),
-    Close,
-}
-
-struct ChannelLink(Sender<Out>);
-
-impl Link for ChannelLink {
-    fn send(&self, frame: String) -> bool {
-        self.0.send(Out::Frame(frame)).is_ok()
-    }
-
-    fn close(&self) {
-        let _ = self.0.send(Out::Close);
-    }
-}
-
-/// Runs one open connection until it closes or the instance stops.
-fn run_connection(mut ws: WebSocket<Stream>, role: Role, transport: &Transport) {
-    let peer = transport.next_peer_id();
-    let (tx, rx) = crossbeam_channel::unbounded();
-    if ws.get_ref().tcp().set_read_timeout(Some(POLL)).is_err() {
+/// Runs one open connection until it closes, the driver drops it, or the
+/// instance stops: frames in go to the driver as it has room for them;
+/// frames out are written as the socket takes them (one frame at most held
+/// back in the WebSocket's buffer); a quiet peer is pinged, then closed.
+fn run_connection(
+    mut ws: WebSocket<Io>,
+    role: Role,
+    admitted: Option<Admitted>,
+    transport: &Transport,
+) {
+    let tcp = ws.get_ref().stream.tcp();
+    if tcp.set_read_timeout(Some(POLL)).is_err() || tcp.set_write_timeout(Some(POLL)).is_err() {
         return;
     }
-    let _ = ws.get_ref().tcp().set_nodelay(true);
-    if !transport.send(DriverEvent::Connected {
-        peer,
-        role,
-        link: Box::new(ChannelLink(tx)),
-    }) {
+    let _ = tcp.set_nodelay(true);
+    let Some(conn) = transport.open(role, admitted) else {
         return;
-    }
+    };
+    let idle = conn.quotas().idle_timeout;
+    let mut pinged = Instant::now();
+    // The socket took less than it was given: send nothing more until the
+    // WebSocket's buffer is flushed.
+    let mut blocked = false;
     'conn: loop {
+        if conn.killed() {
+            break;
+        }
         let mut wrote = false;
-        loop {
-            match rx.try_recv() {
-                Ok(Out::Frame(f)) => {
-                    if ws.write(Message::text(f)).is_err() {
-                        break 'conn;
-                    }
-                    wrote = true;
+        while !blocked && let Some(out) = conn.try_next_out() {
+            let (msg, len) = match out {
+                Out::Frame(f) => {
+                    let len = f.len();
+                    (Message::text(f), len)
                 }
-                Ok(Out::Close) | Err(TryRecvError::Disconnected) => {
+                Out::Ping => (Message::Ping(Vec::new().into()), 0),
+                Out::Close => {
                     let _ = ws.close(None);
                     let _ = ws.flush();
                     break 'conn;
                 }
-                Err(TryRecvError::Empty) => break,
-            }
-        }
-        if wrote {
-            match ws.flush() {
+            };
+            match ws.write(msg) {
                 Ok(()) => {}
-                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) if would_block(&e) => blocked = true,
+                Err(_) => break 'conn,
+            }
+            conn.wrote(len);
+            wrote = true;
+        }
+        if conn.quiet_for() >= idle / 4 && pinged.elapsed() >= idle / 4 {
+            pinged = Instant::now();
+            match ws.write(Message::Ping(Vec::new().into())) {
+                Ok(()) => wrote = true,
+                Err(e) if would_block(&e) => blocked = true,
                 Err(_) => break,
             }
         }
-        if transport.stopping() {
+        if wrote || blocked {
+            match ws.flush() {
+                Ok(()) => blocked = false,
+                Err(e) if would_block(&e) => blocked = true,
+                Err(_) => break,
+            }
+        }
+        if conn.stopping() {
             let _ = ws.close(None);
             let _ = ws.flush();
             break;
         }
+        if conn.quiet_for() > idle {
+            debug!(peer = ?conn.peer(), "idle: closing");
+            conn.ended_for(Dropped::Idle);
+            break;
+        }
+        if !conn.may_read() {
+            conn.wait_readable(POLL);
+            continue;
+        }
         match ws.read() {
             Ok(Message::Text(t)) => {
-                if !transport.send(DriverEvent::Frame {
-                    peer,
-                    data: t.as_bytes().to_vec(),
-                }) {
+                conn.heard();
+                if !conn.frame_in(t.as_bytes().to_vec()) {
                     break;
                 }
             }
             // Gun.js ignores binary frames; so do we.
-            Ok(Message::Binary(_)) => debug!(?peer, "binary frame ignored"),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Ok(Message::Binary(_)) => {
+                conn.heard();
+                debug!(peer = ?conn.peer(), "binary frame ignored");
+            }
+            Ok(_) => conn.heard(),
+            Err(e) if would_block(&e) => {}
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+            Err(tungstenite::Error::Capacity(e)) => {
+                debug!(peer = ?conn.peer(), error = %e, "frame over the limit: closing");
+                conn.ended_for(Dropped::FrameTooBig);
+                break;
+            }
             Err(e) => {
-                debug!(?peer, error = %e, "connection ended");
+                debug!(peer = ?conn.peer(), error = %e, "connection ended");
                 break;
             }
         }
     }
-    transport.send(DriverEvent::Disconnected { peer });
 }
 
 /// Binds the relay and starts its accept thread; returns the bound address.
@@ -193,6 +245,14 @@ pub(crate) fn serve(
             while !transport.stopping() {
                 match listener.accept() {
                     Ok((stream, from)) => {
+                        // The limits first: a refused socket costs no thread.
+                        let admitted = match transport.admit(from.ip()) {
+                            Ok(a) => a,
+                            Err(why) => {
+                                debug!(%from, reason = %why, "connection refused");
+                                continue;
+                            }
+                        };
                         let t = transport.clone();
                         #[cfg(feature = "tls")]
                         let tls = tls.clone();
@@ -201,9 +261,9 @@ pub(crate) fn serve(
                                 .name("gun-conn".into())
                                 .spawn(move || {
                                     #[cfg(feature = "tls")]
-                                    accept_one(stream, from, &t, tls);
+                                    accept_one(stream, from, admitted, &t, tls);
                                     #[cfg(not(feature = "tls"))]
-                                    accept_one(stream, from, &t);
+                                    accept_one(stream, from, admitted, &t);
                                 });
                         match spawned {
                             Ok(h) => conns.push(h),
@@ -230,10 +290,16 @@ pub(crate) fn serve(
 fn accept_one(
     stream: TcpStream,
     from: SocketAddr,
+    admitted: Admitted,
     transport: &Transport,
     #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
 ) {
-    if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(HANDSHAKE)).is_err() {
+    let deadline = Instant::now() + transport.quotas().handshake_timeout;
+    if stream.set_nonblocking(false).is_err()
+        || stream
+            .set_read_timeout(Some(transport.quotas().handshake_timeout))
+            .is_err()
+    {
         return;
     }
     #[cfg(feature = "tls")]
@@ -249,14 +315,44 @@ fn accept_one(
     };
     #[cfg(not(feature = "tls"))]
     let stream = Stream::Plain(stream);
-    // Any path is accepted (`/gun` included), as Gun.js accepts.
-    match tungstenite::accept_with_config(stream, Some(ws_config())) {
-        Ok(ws) => {
-            debug!(%from, "peer connected");
-            run_connection(ws, Role::Accepted, transport);
+    let mut io = Io::new(stream);
+    // The request head, within the handshake's time: `/health`, `/metrics`
+    // are answered here; an upgrade goes on with the head replayed.
+    let mut head = Head::new();
+    let mut buf = [0u8; 1024];
+    let request = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || io.stream.tcp().set_read_timeout(Some(left)).is_err() {
+            return;
         }
-        Err(e) => debug!(%from, error = %e, "handshake failed"),
-    }
+        match io.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if let Some(r) = head.feed(&buf[..n]) {
+                    break r;
+                }
+            }
+        }
+    };
+    let answer = match request {
+        Request::Upgrade => {
+            io.replay = Replay::new(head.into_bytes());
+            let config = gun_core::transport::ws::config(transport.quotas());
+            // Any path is accepted (`/gun` included), as Gun.js accepts.
+            match tungstenite::accept_with_config(io, Some(config)) {
+                Ok(ws) => {
+                    debug!(%from, "peer connected");
+                    run_connection(ws, Role::Accepted, Some(admitted), transport);
+                }
+                Err(e) => debug!(%from, error = %e, "handshake failed"),
+            }
+            return;
+        }
+        Request::Get(path) => transport.http(&path),
+        Request::Bad => Response::bad_request(),
+    };
+    let _ = io.write_all(&answer.bytes);
+    let _ = io.flush();
 }
 
 /// Starts a thread that keeps a connection to `url` open, reconnecting with
@@ -274,12 +370,12 @@ pub(crate) fn dial(
             let mut backoff = net::FIRST_BACKOFF;
             let mut failing = net::Failing::default();
             while !transport.stopping() {
-                match connect(&url, &tls) {
+                match connect(&url, &tls, &transport) {
                     Ok(ws) => {
                         info!(url = %url.ws_url(), "connected to peer");
                         backoff = net::FIRST_BACKOFF;
                         failing = net::Failing::default();
-                        run_connection(ws, Role::Dialed, &transport);
+                        run_connection(ws, Role::Dialed, None, &transport);
                     }
                     Err(e) => failing.report(&url.ws_url(), e),
                 }
@@ -294,7 +390,7 @@ pub(crate) fn dial(
         })
 }
 
-fn connect(url: &PeerUrl, tls: &Tls) -> Result<WebSocket<Stream>, String> {
+fn connect(url: &PeerUrl, tls: &Tls, transport: &Transport) -> Result<WebSocket<Io>, String> {
     // Each address the name resolves to, in turn (localhost: ::1, then 127.0.0.1).
     let mut last = String::from("no address");
     let mut stream = None;
@@ -312,10 +408,11 @@ fn connect(url: &PeerUrl, tls: &Tls) -> Result<WebSocket<Stream>, String> {
     }
     let stream = stream.ok_or(last)?;
     stream
-        .set_read_timeout(Some(HANDSHAKE))
+        .set_read_timeout(Some(transport.quotas().handshake_timeout))
         .map_err(|e| e.to_string())?;
-    let stream = secure(url, stream, tls)?;
-    let (ws, _) = tungstenite::client::client_with_config(url.ws_url(), stream, Some(ws_config()))
+    let stream = Io::new(secure(url, stream, tls)?);
+    let config = gun_core::transport::ws::config(transport.quotas());
+    let (ws, _) = tungstenite::client::client_with_config(url.ws_url(), stream, Some(config))
         .map_err(|e| e.to_string())?;
     Ok(ws)
 }

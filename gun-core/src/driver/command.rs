@@ -30,6 +30,8 @@ pub(crate) enum Inbox {
     Transport(DriverEvent),
     /// From the API.
     Command(Command),
+    /// Answers of the verification thread.
+    Verified(Vec<(gun_proto::VerifyId, Result<(), gun_proto::auth::AuthError>)>),
 }
 
 /// An API call, carried to the driver thread.

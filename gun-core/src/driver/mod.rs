@@ -7,21 +7,23 @@
 pub(crate) mod command;
 mod verify;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use gun_proto::{Call, Config, Engine, Event, Input, Now, Output, PeerId, ReqId, SubId};
 use tracing::{debug, warn};
 
 use command::{Callback, Command, Inbox, OnceAnswer, Settle};
+use verify::Verifier;
 
 use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
+use crate::metrics::Dropped;
 use crate::store::BoxStore;
-use crate::transport::{DriverEvent, Link, Shared};
+use crate::transport::{DriverEvent, Link, Queued, Shared};
 
 /// A put or set waiting for its answer.
 struct Pending {
@@ -52,7 +54,11 @@ pub(crate) struct Driver {
     engine: Engine,
     store: Option<BoxStore>,
     start: Instant,
-    links: BTreeMap<PeerId, Box<dyn Link>>,
+    links: BTreeMap<PeerId, Link>,
+    /// Peers whose sockets are not read now: the engine said they are
+    /// backlogged.
+    paused: BTreeSet<PeerId>,
+    verifier: Verifier,
     next_req: u64,
     puts: HashMap<ReqId, Pending>,
     onces: HashMap<ReqId, Completer<OnceAnswer>>,
@@ -66,6 +72,9 @@ pub(crate) struct Driver {
 
 /// Most events taken in one turn before the outputs are drained.
 const TURN: usize = 4096;
+/// How soon paused peers are looked at again when nothing else happens
+/// (their message rate refills with time).
+const PAUSE_CHECK: Duration = Duration::from_millis(10);
 
 impl Driver {
     pub(crate) fn new(
@@ -73,15 +82,23 @@ impl Driver {
         store: Option<BoxStore>,
         dispatch: Sender<Box<dyn FnOnce() + Send>>,
         shared: Arc<Shared>,
-    ) -> Self {
+        inbox: Sender<Inbox>,
+    ) -> std::io::Result<Self> {
         cfg.store = store.is_some();
         let start = Instant::now();
         let engine = Engine::new(cfg, now_at(start));
-        Self {
+        shared.metrics.started(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+        Ok(Self {
             engine,
             store,
             start,
             links: BTreeMap::new(),
+            paused: BTreeSet::new(),
+            verifier: Verifier::start(inbox)?,
             next_req: 0,
             puts: HashMap::new(),
             onces: HashMap::new(),
@@ -90,7 +107,7 @@ impl Driver {
             conn_waiters: Vec::new(),
             dispatch,
             shared,
-        }
+        })
     }
 
     fn now(&self) -> Now {
@@ -131,15 +148,68 @@ impl Driver {
             }
             self.expire_conn_waiters();
             self.drain();
+            self.resume_readers();
+            self.shared.metrics.publish(self.engine.stats());
         }
     }
 
     fn deadline(&self) -> Option<Instant> {
         let engine = self.engine.poll_timeout().map(|d| self.start + d);
         let waiters = self.conn_waiters.iter().map(|(d, _)| *d).min();
-        match (engine, waiters) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let paused = (!self.paused.is_empty()).then(|| Instant::now() + PAUSE_CHECK);
+        [engine, waiters, paused].into_iter().flatten().min()
+    }
+
+    /// Reads again the sockets of paused peers that are no longer backlogged.
+    fn resume_readers(&mut self) {
+        if self.paused.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let ready: Vec<PeerId> = self
+            .paused
+            .iter()
+            .copied()
+            .filter(|p| !self.engine.backlogged(now, *p))
+            .collect();
+        for peer in ready {
+            self.paused.remove(&peer);
+            if let Some(link) = self.links.get(&peer) {
+                link.pause(false);
+            }
+        }
+    }
+
+    /// Drops a peer: its connection is closed at once, nothing more read
+    /// or sent, and the engine forgets it.
+    fn drop_peer(&mut self, peer: PeerId, why: Dropped) {
+        let Some(link) = self.links.remove(&peer) else {
+            return;
+        };
+        warn!(
+            ?peer,
+            reason = why.as_str(),
+            queued = link.queued(),
+            "dropping peer"
+        );
+        link.kill();
+        self.shared.metrics.drop_peer(why);
+        self.paused.remove(&peer);
+        self.shared
+            .connected
+            .store(self.links.len(), Ordering::Release);
+        let _ = self.input(Input::Disconnected { peer });
+    }
+
+    /// Keeps what all peers' outbound queues hold under its share of the
+    /// ceiling: past it, the peer with the most waiting is dropped.
+    fn bound_outbound(&mut self) {
+        let cap = self.shared.quotas.max_queued_bytes / 2;
+        while self.shared.totals.outbound.load(Ordering::Acquire) > cap {
+            let Some((&peer, _)) = self.links.iter().max_by_key(|(_, l)| l.queued()) else {
+                return;
+            };
+            self.drop_peer(peer, Dropped::Memory);
         }
     }
 
@@ -158,6 +228,12 @@ impl Driver {
         let ev = match ev {
             Inbox::Transport(ev) => ev,
             Inbox::Command(cmd) => return self.command(cmd),
+            Inbox::Verified(results) => {
+                for (id, result) in results {
+                    let _ = self.input(Input::Verified { id, result });
+                }
+                return None;
+            }
         };
         match ev {
             DriverEvent::Connected { peer, role, link } => {
@@ -173,6 +249,7 @@ impl Driver {
                 }
             }
             DriverEvent::Disconnected { peer } => {
+                self.paused.remove(&peer);
                 if self.links.remove(&peer).is_some() {
                     self.shared
                         .connected
@@ -181,10 +258,15 @@ impl Driver {
                 }
             }
             DriverEvent::Frame { peer, data } => {
-                if !self.links.contains_key(&peer) {
-                    return None;
-                }
+                self.links.get(&peer)?.handled(data.len());
                 let _ = self.input(Input::Frame { peer, data: &data });
+                let now = self.now();
+                if self.engine.backlogged(now, peer)
+                    && let Some(link) = self.links.get(&peer)
+                {
+                    link.pause(true);
+                    self.paused.insert(peer);
+                }
             }
         }
         None
@@ -303,30 +385,21 @@ impl Driver {
         }
     }
 
-    /// Carries out every output of the engine; the signature checks it asks
-    /// for are done together once it has nothing else to say, and their
-    /// answers drained in turn.
+    /// Carries out every output of the engine. The signature checks it asks
+    /// for go to the verification thread together, once it has nothing
+    /// else to say; their answers come back through the inbox.
     fn drain(&mut self) {
-        loop {
-            let checks = self.drain_once();
-            if checks.is_empty() {
-                return;
-            }
-            for (id, result) in verify::verify_all(&checks) {
-                let _ = self.input(Input::Verified { id, result });
-            }
-        }
-    }
-
-    fn drain_once(&mut self) -> Vec<(gun_proto::VerifyId, gun_proto::auth::Signed)> {
         let mut checks = Vec::new();
+        let mut full = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Transmit { peer, frame } => {
-                    if let Some(link) = self.links.get(&peer)
-                        && !link.send(frame)
-                    {
-                        debug!(?peer, "link gone while sending");
+                    if let Some(link) = self.links.get(&peer) {
+                        match link.send(frame) {
+                            Queued::Yes => {}
+                            Queued::Full => full.push(peer),
+                            Queued::Gone => debug!(?peer, "link gone while sending"),
+                        }
                     }
                 }
                 Output::StoreRead { id, query } => {
@@ -337,20 +410,29 @@ impl Driver {
                     let _ = self.input(Input::StoreRead { id, result });
                 }
                 Output::StoreWrite { id, batch } => {
+                    let began = Instant::now();
                     let result = match &mut self.store {
                         Some(s) => gun_proto::store::commit(s.as_mut(), &batch),
                         None => Ok(()),
                     };
-                    if let Err(e) = &result {
-                        warn!(error = %e, "store write failed");
-                    }
+                    self.shared
+                        .metrics
+                        .commit_seconds
+                        .observe(began.elapsed().as_secs_f64());
                     let _ = self.input(Input::StoreWritten { id, result });
                 }
                 Output::Verify { id, signed } => checks.push((id, signed)),
                 Output::Event(ev) => self.event(ev),
             }
+            // A peer that does not read what it is sent is dropped.
+            for peer in full.drain(..) {
+                self.drop_peer(peer, Dropped::SlowReader);
+            }
         }
-        checks
+        if !checks.is_empty() {
+            self.verifier.check(checks);
+        }
+        self.bound_outbound();
     }
 
     fn event(&mut self, ev: Event) {

@@ -143,12 +143,11 @@ impl SledStore {
             if !query.soul.matches(&soul) {
                 continue;
             }
-            if node.as_ref().is_some_and(|(s, _)| *s != soul) {
-                if let Some((_, whole)) = node.take()
-                    && !take_node(query, &mut taken, whole, out)
-                {
-                    return Ok(());
-                }
+            if node.as_ref().is_some_and(|(s, _)| *s != soul)
+                && let Some((_, whole)) = node.take()
+                && !take_node(query, &mut taken, whole, out)
+            {
+                return Ok(());
             }
             let (_, part) = node.get_or_insert_with(|| (soul.clone(), Graph::new()));
             let what = format!("entry {soul}.{prop}");

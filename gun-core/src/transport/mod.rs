@@ -1,25 +1,34 @@
 //! For driver crates: how a runtime's transports plug into the driver
-//! thread. A transport reports connections, frames and closes as
-//! [`DriverEvent`]s through a [`Transport`], and takes frames through the
-//! [`Link`] it gave. The WebSocket loop the async drivers share is [`ws`];
-//! [`net`] has the limits every driver applies, [`url`] reads peer URLs and
-//! [`tls`] builds the TLS configurations.
+//! thread. A transport admits a socket ([`Transport::admit`]: the
+//! connection limits), opens a [`Conn`] for it ([`Transport::open`]), hands
+//! its frames to the driver through it and takes the frames to send from it;
+//! the driver holds the other end, a [`Link`]. The WebSocket loop the async
+//! drivers share is [`ws`]; [`http`] answers `/health` and `/metrics` on
+//! the relay's port; [`net`] has the limits every driver applies, [`url`]
+//! reads peer URLs and [`tls`] builds the TLS configurations.
 
+mod conn;
+pub mod http;
 pub mod net;
 pub mod tls;
 pub mod url;
 pub mod ws;
 
+pub use conn::{Admitted, Conn, Dropped, Link, Out, Refused};
+pub(crate) use conn::{Queued, Totals};
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 pub use gun_proto::{PeerId, Role};
 
 use crate::driver::command::Inbox;
-use crate::{Gun, GunOptions, GunResult};
+use crate::metrics::Metrics;
+use crate::{Gun, GunOptions, GunResult, Quotas};
 
 /// A driver's transports: start the relay listener (when the options serve)
 /// and the dialers for the options' peers on the driver's runtime.
@@ -31,14 +40,6 @@ pub trait Transports: Send + Sync + 'static {
     ) -> impl Future<Output = GunResult<Option<SocketAddr>>> + Send;
 }
 
-/// The driver's way to send to one connected peer.
-pub trait Link: Send {
-    /// Queues a text frame; `false` if the connection is gone.
-    fn send(&self, frame: String) -> bool;
-    /// Closes the connection.
-    fn close(&self);
-}
-
 /// What transports and the API tell the driver thread.
 pub enum DriverEvent {
     /// A connection opened.
@@ -48,7 +49,7 @@ pub enum DriverEvent {
         /// Who dialed.
         role: Role,
         /// How to send to it.
-        link: Box<dyn Link>,
+        link: Link,
     },
     /// A text frame arrived.
     Frame {
@@ -65,12 +66,15 @@ pub enum DriverEvent {
 }
 
 /// State the driver shares with API handles and transports.
-#[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) connected: AtomicUsize,
     stopping: AtomicBool,
     next_peer: AtomicU64,
     pub(crate) stop_hooks: Mutex<Vec<StopHook>>,
+    pub(crate) quotas: Quotas,
+    pub(crate) totals: Totals,
+    pub(crate) metrics: Metrics,
+    start: Instant,
 }
 
 /// Run by the driver thread at shutdown, before the shutdown resolves.
@@ -86,6 +90,24 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    pub(crate) fn new(quotas: Quotas) -> Self {
+        Self {
+            connected: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            next_peer: AtomicU64::new(0),
+            stop_hooks: Mutex::new(Vec::new()),
+            quotas,
+            totals: Totals::default(),
+            metrics: Metrics::default(),
+            start: Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the instance started (monotonic).
+    pub(crate) fn ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Connected peers now.
     pub(crate) fn connected(&self) -> usize {
         self.connected.load(Ordering::Acquire)
@@ -114,18 +136,24 @@ impl Transport {
     }
 
     /// A fresh peer id for a new connection.
-    pub fn next_peer_id(&self) -> PeerId {
+    pub(crate) fn next_peer_id(&self) -> PeerId {
         PeerId(self.shared.next_peer.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Tells the driver something happened; `false` once it has stopped.
-    pub fn send(&self, event: DriverEvent) -> bool {
+    pub(crate) fn send(&self, event: DriverEvent) -> bool {
         self.tx.send(Inbox::Transport(event)).is_ok()
     }
 
     /// Whether shutdown has begun.
     pub fn stopping(&self) -> bool {
         self.shared.stopping()
+    }
+
+    /// The answer to an HTTP request for `path` on the relay's port
+    /// (`/health`, `/metrics`; anything else is not found).
+    pub fn http(&self, path: &str) -> http::Response {
+        http::answer(path, &self.shared)
     }
 
     /// Runs `hook` on the driver thread at shutdown, before the shutdown

@@ -2,11 +2,14 @@
 //! async-std/smol): written once, generic over the socket and a [`Runtime`].
 //!
 //! A driver supplies only what differs per runtime: accepting and connecting
-//! sockets, spawning, sleeping.
+//! sockets (and reading a request head off them), spawning, sleeping.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use futures_util::future::{Either, select};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -15,7 +18,8 @@ use tungstenite::Message;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::url::PeerUrl;
-use super::{DriverEvent, Link, Role, Transport, net};
+use super::{Admitted, Conn, Dropped, Out, Role, Transport, net};
+use crate::Quotas;
 
 /// A WebSocket connection as the async drivers' socket crates give it.
 pub trait WebSocket:
@@ -50,103 +54,164 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// How often idle loops look whether the instance is stopping.
 pub const STOP_CHECK: Duration = Duration::from_millis(100);
 
-/// Small buffers and explicit limits ([`super::net`]).
-pub fn config() -> WebSocketConfig {
+/// Small buffers and explicit limits ([`super::net`]): frames and messages
+/// past `max_frame_bytes` are refused by their header, before their payload
+/// is read.
+pub fn config(quotas: &Quotas) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(net::READ_BUFFER)
         .write_buffer_size(0)
-        .max_message_size(Some(net::MAX_MESSAGE))
-        .max_frame_size(Some(net::MAX_MESSAGE))
+        .max_message_size(Some(quotas.max_frame_bytes))
+        .max_frame_size(Some(quotas.max_frame_bytes))
 }
 
-enum Out {
-    Frame(String),
-    Close,
-}
+/// A socket accepted, whose handshake (TLS, the HTTP request head, the
+/// WebSocket upgrade) is still to run: it gives the WebSocket, or `None`
+/// when the request was plain HTTP (`/health`, `/metrics`) and answered.
+pub type Handshake<W> = Pin<Box<dyn Future<Output = Result<Option<W>, String>> + Send>>;
 
-struct ChannelLink(async_channel::Sender<Out>);
-
-impl Link for ChannelLink {
-    fn send(&self, frame: String) -> bool {
-        self.0.try_send(Out::Frame(frame)).is_ok()
-    }
-
-    fn close(&self) {
-        let _ = self.0.try_send(Out::Close);
-    }
-}
-
-/// Runs one open connection until it closes or the instance stops: frames in
-/// go to the driver, frames out are written in batches under one flush.
-pub async fn run_connection<W, R>(ws: W, role: Role, transport: &Transport, rt: &R)
-where
+/// Runs one open connection until it closes, the driver drops it, or the
+/// instance stops: frames in go to the driver as it has room for them,
+/// frames out are written in batches under one flush, and a quiet peer is
+/// pinged, then closed after `idle_timeout` of silence.
+pub async fn run_connection<W, R>(
+    ws: W,
+    role: Role,
+    admitted: Option<Admitted>,
+    transport: &Transport,
+    rt: &R,
+) where
     W: WebSocket,
     R: Runtime,
 {
-    let peer = transport.next_peer_id();
-    let (mut sink, mut stream) = ws.split();
-    let (tx, rx) = async_channel::unbounded();
-    if !transport.send(DriverEvent::Connected {
-        peer,
-        role,
-        link: Box::new(ChannelLink(tx)),
-    }) {
+    let Some(conn) = transport.open(role, admitted) else {
         return;
-    }
+    };
+    let conn = Arc::new(conn);
+    let peer = conn.peer();
+    let (sink, mut stream) = ws.split();
     let (done_tx, done_rx) = async_channel::bounded::<()>(1);
-    rt.spawn(Box::pin(async move {
-        while let Ok(out) = rx.recv().await {
-            let mut close = false;
-            let mut next = Some(out);
-            while let Some(out) = next {
-                match out {
-                    Out::Frame(f) => {
-                        if sink.feed(Message::text(f)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Out::Close => close = true,
-                }
-                next = if close { None } else { rx.try_recv().ok() };
-            }
-            if sink.flush().await.is_err() || close {
-                let _ = sink.close().await;
+    rt.spawn(Box::pin(write_loop(
+        sink,
+        conn.clone(),
+        rt.clone(),
+        done_tx,
+    )));
+    let idle = conn.quotas().idle_timeout;
+    loop {
+        if !conn.may_read() {
+            let _ = select(Box::pin(conn.readable()), rt.sleep(STOP_CHECK)).await;
+            if conn.killed() || conn.stopping() {
                 break;
             }
+            continue;
         }
-        drop(done_tx);
-    }));
-    loop {
         let tick = rt.sleep(STOP_CHECK);
         match select(stream.next(), tick).await {
             Either::Left((msg, _)) => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    if !transport.send(DriverEvent::Frame {
-                        peer,
-                        data: t.as_bytes().to_vec(),
-                    }) {
+                    conn.heard();
+                    if !conn.frame_in(t.as_bytes().to_vec()) {
                         break;
                     }
                 }
                 // Gun.js ignores binary frames; so do we.
-                Some(Ok(Message::Binary(_))) => debug!(?peer, "binary frame ignored"),
+                Some(Ok(Message::Binary(_))) => {
+                    conn.heard();
+                    debug!(?peer, "binary frame ignored");
+                }
                 Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => conn.heard(),
+                Some(Err(tungstenite::Error::Capacity(e))) => {
+                    debug!(?peer, error = %e, "frame over the limit: closing");
+                    conn.ended_for(Dropped::FrameTooBig);
+                    break;
+                }
                 Some(Err(e)) => {
                     debug!(?peer, error = %e, "connection ended");
                     break;
                 }
             },
             Either::Right(_) => {
-                if transport.stopping() {
+                if conn.killed() || conn.stopping() {
+                    break;
+                }
+                if conn.quiet_for() > idle {
+                    debug!(?peer, "idle: closing");
+                    conn.ended_for(Dropped::Idle);
                     break;
                 }
             }
         }
     }
-    transport.send(DriverEvent::Disconnected { peer });
-    // The driver drops the link, which ends the writer (or it was told to close).
+    // At shutdown the writer sends what is queued, then closes; otherwise
+    // it stops now.
+    if conn.stopping() && !conn.killed() {
+        let _ = select(Box::pin(done_rx.recv()), rt.sleep(Duration::from_secs(1))).await;
+    }
+    conn.finish();
     let _ = select(Box::pin(done_rx.recv()), rt.sleep(Duration::from_secs(1))).await;
+}
+
+/// Writes what the driver queues, batched under one flush, until the
+/// connection ends; pings a quiet peer.
+async fn write_loop<S, R>(mut sink: S, conn: Arc<Conn>, rt: R, done: async_channel::Sender<()>)
+where
+    S: Sink<Message, Error = tungstenite::Error> + Unpin,
+    R: Runtime,
+{
+    let ping_every = conn.quotas().idle_timeout / 4;
+    'conn: loop {
+        let next = select(
+            Box::pin(conn.next_out()),
+            select(Box::pin(conn.dropped()), rt.sleep(ping_every)),
+        )
+        .await;
+        let first = match next {
+            Either::Left((Some(out), _)) => out,
+            Either::Left((None, _)) | Either::Right((Either::Left(_), _)) => break,
+            Either::Right((Either::Right(_), _)) => {
+                if conn.quiet_for() < ping_every {
+                    continue;
+                }
+                Out::Ping
+            }
+        };
+        let mut close = false;
+        let mut next = Some(first);
+        while let Some(out) = next {
+            let (msg, len) = match out {
+                Out::Frame(f) => {
+                    let len = f.len();
+                    (Message::text(f), len)
+                }
+                Out::Ping => (Message::Ping(Vec::new().into()), 0),
+                Out::Close => {
+                    close = true;
+                    break;
+                }
+            };
+            // A peer that stopped reading blocks this; the driver dropping
+            // it ends the wait.
+            match select(sink.feed(msg), Box::pin(conn.dropped())).await {
+                Either::Left((Ok(()), _)) => {}
+                _ => break 'conn,
+            }
+            if len > 0 {
+                conn.wrote(len);
+            }
+            next = conn.try_next_out();
+        }
+        match select(sink.flush(), Box::pin(conn.dropped())).await {
+            Either::Left((Ok(()), _)) if !close => {}
+            Either::Left((Ok(()), _)) => {
+                let _ = select(sink.close(), rt.sleep(Duration::from_secs(1))).await;
+                break;
+            }
+            _ => break,
+        }
+    }
+    drop(done);
 }
 
 /// Keeps a connection to `url` open, reconnecting with exponential backoff.
@@ -169,7 +234,7 @@ pub async fn dial<W, R, F, Fut>(
     while !transport.stopping() {
         match select(
             Box::pin(connect(target.clone())),
-            rt.sleep(net::HANDSHAKE_TIMEOUT),
+            rt.sleep(transport.quotas().handshake_timeout),
         )
         .await
         {
@@ -177,7 +242,7 @@ pub async fn dial<W, R, F, Fut>(
                 info!(url = %target, "connected to peer");
                 backoff = net::FIRST_BACKOFF;
                 failing = net::Failing::default();
-                run_connection(ws, Role::Dialed, &transport, &rt).await;
+                run_connection(ws, Role::Dialed, None, &transport, &rt).await;
             }
             Either::Left((Err(e), _)) => failing.report(&target, &e),
             Either::Right(_) => failing.report(&target, "connect timed out"),
@@ -208,25 +273,36 @@ pub fn stop_signal(
 }
 
 /// Accepts connections until the instance stops. `accept` yields the next
-/// upgraded WebSocket (or an error to log); each is served on its own task.
+/// socket's address and handshake (or an error to log); the relay's
+/// connection limits are checked before its handshake runs, and each
+/// connection is served on its own task.
 pub async fn serve<W, R, F, Fut>(transport: Transport, rt: R, mut accept: F)
 where
     W: WebSocket,
     R: Runtime,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Pin<Box<dyn Future<Output = Result<W, String>> + Send>>, String>>,
+    Fut: Future<Output = Result<(IpAddr, Handshake<W>), String>>,
 {
     let mut stop = Box::pin(stop_signal(&transport));
     loop {
         match select(Box::pin(accept()), stop.as_mut()).await {
-            Either::Left((Ok(handshake), _)) => {
+            Either::Left((Ok((ip, handshake)), _)) => {
+                let admitted = match transport.admit(ip) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        // Dropping the handshake closes the socket.
+                        debug!(%ip, reason = %why, "connection refused");
+                        continue;
+                    }
+                };
                 let (t, r) = (transport.clone(), rt.clone());
-                let timeout = rt.sleep(net::HANDSHAKE_TIMEOUT);
+                let timeout = rt.sleep(transport.quotas().handshake_timeout);
                 rt.spawn(Box::pin(async move {
                     match select(handshake, timeout).await {
-                        Either::Left((Ok(ws), _)) => {
-                            run_connection(ws, Role::Accepted, &t, &r).await
+                        Either::Left((Ok(Some(ws)), _)) => {
+                            run_connection(ws, Role::Accepted, Some(admitted), &t, &r).await;
                         }
+                        Either::Left((Ok(None), _)) => {}
                         Either::Left((Err(e), _)) => debug!(error = %e, "handshake failed"),
                         Either::Right(_) => debug!("handshake timed out"),
                     }

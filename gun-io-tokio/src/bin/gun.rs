@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use gun_io_tokio::{
-    Gun, GunOptions, PublicKey, SecretKey, TlsOptions, TrustPolicy, keypair_from_seed,
+    Gun, GunOptions, PublicKey, Quotas, SecretKey, TlsOptions, TrustPolicy, keypair_from_seed,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -57,6 +58,93 @@ struct Args {
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "GUN_LOG", default_value = "info")]
     log: String,
+    #[command(flatten)]
+    quotas: QuotaArgs,
+}
+
+/// What peers may make the relay spend (the defaults suit a public relay).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Quotas (per peer unless said otherwise)")]
+struct QuotaArgs {
+    /// Most connections served at once (all peers).
+    #[arg(long, env = "GUN_MAX_CONNECTIONS", default_value_t = Quotas::default().max_connections)]
+    max_connections: usize,
+    /// Most connections from one IP address.
+    #[arg(long, env = "GUN_MAX_CONNECTIONS_PER_IP", default_value_t = Quotas::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+    /// Seconds a connection may take for its TLS, HTTP and WebSocket handshakes.
+    #[arg(long, env = "GUN_HANDSHAKE_TIMEOUT", default_value_t = Quotas::default().handshake_timeout.as_secs_f64())]
+    handshake_timeout: f64,
+    /// Seconds a peer may send nothing (it is pinged every quarter of this) before it is closed.
+    #[arg(long, env = "GUN_IDLE_TIMEOUT", default_value_t = Quotas::default().idle_timeout.as_secs_f64())]
+    idle_timeout: f64,
+    /// Largest frame (WebSocket message) in bytes; larger ones are refused by their header.
+    #[arg(long, env = "GUN_MAX_FRAME_BYTES", default_value_t = Quotas::default().max_frame_bytes)]
+    max_frame_bytes: usize,
+    /// Most messages in one batch frame.
+    #[arg(long, env = "GUN_MAX_BATCH", default_value_t = Quotas::default().max_batch)]
+    max_batch: usize,
+    /// Longest soul in bytes.
+    #[arg(long, env = "GUN_MAX_SOUL_BYTES", default_value_t = Quotas::default().max_soul_bytes)]
+    max_soul_bytes: usize,
+    /// Longest property key in bytes.
+    #[arg(long, env = "GUN_MAX_KEY_BYTES", default_value_t = Quotas::default().max_key_bytes)]
+    max_key_bytes: usize,
+    /// Longest message id in bytes (pids are capped at 99 characters, as Gun.js reads them).
+    #[arg(long, env = "GUN_MAX_ID_BYTES", default_value_t = Quotas::default().max_id_bytes)]
+    max_id_bytes: usize,
+    /// Messages a second a peer may send (a second's worth banked); past it the peer is throttled. 0: no limit.
+    #[arg(long, env = "GUN_MAX_MSGS_PER_SEC", default_value_t = Quotas::default().max_msgs_per_sec)]
+    max_msgs_per_sec: f64,
+    /// Most souls a peer may subscribe to.
+    #[arg(long, env = "GUN_MAX_SUBSCRIPTIONS", default_value_t = Quotas::default().max_subscriptions)]
+    max_subscriptions: usize,
+    /// Most signatures one message may carry.
+    #[arg(long, env = "GUN_MAX_SIGS", default_value_t = Quotas::default().max_sigs)]
+    max_sigs: usize,
+    /// Lex scan budget: most properties one lex get's reply carries (and one soul scan reads).
+    #[arg(long, env = "GUN_SCAN_PAGE", default_value_t = Quotas::default().scan_page)]
+    scan_page: usize,
+    /// Bytes of a peer's frames waiting for the relay before its socket is not read.
+    #[arg(long, env = "GUN_MAX_INBOUND_PER_PEER", default_value_t = Quotas::default().max_inbound_per_peer)]
+    max_inbound_per_peer: usize,
+    /// Bytes waiting to be sent to a peer before it is dropped as a slow reader.
+    #[arg(long, env = "GUN_MAX_OUTBOUND_PER_PEER", default_value_t = Quotas::default().max_outbound_per_peer)]
+    max_outbound_per_peer: usize,
+    /// Ceiling in bytes for all peers' queues together (an eighth inbound, half outbound).
+    #[arg(long, env = "GUN_MAX_QUEUED_BYTES", default_value_t = Quotas::default().max_queued_bytes)]
+    max_queued_bytes: usize,
+    /// Most souls kept in memory (the store keeps them all); 0: no limit.
+    #[arg(long, env = "GUN_MAX_CACHED_SOULS", default_value_t = Quotas::default().max_cached_souls)]
+    max_cached_souls: usize,
+}
+
+impl QuotaArgs {
+    fn quotas(&self) -> Result<Quotas, String> {
+        let secs = |name: &str, s: f64| {
+            Duration::try_from_secs_f64(s)
+                .map_err(|_| format!("--{name} must be a number of seconds, not {s}"))
+        };
+        Ok(Quotas {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            handshake_timeout: secs("handshake-timeout", self.handshake_timeout)?,
+            idle_timeout: secs("idle-timeout", self.idle_timeout)?,
+            max_frame_bytes: self.max_frame_bytes,
+            max_batch: self.max_batch,
+            max_soul_bytes: self.max_soul_bytes,
+            max_key_bytes: self.max_key_bytes,
+            max_id_bytes: self.max_id_bytes,
+            max_msgs_per_sec: self.max_msgs_per_sec.max(0.0),
+            max_subscriptions: self.max_subscriptions,
+            max_sigs: self.max_sigs,
+            scan_page: self.scan_page,
+            max_inbound_per_peer: self.max_inbound_per_peer,
+            max_outbound_per_peer: self.max_outbound_per_peer,
+            max_queued_bytes: self.max_queued_bytes,
+            max_cached_souls: self.max_cached_souls,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,8 +155,9 @@ enum StoreArg {
 }
 
 impl Args {
-    fn options(&self) -> GunOptions {
-        GunOptions {
+    fn options(&self) -> Result<GunOptions, String> {
+        Ok(GunOptions {
+            quotas: self.quotas.quotas()?,
             trust: if self.signed_only {
                 TrustPolicy::signed_only()
             } else {
@@ -95,7 +184,7 @@ impl Args {
                 .map(|p| p.trim().to_owned())
                 .collect(),
             ..GunOptions::relay_server(self.port)
-        }
+        })
     }
 }
 
@@ -135,7 +224,13 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let opts = args.options();
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "bad arguments");
+            return ExitCode::from(2);
+        }
+    };
     let keys = match args.key_seed.as_deref().map(keys_from_seed).transpose() {
         Ok(k) => k,
         Err(e) => {

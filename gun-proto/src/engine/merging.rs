@@ -424,8 +424,14 @@ impl Engine {
                     ..Message::default()
                 };
                 match &result {
-                    Ok(()) => ack.ok = Some(serde_json::Value::Bool(true)),
-                    Err(_) => ack.err = Some("storage refused the write".to_owned()),
+                    Ok(()) => {
+                        self.stats.puts_acked += 1;
+                        ack.ok = Some(serde_json::Value::Bool(true));
+                    }
+                    Err(_) => {
+                        self.refused(peer, Refusal::Store, "the store refused a put");
+                        ack.err = Some("storage refused the write".to_owned());
+                    }
                 }
                 self.send(peer, &ack);
             }

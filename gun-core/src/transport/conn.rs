@@ -1,0 +1,465 @@
+//! One connection's place between its socket and the driver: frames in,
+//! flow controlled; frames out, bounded in bytes; and its slot in the
+//! relay's connection limits. Written once for every driver's transports.
+//!
+//! A connection's reader hands each text frame to the driver with
+//! [`Conn::frame_in`], then waits for [`Conn::may_read`] before reading
+//! the socket again: it may not while the driver holds more than
+//! `max_inbound_per_peer` bytes of its frames, while all peers' frames
+//! waiting for the driver pass their share of the ceiling, or while the
+//! engine says the peer is backlogged. The socket then fills and TCP pushes
+//! back on the sender; nothing is dropped.
+//!
+//! Its writer takes frames with [`Conn::next_out`]. The driver queues them
+//! through the [`Link`]; a peer that lets more than
+//! `max_outbound_per_peer` bytes pile up is dropped: the link is killed,
+//! and the writer stops at once, sending nothing more.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, Listener as _};
+
+use super::{DriverEvent, PeerId, Role, Shared, Transport};
+pub use crate::metrics::Dropped;
+use crate::options::Quotas;
+
+/// What the writer of a connection sends next.
+#[derive(Debug)]
+pub enum Out {
+    /// A text frame.
+    Frame(String),
+    /// A WebSocket ping (the connection is quiet).
+    Ping,
+    /// A close frame, then the end.
+    Close,
+}
+
+/// The outcome of queueing a frame for a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// On its way.
+    Yes,
+    /// Not queued: the peer already has its share waiting (it is not reading).
+    Full,
+    /// The connection is gone.
+    Gone,
+}
+
+/// What the reader, the writer and the driver share about one connection.
+#[derive(Debug)]
+struct Flow {
+    /// Bytes of its frames the driver has not finished with.
+    inbound: AtomicUsize,
+    /// The engine asked to stop reading it for now.
+    paused: AtomicBool,
+    /// Bytes queued to send.
+    outbound: AtomicUsize,
+    /// Dropped by the driver: stop now.
+    killed: AtomicBool,
+    /// When it last sent anything (ms since the transport's start).
+    heard: AtomicU64,
+    /// Wakes the reader (room for frames, resumed, killed).
+    wake: Event,
+}
+
+/// Totals over all connections, and the connection slots.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) inbound: AtomicUsize,
+    pub(crate) outbound: AtomicUsize,
+    /// Wakes readers waiting for the inbound total to drop.
+    room: Event,
+    served: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A connection slot of a relay: freed when the connection ends.
+#[derive(Debug)]
+struct Slot {
+    shared: Arc<Shared>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let totals = &self.shared.totals;
+        totals.served.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ip) = self.ip {
+            let mut per_ip = totals.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(n) = per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// Why a connection was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The relay serves `max_connections` already.
+    TooMany,
+    /// Its address has `max_connections_per_ip` already.
+    TooManyFromIp,
+    /// The instance is stopping.
+    Stopping,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TooMany => "the relay serves as many connections as it may",
+            Self::TooManyFromIp => "that address has as many connections as it may",
+            Self::Stopping => "the instance is stopping",
+        })
+    }
+}
+
+/// A relay's hold on an accepted socket before its handshake: the
+/// connection limits are checked on arrival, so a flood costs no TLS or
+/// WebSocket handshake.
+#[derive(Debug)]
+pub struct Admitted {
+    slot: Slot,
+}
+
+impl Transport {
+    /// Takes an accepted socket from `ip` if the relay's limits allow it.
+    pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Refused> {
+        if self.stopping() {
+            return Err(Refused::Stopping);
+        }
+        let q = &self.shared.quotas;
+        let totals = &self.shared.totals;
+        if totals.served.fetch_add(1, Ordering::AcqRel) >= q.max_connections {
+            totals.served.fetch_sub(1, Ordering::AcqRel);
+            self.shared.metrics.refuse_connection("max_connections");
+            return Err(Refused::TooMany);
+        }
+        {
+            let mut per_ip = totals.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = per_ip.entry(ip).or_insert(0);
+            if *n >= q.max_connections_per_ip {
+                drop(per_ip);
+                totals.served.fetch_sub(1, Ordering::AcqRel);
+                self.shared
+                    .metrics
+                    .refuse_connection("max_connections_per_ip");
+                return Err(Refused::TooManyFromIp);
+            }
+            *n += 1;
+        }
+        Ok(Admitted {
+            slot: Slot {
+                shared: self.shared.clone(),
+                ip: Some(ip),
+            },
+        })
+    }
+
+    /// Opens a connection to the driver: one we accepted (`admitted`), or
+    /// one we dialed (`None`). `None` once the instance has stopped.
+    pub fn open(&self, role: Role, admitted: Option<Admitted>) -> Option<Conn> {
+        let peer = self.next_peer_id();
+        let flow = Arc::new(Flow {
+            inbound: AtomicUsize::new(0),
+            paused: AtomicBool::new(false),
+            outbound: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            heard: AtomicU64::new(self.shared.ms()),
+            wake: Event::new(),
+        });
+        let (tx, rx) = async_channel::unbounded();
+        let link = Link {
+            tx,
+            flow: flow.clone(),
+            shared: self.shared.clone(),
+        };
+        if !self.send(DriverEvent::Connected { peer, role, link }) {
+            return None;
+        }
+        self.shared.metrics.connections.inc();
+        Some(Conn {
+            peer,
+            transport: self.clone(),
+            flow,
+            out: rx,
+            _slot: admitted.map(|a| a.slot),
+        })
+    }
+
+    /// The quotas connections are held to.
+    pub fn quotas(&self) -> &Quotas {
+        &self.shared.quotas
+    }
+}
+
+/// A connection between its socket loop and the driver. Dropping it tells
+/// the driver the connection closed.
+pub struct Conn {
+    peer: PeerId,
+    transport: Transport,
+    flow: Arc<Flow>,
+    out: async_channel::Receiver<Out>,
+    _slot: Option<Slot>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("peer", &self.peer)
+            .field("flow", &self.flow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    /// The driver's id for this peer.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// Hands a text frame to the driver; `false` once the driver stopped
+    /// or dropped this peer (then end the connection).
+    pub fn frame_in(&self, data: Vec<u8>) -> bool {
+        if self.killed() {
+            return false;
+        }
+        let len = data.len();
+        self.flow.inbound.fetch_add(len, Ordering::AcqRel);
+        self.transport
+            .shared
+            .totals
+            .inbound
+            .fetch_add(len, Ordering::AcqRel);
+        let m = &self.transport.shared.metrics;
+        m.frames_in.inc();
+        m.bytes_in.inc_by(len as u64);
+        m.queued_in.inc_by(len as i64);
+        self.transport.send(DriverEvent::Frame {
+            peer: self.peer,
+            data,
+        })
+    }
+
+    /// The peer sent something (a frame, a ping, a pong): it is not idle.
+    pub fn heard(&self) {
+        self.flow
+            .heard
+            .store(self.transport.shared.ms(), Ordering::Relaxed);
+    }
+
+    /// How long the peer has sent nothing.
+    pub fn quiet_for(&self) -> Duration {
+        let heard = self.flow.heard.load(Ordering::Relaxed);
+        Duration::from_millis(self.transport.shared.ms().saturating_sub(heard))
+    }
+
+    /// Whether the connection may hand the driver another frame now.
+    pub fn may_read(&self) -> bool {
+        let q = &self.transport.shared.quotas;
+        let totals = &self.transport.shared.totals;
+        let mine = self.flow.inbound.load(Ordering::Acquire);
+        !self.flow.paused.load(Ordering::Acquire)
+            && (mine == 0 || mine < q.max_inbound_per_peer)
+            && totals.inbound.load(Ordering::Acquire) < q.max_queued_bytes / 8
+    }
+
+    /// Resolves once the driver dropped this peer.
+    pub async fn dropped(&self) {
+        loop {
+            if self.killed() {
+                return;
+            }
+            let listener = self.flow.wake.listen();
+            if self.killed() {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// Resolves when [`Conn::may_read`] holds, or the connection was dropped.
+    pub async fn readable(&self) {
+        loop {
+            if self.may_read() || self.killed() {
+                return;
+            }
+            let mine = self.flow.wake.listen();
+            let all = self.transport.shared.totals.room.listen();
+            if self.may_read() || self.killed() {
+                return;
+            }
+            futures_util::future::select(mine, all).await;
+        }
+    }
+
+    /// Waits up to `timeout` for [`Conn::may_read`] (blocking transports).
+    pub fn wait_readable(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.may_read() && !self.killed() {
+            let listener = self.flow.wake.listen();
+            if self.may_read() || self.killed() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            // Woken by this connection's events; the total's room is
+            // looked at again after a short sleep at most.
+            let _ = listener.wait_timeout(left.min(Duration::from_millis(5)));
+        }
+        !self.killed()
+    }
+
+    /// The next thing to send (`None`: the driver let go of the link).
+    pub async fn next_out(&self) -> Option<Out> {
+        if self.killed() {
+            return None;
+        }
+        self.out.recv().await.ok()
+    }
+
+    /// The next thing to send, if one is waiting.
+    pub fn try_next_out(&self) -> Option<Out> {
+        if self.killed() {
+            return None;
+        }
+        self.out.try_recv().ok()
+    }
+
+    /// A frame of `len` bytes was written to the socket.
+    pub fn wrote(&self, len: usize) {
+        self.flow.outbound.fetch_sub(len, Ordering::AcqRel);
+        let shared = &self.transport.shared;
+        shared.totals.outbound.fetch_sub(len, Ordering::AcqRel);
+        shared.metrics.frames_out.inc();
+        shared.metrics.bytes_out.inc_by(len as u64);
+        shared.metrics.queued_out.dec_by(len as i64);
+    }
+
+    /// Ends the connection from the socket's side: its writer stops now.
+    pub fn finish(&self) {
+        self.flow.killed.store(true, Ordering::Release);
+        self.flow.wake.notify(usize::MAX);
+    }
+
+    /// Whether the driver dropped this peer: stop reading and writing now.
+    pub fn killed(&self) -> bool {
+        self.flow.killed.load(Ordering::Acquire)
+    }
+
+    /// Tells the driver the connection ended for `why` (a metric), before
+    /// it is dropped.
+    pub fn ended_for(&self, why: Dropped) {
+        self.transport.shared.metrics.drop_peer(why);
+    }
+
+    /// Whether the instance is stopping.
+    pub fn stopping(&self) -> bool {
+        self.transport.stopping()
+    }
+
+    /// The quotas this connection is held to.
+    pub fn quotas(&self) -> &Quotas {
+        &self.transport.shared.quotas
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // What it still had queued is gone with it.
+        let left = self.flow.outbound.swap(0, Ordering::AcqRel);
+        let shared = &self.transport.shared;
+        shared.totals.outbound.fetch_sub(left, Ordering::AcqRel);
+        shared.metrics.queued_out.dec_by(left as i64);
+        shared.metrics.connections.dec();
+        self.transport
+            .send(DriverEvent::Disconnected { peer: self.peer });
+    }
+}
+
+/// The driver's side of a connection: it queues frames, frees the room a
+/// handled frame took, pauses and resumes reading, and drops the peer.
+pub struct Link {
+    tx: async_channel::Sender<Out>,
+    flow: Arc<Flow>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("outbound", &self.queued())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// Queues a frame, unless the peer already has its share waiting.
+    pub(crate) fn send(&self, frame: String) -> Queued {
+        let len = frame.len();
+        let waiting = self.flow.outbound.load(Ordering::Acquire);
+        if waiting > 0 && waiting + len > self.shared.quotas.max_outbound_per_peer {
+            return Queued::Full;
+        }
+        self.flow.outbound.fetch_add(len, Ordering::AcqRel);
+        self.shared.totals.outbound.fetch_add(len, Ordering::AcqRel);
+        self.shared.metrics.queued_out.inc_by(len as i64);
+        if self.tx.try_send(Out::Frame(frame)).is_err() {
+            self.flow.outbound.fetch_sub(len, Ordering::AcqRel);
+            self.shared.totals.outbound.fetch_sub(len, Ordering::AcqRel);
+            self.shared.metrics.queued_out.dec_by(len as i64);
+            return Queued::Gone;
+        }
+        Queued::Yes
+    }
+
+    /// Bytes waiting to be sent.
+    pub(crate) fn queued(&self) -> usize {
+        self.flow.outbound.load(Ordering::Acquire)
+    }
+
+    /// The driver is done with a frame of `len` bytes from this peer.
+    pub(crate) fn handled(&self, len: usize) {
+        let before = self.flow.inbound.fetch_sub(len, Ordering::AcqRel);
+        let totals = &self.shared.totals;
+        let all = totals.inbound.fetch_sub(len, Ordering::AcqRel);
+        self.shared.metrics.queued_in.dec_by(len as i64);
+        let q = &self.shared.quotas;
+        if before >= q.max_inbound_per_peer && before - len < q.max_inbound_per_peer {
+            self.flow.wake.notify(1);
+        }
+        let cap = q.max_queued_bytes / 8;
+        if all >= cap && all - len < cap {
+            totals.room.notify(usize::MAX);
+        }
+    }
+
+    /// Stops (`true`) or resumes reading this peer's socket.
+    pub(crate) fn pause(&self, paused: bool) {
+        self.flow.paused.store(paused, Ordering::Release);
+        if !paused {
+            self.flow.wake.notify(1);
+        }
+    }
+
+    /// Closes the connection once what is queued is sent.
+    pub(crate) fn close(&self) {
+        let _ = self.tx.try_send(Out::Close);
+    }
+
+    /// Drops the peer now: nothing more is read or sent.
+    pub(crate) fn kill(&self) {
+        self.flow.killed.store(true, Ordering::Release);
+        self.flow.wake.notify(usize::MAX);
+        self.tx.close();
+    }
+}
