@@ -432,3 +432,22 @@ fn reading_many_souls_keeps_a_bounded_cache_and_ham_still_sees_the_store() {
         Some(Value::String("newer".into()))
     );
 }
+
+#[test]
+fn a_frame_of_gets_for_missing_souls_is_not_refused_as_busy() {
+    let mut r = Relay::new(15);
+    r.connect(1);
+    for chunk in 0..3 {
+        let gets: Vec<String> = (0..1000)
+            .map(|i| format!(r##"{{"#":"g{chunk}_{i}","get":{{"#":"missing/{chunk}/{i}"}}}}"##))
+            .collect();
+        r.frame(1, &format!("[{}]", gets.join(",")));
+    }
+    assert_eq!(r.engine().stats().refused(gun_proto::Refusal::Busy), 0);
+    assert_eq!(
+        r.engine()
+            .stats()
+            .refused(gun_proto::Refusal::Subscriptions),
+        0
+    );
+}

@@ -5,6 +5,7 @@
 //! it through [`crate::transport::Transport`].
 
 pub(crate) mod command;
+mod inflow;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -58,6 +59,10 @@ pub(crate) struct Driver {
     /// Peers whose sockets are not read now: the engine said they are
     /// backlogged.
     paused: BTreeSet<PeerId>,
+    /// Frames waiting to be fed, served a frame per peer in turn.
+    inflow: inflow::Inflow,
+    /// Peers whose connection closed with frames still waiting.
+    closing: BTreeSet<PeerId>,
     verifier: Verifier,
     next_req: u64,
     puts: HashMap<ReqId, Pending>,
@@ -75,6 +80,9 @@ const TURN: usize = 4096;
 /// How soon paused peers are looked at again when nothing else happens
 /// (their message rate refills with time).
 const PAUSE_CHECK: Duration = Duration::from_millis(10);
+/// Longest a turn feeds frames before the outputs are drained: what one
+/// peer's frames can delay another's ack by, besides the store's flush.
+const TURN_TIME: Duration = Duration::from_millis(2);
 
 impl Driver {
     pub(crate) fn new(
@@ -98,6 +106,8 @@ impl Driver {
             start,
             links: BTreeMap::new(),
             paused: BTreeSet::new(),
+            inflow: inflow::Inflow::default(),
+            closing: BTreeSet::new(),
             verifier: Verifier::start(inbox)?,
             next_req: 0,
             puts: HashMap::new(),
@@ -117,7 +127,12 @@ impl Driver {
     /// Runs until shut down or every sender is gone.
     pub(crate) fn run(mut self, rx: &Receiver<Inbox>) {
         loop {
-            let deadline = self.deadline();
+            // Frames already waiting: look at the inbox without waiting.
+            let deadline = if self.inflow.ready(|p| self.paused.contains(&p)) {
+                Some(Instant::now())
+            } else {
+                self.deadline()
+            };
             let first = match deadline {
                 Some(d) => rx.recv_deadline(d),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -131,6 +146,7 @@ impl Driver {
                         .collect();
                     for ev in turn {
                         if let Some(done) = self.feed(ev) {
+                            self.feed_frames(None);
                             self.drain();
                             return self.stop(done);
                         }
@@ -138,10 +154,12 @@ impl Driver {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
+                    self.feed_frames(None);
                     self.drain();
                     return;
                 }
             }
+            self.feed_frames(Some(TURN_TIME));
             let now = self.now();
             if self.engine.poll_timeout().is_some_and(|t| t <= now.mono) {
                 self.engine.handle_timeout(now);
@@ -193,8 +211,12 @@ impl Driver {
             "dropping peer"
         );
         link.kill();
+        for data in self.inflow.take(peer) {
+            link.handled(data.len());
+        }
         self.shared.metrics.drop_peer(why);
         self.paused.remove(&peer);
+        self.closing.remove(&peer);
         self.shared
             .connected
             .store(self.links.len(), Ordering::Release);
@@ -249,27 +271,70 @@ impl Driver {
                 }
             }
             DriverEvent::Disconnected { peer } => {
-                self.paused.remove(&peer);
-                if self.links.remove(&peer).is_some() {
-                    self.shared
-                        .connected
-                        .store(self.links.len(), Ordering::Release);
-                    let _ = self.input(Input::Disconnected { peer });
+                // What it sent before it left is taken first, in its turn:
+                // it leaves once that is fed.
+                if self.inflow.has(peer) {
+                    self.closing.insert(peer);
+                } else {
+                    self.disconnected(peer);
                 }
             }
             DriverEvent::Frame { peer, data } => {
-                self.links.get(&peer)?.handled(data.len());
-                let _ = self.input(Input::Frame { peer, data: &data });
-                let now = self.now();
-                if self.engine.backlogged(now, peer)
-                    && let Some(link) = self.links.get(&peer)
-                {
-                    link.pause(true);
-                    self.paused.insert(peer);
+                if self.links.contains_key(&peer) {
+                    self.inflow.push(peer, data);
                 }
             }
         }
         None
+    }
+
+    /// Feeds waiting frames, a frame of each peer in turn (paused peers'
+    /// wait), for at most `budget` (`None`: all of them).
+    fn feed_frames(&mut self, budget: Option<Duration>) {
+        let began = Instant::now();
+        let mut fed = 0;
+        while let Some((peer, data)) = {
+            let paused = &self.paused;
+            self.inflow
+                .next(|p| budget.is_some() && paused.contains(&p))
+        } {
+            self.feed_frame(peer, &data);
+            if self.closing.contains(&peer) && !self.inflow.has(peer) {
+                self.disconnected(peer);
+            }
+            fed += 1;
+            if budget.is_some_and(|b| fed >= TURN || began.elapsed() >= b) {
+                break;
+            }
+        }
+    }
+
+    /// A peer's connection closed and every frame it sent was fed.
+    fn disconnected(&mut self, peer: PeerId) {
+        self.paused.remove(&peer);
+        self.closing.remove(&peer);
+        if self.links.remove(&peer).is_some() {
+            self.shared
+                .connected
+                .store(self.links.len(), Ordering::Release);
+            let _ = self.input(Input::Disconnected { peer });
+        }
+    }
+
+    /// Feeds one frame; a peer the engine then calls backlogged is paused.
+    fn feed_frame(&mut self, peer: PeerId, data: &[u8]) {
+        let Some(link) = self.links.get(&peer) else {
+            return;
+        };
+        link.handled(data.len());
+        let _ = self.input(Input::Frame { peer, data });
+        let now = self.now();
+        if self.engine.backlogged(now, peer)
+            && let Some(link) = self.links.get(&peer)
+        {
+            link.pause(true);
+            self.paused.insert(peer);
+        }
     }
 
     fn command(&mut self, cmd: Command) -> Option<Completer<()>> {

@@ -33,13 +33,6 @@ impl Engine {
     pub(super) fn peer_get(&mut self, mut job: GetJob) -> Option<(Job, Option<String>)> {
         let get = job.msg.get.clone()?;
         if let Some(soul) = get.soul.as_exact() {
-            if !self.mesh.subscribe(job.peer, soul) {
-                self.refused(
-                    job.peer,
-                    Refusal::Subscriptions,
-                    "a subscription past its limit",
-                );
-            }
             match self.ensure_loaded([soul]) {
                 Loaded::No(missing) => return Some((Job::PeerGet(job), Some(missing))),
                 Loaded::Failed(e) => {
@@ -47,6 +40,11 @@ impl Engine {
                     return None;
                 }
                 Loaded::Yes => {}
+            }
+            // Once, when it is answered (not each time it waited).
+            if !self.mesh.subscribe(job.peer, soul) {
+                let why = "a subscription past its limit";
+                self.refused(job.peer, Refusal::Subscriptions, why);
             }
         } else if self.storage.enabled() {
             match job.read {
