@@ -112,6 +112,10 @@ pub struct Quotas {
     pub max_subscriptions: usize,
     /// Most signatures (`sigs` entries) one message may carry.
     pub max_sigs: usize,
+    /// The share of the signature-checking thread's time one peer may use
+    /// (0.25: a quarter of a second each second); past it its signed
+    /// messages wait while other peers' are checked.
+    pub verify_share: f64,
     /// The lex scan budget: most properties one reply to a lex get carries,
     /// and the page of whole nodes one soul scan reads from the store.
     pub scan_page: usize,
@@ -145,6 +149,7 @@ impl Default for Quotas {
             max_msgs_per_sec: 10_000.0,
             max_subscriptions: 10_000,
             max_sigs: 8,
+            verify_share: 0.25,
             scan_page: 1000,
             max_inbound_per_peer: 1 << 20,
             max_outbound_per_peer: 8 << 20,

@@ -162,7 +162,7 @@ impl Node {
                         self.answer(now, Input::StoreWritten { id, result });
                     }
                 }
-                Output::Verify { id, signed } => {
+                Output::Verify { id, signed, .. } => {
                     self.verified += 1;
                     let result = if self.verified.is_multiple_of(self.verify_every.max(1)) {
                         auth::verify(&signed)

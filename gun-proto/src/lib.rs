@@ -30,7 +30,7 @@
 //!             let result = gun_proto::store::commit(&mut store, &batch);
 //!             engine.handle_input(now, Input::StoreWritten { id, result })?;
 //!         }
-//!         Output::Verify { id, signed } => {
+//!         Output::Verify { id, signed, .. } => {
 //!             // A driver may batch these (auth::verify_batch, CSPRNG weights).
 //!             let result = gun_proto::auth::verify(&signed);
 //!             engine.handle_input(now, Input::Verified { id, result })?;

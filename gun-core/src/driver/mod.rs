@@ -108,7 +108,7 @@ impl Driver {
             paused: BTreeSet::new(),
             inflow: inflow::Inflow::default(),
             closing: BTreeSet::new(),
-            verifier: Verifier::start(inbox)?,
+            verifier: Verifier::start(inbox, shared.quotas.verify_share)?,
             next_req: 0,
             puts: HashMap::new(),
             onces: HashMap::new(),
@@ -282,6 +282,9 @@ impl Driver {
             DriverEvent::Frame { peer, data } => {
                 if self.links.contains_key(&peer) {
                     self.inflow.push(peer, data);
+                } else {
+                    // A dropped peer's last frames: their room is free.
+                    Link::discarded(&self.shared, data.len());
                 }
             }
         }
@@ -486,7 +489,7 @@ impl Driver {
                         .observe(began.elapsed().as_secs_f64());
                     let _ = self.input(Input::StoreWritten { id, result });
                 }
-                Output::Verify { id, signed } => checks.push((id, signed)),
+                Output::Verify { id, peer, signed } => checks.push((id, peer, signed)),
                 Output::Event(ev) => self.event(ev),
             }
             // A peer that does not read what it is sent is dropped.

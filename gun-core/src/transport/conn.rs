@@ -27,6 +27,18 @@ use super::{DriverEvent, PeerId, Role, Shared, Transport};
 pub use crate::metrics::Dropped;
 use crate::options::Quotas;
 
+/// Takes `n` off a count, never below zero (a miscount must not wrap
+/// around and look like a flood).
+fn take(count: &AtomicUsize, n: usize) -> usize {
+    let before = count
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+            Some(c.saturating_sub(n))
+        })
+        .unwrap_or(0);
+    debug_assert!(before >= n, "a byte or slot count went below zero");
+    before
+}
+
 /// What the writer of a connection sends next.
 #[derive(Debug)]
 pub enum Out {
@@ -87,7 +99,7 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let totals = &self.shared.totals;
-        totals.served.fetch_sub(1, Ordering::AcqRel);
+        take(&totals.served, 1);
         if let Some(ip) = self.ip {
             let mut per_ip = totals.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(n) = per_ip.get_mut(&ip) {
@@ -138,7 +150,7 @@ impl Transport {
         let q = &self.shared.quotas;
         let totals = &self.shared.totals;
         if totals.served.fetch_add(1, Ordering::AcqRel) >= q.max_connections {
-            totals.served.fetch_sub(1, Ordering::AcqRel);
+            take(&totals.served, 1);
             self.shared.metrics.refuse_connection("max_connections");
             return Err(Refused::TooMany);
         }
@@ -147,7 +159,7 @@ impl Transport {
             let n = per_ip.entry(ip).or_insert(0);
             if *n >= q.max_connections_per_ip {
                 drop(per_ip);
-                totals.served.fetch_sub(1, Ordering::AcqRel);
+                take(&totals.served, 1);
                 self.shared
                     .metrics
                     .refuse_connection("max_connections_per_ip");
@@ -324,7 +336,7 @@ impl Conn {
         if self.killed() {
             return None;
         }
-        self.out.recv().await.ok()
+        self.out.recv().await.ok().map(|o| self.dequeued(o))
     }
 
     /// The next thing to send, if one is waiting.
@@ -332,17 +344,26 @@ impl Conn {
         if self.killed() {
             return None;
         }
-        self.out.try_recv().ok()
+        self.out.try_recv().ok().map(|o| self.dequeued(o))
+    }
+
+    /// A frame left the queue: its bytes no longer count as waiting.
+    fn dequeued(&self, out: Out) -> Out {
+        if let Out::Frame(f) = &out {
+            let len = f.len();
+            take(&self.flow.outbound, len);
+            let shared = &self.transport.shared;
+            take(&shared.totals.outbound, len);
+            shared.metrics.queued_out.dec_by(len as i64);
+        }
+        out
     }
 
     /// A frame of `len` bytes was written to the socket.
     pub fn wrote(&self, len: usize) {
-        self.flow.outbound.fetch_sub(len, Ordering::AcqRel);
-        let shared = &self.transport.shared;
-        shared.totals.outbound.fetch_sub(len, Ordering::AcqRel);
-        shared.metrics.frames_out.inc();
-        shared.metrics.bytes_out.inc_by(len as u64);
-        shared.metrics.queued_out.dec_by(len as i64);
+        let metrics = &self.transport.shared.metrics;
+        metrics.frames_out.inc();
+        metrics.bytes_out.inc_by(len as u64);
     }
 
     /// Ends the connection from the socket's side: its writer stops now.
@@ -375,11 +396,14 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        // What it still had queued is gone with it.
-        let left = self.flow.outbound.swap(0, Ordering::AcqRel);
+        // What it still had queued is gone with it (closed first: a frame
+        // the driver queues from now on is refused, and it takes its bytes
+        // back itself).
+        self.out.close();
+        while let Ok(out) = self.out.try_recv() {
+            self.dequeued(out);
+        }
         let shared = &self.transport.shared;
-        shared.totals.outbound.fetch_sub(left, Ordering::AcqRel);
-        shared.metrics.queued_out.dec_by(left as i64);
         shared.metrics.connections.dec();
         self.transport
             .send(DriverEvent::Disconnected { peer: self.peer });
@@ -414,8 +438,8 @@ impl Link {
         self.shared.totals.outbound.fetch_add(len, Ordering::AcqRel);
         self.shared.metrics.queued_out.inc_by(len as i64);
         if self.tx.try_send(Out::Frame(frame)).is_err() {
-            self.flow.outbound.fetch_sub(len, Ordering::AcqRel);
-            self.shared.totals.outbound.fetch_sub(len, Ordering::AcqRel);
+            take(&self.flow.outbound, len);
+            take(&self.shared.totals.outbound, len);
             self.shared.metrics.queued_out.dec_by(len as i64);
             return Queued::Gone;
         }
@@ -427,11 +451,23 @@ impl Link {
         self.flow.outbound.load(Ordering::Acquire)
     }
 
+    /// A frame of `len` bytes of a peer the driver has let go of was
+    /// discarded: it no longer counts against the total.
+    pub(crate) fn discarded(shared: &Shared, len: usize) {
+        let totals = &shared.totals;
+        let all = take(&totals.inbound, len);
+        shared.metrics.queued_in.dec_by(len as i64);
+        let cap = shared.quotas.max_queued_bytes / 8;
+        if all >= cap && all - len < cap {
+            totals.room.notify(usize::MAX);
+        }
+    }
+
     /// The driver is done with a frame of `len` bytes from this peer.
     pub(crate) fn handled(&self, len: usize) {
-        let before = self.flow.inbound.fetch_sub(len, Ordering::AcqRel);
+        let before = take(&self.flow.inbound, len);
         let totals = &self.shared.totals;
-        let all = totals.inbound.fetch_sub(len, Ordering::AcqRel);
+        let all = take(&totals.inbound, len);
         self.shared.metrics.queued_in.dec_by(len as i64);
         let q = &self.shared.quotas;
         if before >= q.max_inbound_per_peer && before - len < q.max_inbound_per_peer {
@@ -461,5 +497,59 @@ impl Link {
         self.flow.killed.store(true, Ordering::Release);
         self.flow.wake.notify(usize::MAX);
         self.tx.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::command::Inbox;
+
+    fn transport() -> (Transport, crossbeam_channel::Receiver<Inbox>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared::new(Quotas {
+            max_outbound_per_peer: 100,
+            max_connections_per_ip: 1,
+            ..Quotas::default()
+        }));
+        (Transport::new(tx, shared), rx)
+    }
+
+    fn link(rx: &crossbeam_channel::Receiver<Inbox>) -> Link {
+        match rx.try_recv() {
+            Ok(Inbox::Transport(DriverEvent::Connected { link, .. })) => link,
+            _ => panic!("a connection"),
+        }
+    }
+
+    #[test]
+    fn queued_bytes_count_until_taken_and_never_leak() {
+        let (t, rx) = transport();
+        let conn = t.open(Role::Accepted, None).expect("open");
+        let link = link(&rx);
+        assert_eq!(link.send("a".repeat(60)), Queued::Yes);
+        assert_eq!(link.send("b".repeat(60)), Queued::Full, "past its share");
+        assert_eq!(t.shared.totals.outbound.load(Ordering::Acquire), 60);
+        assert!(matches!(conn.try_next_out(), Some(Out::Frame(_))));
+        assert_eq!(link.queued(), 0, "taken from the queue");
+        assert_eq!(link.send("c".repeat(60)), Queued::Yes);
+        drop(conn);
+        assert_eq!(link.send("d".repeat(10)), Queued::Gone);
+        assert_eq!(
+            t.shared.totals.outbound.load(Ordering::Acquire),
+            0,
+            "nothing leaks"
+        );
+    }
+
+    #[test]
+    fn connection_slots_are_freed_and_limited_per_address() {
+        let (t, _rx) = transport();
+        let ip: IpAddr = [127, 0, 0, 9].into();
+        let first = t.admit(ip).expect("first");
+        assert_eq!(t.admit(ip).unwrap_err(), Refused::TooManyFromIp);
+        assert!(t.admit([127, 0, 0, 10].into()).is_ok());
+        drop(first);
+        assert!(t.admit(ip).is_ok(), "the slot is free again");
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// WebSocket read buffer per connection: small, so idle peers stay cheap
 /// (tungstenite's default is 128 KiB).
-pub const READ_BUFFER: usize = 8 * 1024;
+pub const READ_BUFFER: usize = 2 * 1024;
 /// Largest WebSocket message or frame accepted (the engine refuses frames
 /// over 8 MiB with a `dam:"!"` reply; past this the connection is closed).
 pub const MAX_MESSAGE: usize = 9 << 20;

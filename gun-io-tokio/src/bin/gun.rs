@@ -102,6 +102,9 @@ struct QuotaArgs {
     /// Most signatures one message may carry.
     #[arg(long, env = "GUN_MAX_SIGS", default_value_t = Quotas::default().max_sigs)]
     max_sigs: usize,
+    /// Share of the signature-checking thread's time one peer may use (0.25: a quarter second a second).
+    #[arg(long, env = "GUN_VERIFY_SHARE", default_value_t = Quotas::default().verify_share)]
+    verify_share: f64,
     /// Lex scan budget: most properties one lex get's reply carries (and one soul scan reads).
     #[arg(long, env = "GUN_SCAN_PAGE", default_value_t = Quotas::default().scan_page)]
     scan_page: usize,
@@ -138,6 +141,7 @@ impl QuotaArgs {
             max_msgs_per_sec: self.max_msgs_per_sec.max(0.0),
             max_subscriptions: self.max_subscriptions,
             max_sigs: self.max_sigs,
+            verify_share: self.verify_share,
             scan_page: self.scan_page,
             max_inbound_per_peer: self.max_inbound_per_peer,
             max_outbound_per_peer: self.max_outbound_per_peer,

@@ -78,7 +78,7 @@ pub(super) struct Verified {
     /// Messages that can be processed now, in order.
     pub(super) ready: Vec<(PeerId, Message)>,
     /// Verifications to ask for next (the peer's next queued messages).
-    pub(super) verify: Vec<(VerifyId, Signed)>,
+    pub(super) verify: Vec<(VerifyId, PeerId, Signed)>,
     /// Messages refused.
     pub(super) refused: Vec<Refused>,
 }
@@ -261,7 +261,7 @@ impl Admission {
                 if let State::Queued(signed) = std::mem::replace(&mut w.state, State::Verifying(id))
                 {
                     self.asked.insert(id, peer);
-                    out.verify.push((id, signed));
+                    out.verify.push((id, peer, signed));
                     verifying += 1;
                 }
             }

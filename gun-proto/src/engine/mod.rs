@@ -170,8 +170,8 @@ impl Engine {
                         format_args!("message {}: {}", r.id, r.why),
                     );
                 }
-                for (id, signed) in done.verify {
-                    self.outputs.push_back(Output::Verify { id, signed });
+                for (id, peer, signed) in done.verify {
+                    self.outputs.push_back(Output::Verify { id, peer, signed });
                 }
                 for (peer, msg) in done.ready {
                     self.on_message(peer, msg);
@@ -401,7 +401,7 @@ impl Engine {
         match self.admission.arrived(peer, msg, json, signed) {
             admission::Verdict::Admit(msg) => self.on_message(peer, msg),
             admission::Verdict::Verify(id, signed) => {
-                self.outputs.push_back(Output::Verify { id, signed });
+                self.outputs.push_back(Output::Verify { id, peer, signed });
             }
             admission::Verdict::Wait => {}
             admission::Verdict::Refuse(why) => self.refused(peer, Refusal::Auth, why),

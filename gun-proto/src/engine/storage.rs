@@ -11,6 +11,9 @@ use crate::graph::{Graph, Prop};
 use crate::ids::{PeerId, ReadId, ReqId, WriteId};
 use crate::store::{StoreError, StoreQuery, WriteFailure};
 
+/// Jobs of one peer waiting on the store past which its socket is not read.
+const BACKLOG: usize = 64;
+
 /// Whether the souls a job needs are in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Loaded {
@@ -224,12 +227,13 @@ impl Storage {
         jobs
     }
 
-    /// Whether `peer` has half its share of parked jobs or more: time to
-    /// stop reading it.
+    /// Whether `peer` has enough waiting on the store to stop reading it:
+    /// [`BACKLOG`] jobs, or a scan (a lex read, costlier than many gets).
+    /// Its next frame then waits for the next turn, so that one peer's
+    /// reads cannot fill a turn's drain.
     pub(super) fn backlogged(&self, peer: PeerId) -> bool {
-        self.parked_by
-            .get(&peer)
-            .is_some_and(|n| *n * 2 >= self.max_parked_per_peer)
+        self.parked_by.get(&peer).is_some_and(|n| *n >= BACKLOG)
+            || self.parked_other.iter().any(|j| j.peer() == Some(peer))
     }
 
     /// The store answered read `id`.

@@ -242,6 +242,9 @@ pub enum Output {
     Verify {
         /// Echo this back.
         id: VerifyId,
+        /// Whose message it is: a driver shares its checking between
+        /// peers, so that one peer's signatures cannot take it all.
+        peer: PeerId,
         /// The message's body and signatures.
         signed: Signed,
     },

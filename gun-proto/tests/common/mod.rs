@@ -86,7 +86,7 @@ pub fn drive(
                 e.handle_input(now, Input::StoreWritten { id, result })
                     .expect("write");
             }
-            Output::Verify { id, signed } => {
+            Output::Verify { id, signed, .. } => {
                 let result = gun_proto::auth::verify(&signed);
                 e.handle_input(now, Input::Verified { id, result })
                     .expect("verified");
