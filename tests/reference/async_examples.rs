@@ -362,6 +362,9 @@ pub(super) async fn relay_server(env: &Env) -> Result<(), Box<dyn std::error::Er
     )
     .await?;
     assert!(client.wait_for_connection(5000).await);
+    // The relay counts the client once its own side has taken the
+    // connection, which may be a moment after the client's.
+    assert!(gun.wait_for_connection(5000).await);
     assert!(gun.is_connected().await);
     client.shutdown().await?;
     gun.shutdown().await?;
