@@ -34,7 +34,7 @@ stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 if [ "${1:-}" = soak ]; then
-  start soak --max-connections 20000
+  start soak --max-connections 20000 ${GUN_SOAK_FLAGS:-}
   echo "== soak: 1,000 clients, ${2:-10} minutes (puts, gets, subscriptions, reconnects, hostile frames)"
   "$TOOL" soak --url "ws://127.0.0.1:$PORT/gun" --pid "$PID" --clients 1000 --minutes "${2:-10}"
   stop

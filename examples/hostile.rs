@@ -203,48 +203,67 @@ async fn honest(url: String, stop: Arc<AtomicBool>) -> (Vec<f64>, u64) {
 /// An attack: runs until `stop`, bounded besides in what it sends.
 type Attack = fn(String, Arc<AtomicBool>) -> tokio::task::JoinHandle<()>;
 
+/// Sends `frame(i)` for `i` in `1..=max` from `from` until `stop`, reading
+/// what comes back for up to `read` after each (a client that reads, if
+/// slowly).
+async fn flood(
+    url: &str,
+    from: IpAddr,
+    stop: &AtomicBool,
+    max: u64,
+    read: Duration,
+    frame: impl Fn(u64) -> String,
+) {
+    let Some(mut ws) = connect_from(url, from).await else {
+        return;
+    };
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) && i < max {
+        i += 1;
+        if ws.send(Message::text(frame(i))).await.is_err() {
+            break;
+        }
+        while let Ok(Some(_)) = tokio::time::timeout(read, ws.next()).await {}
+    }
+}
+
+/// A batch frame of `n` messages.
+fn batch(n: u64, msg: impl Fn(u64) -> String) -> String {
+    format!("[{}]", (0..n).map(msg).collect::<Vec<_>>().join(","))
+}
+
+/// A get subscribing to `soul`, by a client that then reads everything.
+async fn subscriber_of(url: &str, from: IpAddr, soul: &str) -> Option<tokio::task::JoinHandle<()>> {
+    let mut ws = connect_from(url, from).await?;
+    let get = json!({"#": format!("sub-{from}"), "get": {"#": soul}});
+    ws.send(Message::text(get.to_string())).await.ok()?;
+    Some(tokio::spawn(async move {
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(1), ws.next()).await {}
+    }))
+}
+
+const US: Duration = Duration::from_micros(100);
+
 fn attacks() -> Vec<(&'static str, Attack)> {
     vec![
         ("malformed frames", |url, stop| {
             tokio::spawn(async move {
-                let Some(mut ws) = connect_from(&url, source(10, 0)).await else {
-                    return;
-                };
-                let junk = [
-                    "{bad",
-                    "null",
-                    r#"{"put":{"s":5}}"#,
-                    r#"[1,2,3]"#,
-                    &"[".repeat(5000),
-                ];
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) && i < 200_000 {
-                    if ws
-                        .send(Message::text(junk[i % junk.len()].to_owned()))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    i += 1;
-                    if i % 64 == 0 {
-                        let _ = tokio::time::timeout(Duration::from_millis(1), ws.next()).await;
-                    }
-                }
+                let junk = ["{bad", "null", r#"{"put":{"s":5}}"#, r#"[1,2,3]"#];
+                let deep = "[".repeat(5000);
+                flood(&url, source(10, 0), &stop, 200_000, Duration::ZERO, |i| {
+                    junk.get(i as usize % 5)
+                        .map_or(deep.clone(), |j| (*j).to_owned())
+                })
+                .await;
             })
         }),
         (
             "signature flood (8 bogus signatures per message)",
             |url, stop| {
                 tokio::spawn(async move {
-                    let Some(mut ws) = connect_from(&url, source(11, 0)).await else {
-                        return;
-                    };
                     let signer = gun_proto::auth::Signer::from_seed(&[9u8; 32]).expect("key");
                     let wrong = signer.sign(b"another body");
-                    let mut i = 0u64;
-                    while !stop.load(Ordering::Relaxed) && i < 100_000 {
-                        i += 1;
+                    flood(&url, source(11, 0), &stop, 100_000, US, |i| {
                         let mut body = serde_json::Map::new();
                         body.insert(
                             "put".into(),
@@ -254,165 +273,96 @@ fn attacks() -> Vec<(&'static str, Attack)> {
                         let mut m = Value::Object(body);
                         m["#"] = json!(id);
                         m["sigs"] = json!(vec![wrong.clone(); 8]);
-                        if ws.send(Message::text(m.to_string())).await.is_err() {
-                            break;
-                        }
-                        let _ = tokio::time::timeout(Duration::from_micros(100), ws.next()).await;
-                    }
+                        m.to_string()
+                    })
+                    .await;
                 })
             },
         ),
         ("lex scans of every soul", |url, stop| {
             tokio::spawn(async move {
-                let Some(mut ws) = connect_from(&url, source(12, 0)).await else {
-                    return;
-                };
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) && i < 100_000 {
-                    i += 1;
-                    let get = json!({"#": format!("scan{i}"), "get": {"#": {"*": ""}}}).to_string();
-                    if ws.send(Message::text(get)).await.is_err() {
-                        break;
-                    }
-                    // Reads its answers (a scanner that reads, not a slow reader).
-                    while let Ok(Some(_)) =
-                        tokio::time::timeout(Duration::from_micros(200), ws.next()).await
-                    {
-                    }
-                }
+                flood(
+                    &url,
+                    source(12, 0),
+                    &stop,
+                    100_000,
+                    Duration::from_micros(200),
+                    |i| json!({"#": format!("scan{i}"), "get": {"#": {"*": ""}}}).to_string(),
+                )
+                .await;
             })
         }),
         ("gets for missing souls", |url, stop| {
             tokio::spawn(async move {
-                let Some(mut ws) = connect_from(&url, source(13, 0)).await else {
-                    return;
-                };
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) && i < 2_000 {
-                    i += 1;
-                    let batch: Vec<String> = (0..100)
-                        .map(|j| json!({"#": format!("m{i}_{j}"), "get": {"#": format!("missing/{i}/{j}")}}).to_string())
-                        .collect();
-                    if ws
-                        .send(Message::text(format!("[{}]", batch.join(","))))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    while let Ok(Some(_)) =
-                        tokio::time::timeout(Duration::from_micros(100), ws.next()).await
-                    {
-                    }
-                }
+                flood(&url, source(13, 0), &stop, 2_000, US, |i| {
+                    batch(100, |j| {
+                        json!({"#": format!("m{i}_{j}"), "get": {"#": format!("missing/{i}/{j}")}})
+                            .to_string()
+                    })
+                })
+                .await;
             })
         }),
         ("puts dated an hour ahead", |url, stop| {
             tokio::spawn(async move {
-                let Some(mut ws) = connect_from(&url, source(14, 0)).await else {
-                    return;
-                };
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) && i < 2_000 {
-                    i += 1;
+                flood(&url, source(14, 0), &stop, 2_000, US, |i| {
                     let hour = now_ms() + 3_600_000.0;
-                    let batch: Vec<String> = (0..100)
-                        .map(|j| {
-                            put(
-                                &format!("f{i}_{j}"),
-                                &format!("future/{i}/{j}"),
-                                "k",
-                                &json!(1),
-                                hour,
-                            )
-                        })
-                        .collect();
-                    if ws
-                        .send(Message::text(format!("[{}]", batch.join(","))))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    while let Ok(Some(_)) =
-                        tokio::time::timeout(Duration::from_micros(100), ws.next()).await
-                    {
-                    }
-                }
+                    batch(100, |j| {
+                        put(
+                            &format!("f{i}_{j}"),
+                            &format!("future/{i}/{j}"),
+                            "k",
+                            &json!(1),
+                            hour,
+                        )
+                    })
+                })
+                .await;
             })
         }),
         ("a writer past its message rate", |url, stop| {
             tokio::spawn(async move {
-                let Some(mut ws) = connect_from(&url, source(15, 0)).await else {
-                    return;
-                };
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) && i < 2_000 {
-                    i += 1;
-                    let batch: Vec<String> = (0..500)
-                        .map(|j| {
-                            put(
-                                &format!("r{i}_{j}"),
-                                "flood/rate",
-                                &format!("k{j}"),
-                                &json!(i),
-                                now_ms(),
-                            )
-                        })
-                        .collect();
-                    if ws
-                        .send(Message::text(format!("[{}]", batch.join(","))))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    while let Ok(Some(_)) =
-                        tokio::time::timeout(Duration::from_micros(100), ws.next()).await
-                    {
-                    }
-                }
+                flood(&url, source(15, 0), &stop, 2_000, US, |i| {
+                    batch(500, |j| {
+                        put(
+                            &format!("r{i}_{j}"),
+                            "flood/rate",
+                            &format!("k{j}"),
+                            &json!(i),
+                            now_ms(),
+                        )
+                    })
+                })
+                .await;
             })
         }),
         ("a 1 MiB `><` to 20 subscribers", |url, stop| {
             tokio::spawn(async move {
                 let mut subs = Vec::new();
                 for s in 0..20 {
-                    if let Some(mut ws) = connect_from(&url, source(16, s)).await {
-                        let _ = ws
-                            .send(Message::text(
-                                json!({"#": format!("s{s}"), "get": {"#": "amp"}}).to_string(),
-                            ))
-                            .await;
-                        subs.push(tokio::spawn(async move {
-                            while let Ok(Some(_)) =
-                                tokio::time::timeout(Duration::from_secs(1), ws.next()).await
-                            {
-                            }
-                        }));
-                    }
+                    subs.extend(subscriber_of(&url, source(16, s), "amp").await);
                 }
-                let Some(mut ws) = connect_from(&url, source(16, 100)).await else {
-                    return;
-                };
                 let seen = "x".repeat(1 << 20);
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) && i < 1_000 {
-                    i += 1;
-                    let mut m: Value = serde_json::from_str(&put(
-                        &format!("a{i}"),
-                        "amp",
-                        "k",
-                        &json!(i),
-                        now_ms(),
-                    ))
-                    .expect("json");
-                    m["><"] = json!(seen);
-                    if ws.send(Message::text(m.to_string())).await.is_err() {
-                        break;
-                    }
-                    let _ = tokio::time::timeout(Duration::from_millis(5), ws.next()).await;
-                }
+                flood(
+                    &url,
+                    source(16, 100),
+                    &stop,
+                    1_000,
+                    Duration::from_millis(5),
+                    |i| {
+                        let mut m: Value = serde_json::from_str(&put(
+                            &format!("a{i}"),
+                            "amp",
+                            "k",
+                            &json!(i),
+                            now_ms(),
+                        ))
+                        .expect("json");
+                        m["><"] = json!(seen);
+                        m.to_string()
+                    },
+                )
+                .await;
                 for s in subs {
                     s.abort();
                 }
@@ -425,41 +375,21 @@ fn attacks() -> Vec<(&'static str, Attack)> {
                     let Some(mut slow) = connect_from(&url, source(17, 0)).await else {
                         return;
                     };
-                    let _ = slow
-                        .send(Message::text(
-                            json!({"#": "slow", "get": {"#": "burst"}}).to_string(),
-                        ))
-                        .await;
-                    let Some(mut ws) = connect_from(&url, source(17, 1)).await else {
-                        return;
-                    };
+                    let get = json!({"#": "slow", "get": {"#": "burst"}}).to_string();
+                    let _ = slow.send(Message::text(get)).await;
                     let value = json!("v".repeat(2000));
-                    let mut i = 0;
-                    while !stop.load(Ordering::Relaxed) && i < 2_000 {
-                        i += 1;
-                        let batch: Vec<String> = (0..50)
-                            .map(|j| {
-                                put(
-                                    &format!("b{i}_{j}"),
-                                    "burst",
-                                    &format!("k{j}"),
-                                    &value,
-                                    now_ms(),
-                                )
-                            })
-                            .collect();
-                        if ws
-                            .send(Message::text(format!("[{}]", batch.join(","))))
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                        while let Ok(Some(_)) =
-                            tokio::time::timeout(Duration::from_micros(100), ws.next()).await
-                        {
-                        }
-                    }
+                    flood(&url, source(17, 1), &stop, 2_000, US, |i| {
+                        batch(50, |j| {
+                            put(
+                                &format!("b{i}_{j}"),
+                                "burst",
+                                &format!("k{j}"),
+                                &value,
+                                now_ms(),
+                            )
+                        })
+                    })
+                    .await;
                     drop(slow);
                 })
             },
@@ -469,11 +399,8 @@ fn attacks() -> Vec<(&'static str, Attack)> {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) && i < 20_000 {
                     if let Some(mut ws) = connect_from(&url, source(18, i % 200)).await {
-                        let _ = ws
-                            .send(Message::text(
-                                json!({"#": format!("c{i}"), "get": {"#": "churn"}}).to_string(),
-                            ))
-                            .await;
+                        let get = json!({"#": format!("c{i}"), "get": {"#": "churn"}}).to_string();
+                        let _ = ws.send(Message::text(get)).await;
                     }
                     i += 1;
                 }
@@ -743,8 +670,13 @@ struct Tally {
     errors: AtomicU64,
 }
 
+/// Keys each soak client writes, over and over (the data stays bounded, so
+/// memory should flatten once every key exists).
+const SOAK_KEYS: u64 = 40;
+
 async fn soak_client(url: String, c: usize, until: Instant, tally: Arc<Tally>) {
     let mut n = 0u64;
+    let mut state = 0.0f64;
     let soul = format!("soak/{}", c % 500);
     while Instant::now() < until {
         let Some(mut ws) = connect_from(&url, source(22, c)).await else {
@@ -777,7 +709,15 @@ async fn soak_client(url: String, c: usize, until: Instant, tally: Arc<Tally>) {
                 }
                 _ => {
                     tally.puts.fetch_add(1, Ordering::Relaxed);
-                    put(&id, &soul, &format!("c{c}n{n}"), &json!(n), now_ms())
+                    // Strictly increasing states: a later write always wins.
+                    state = now_ms().max(state + 0.001);
+                    put(
+                        &id,
+                        &soul,
+                        &format!("c{c}k{}", n % SOAK_KEYS),
+                        &json!(n),
+                        state,
+                    )
                 }
             };
             if ws.send(Message::text(text)).await.is_err() {
@@ -790,12 +730,16 @@ async fn soak_client(url: String, c: usize, until: Instant, tally: Arc<Tally>) {
                 if let Message::Text(t) = msg
                     && messages(t.as_str()).iter().any(|m| m["@"] == id.as_str())
                 {
-                    if wants_ack {
-                        tally.acked.lock().expect("lock").push((
-                            soul.clone(),
-                            format!("c{c}n{n}"),
-                            n,
-                        ));
+                    let ok = messages(t.as_str())
+                        .iter()
+                        .any(|m| m["@"] == id.as_str() && m["ok"] == json!(true));
+                    if wants_ack && ok {
+                        let key = format!("c{c}k{}", n % SOAK_KEYS);
+                        tally
+                            .acked
+                            .lock()
+                            .expect("lock")
+                            .push((soul.clone(), key, n));
                     }
                     break;
                 }
@@ -860,9 +804,11 @@ async fn soak(url: String, pid: u32, clients: usize, minutes: f64) {
                 break;
             }
         }
+        // The value a key holds is its last acked write, or a later one
+        // (sent, its ack not waited for).
         lost += acked
             .iter()
-            .filter(|(sl, k, v)| *sl == soul && node[k] != json!(v))
+            .filter(|(sl, k, v)| *sl == soul && node[k].as_u64().is_none_or(|got| got < *v))
             .count();
     }
     println!(

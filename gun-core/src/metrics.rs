@@ -37,6 +37,35 @@ impl Dropped {
             Self::FrameTooBig => "frame_too_big",
         }
     }
+
+    /// The WebSocket close code and reason sent to the peer.
+    pub fn close_frame(self) -> (u16, &'static str) {
+        match self {
+            Self::SlowReader => (1008, "slow reader: too much waiting to be sent"),
+            Self::Memory => (1013, "relay memory full: try again later"),
+            Self::Idle => (1001, "idle: nothing received for the idle timeout"),
+            Self::FrameTooBig => (1009, "frame over the relay's limit"),
+        }
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Self::SlowReader => 1,
+            Self::Memory => 2,
+            Self::Idle => 3,
+            Self::FrameTooBig => 4,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Self::SlowReader),
+            2 => Some(Self::Memory),
+            3 => Some(Self::Idle),
+            4 => Some(Self::FrameTooBig),
+            _ => None,
+        }
+    }
 }
 
 /// The counters and gauges of one instance.

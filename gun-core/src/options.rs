@@ -108,6 +108,10 @@ pub struct Quotas {
     /// Messages a second a peer may send (a second's worth banked); past
     /// it the peer is throttled. 0: no limit.
     pub max_msgs_per_sec: f64,
+    /// Bytes a second a peer may send (a second's worth banked, a frame
+    /// over it taken and paid for later); past it the peer is throttled.
+    /// 0: no limit.
+    pub max_bytes_per_sec: f64,
     /// Most souls one peer may subscribe to (by getting them).
     pub max_subscriptions: usize,
     /// Most signatures (`sigs` entries) one message may carry.
@@ -117,7 +121,8 @@ pub struct Quotas {
     /// messages wait while other peers' are checked.
     pub verify_share: f64,
     /// The lex scan budget: most properties one reply to a lex get carries,
-    /// and the page of whole nodes one soul scan reads from the store.
+    /// and the page one soul scan reads from the store (at most a quarter
+    /// of `max_frame_bytes` of keys and values, either way).
     pub scan_page: usize,
     /// Bytes of a peer's frames that may wait for the driver; past it the
     /// peer's socket is not read until they are through (TCP pushes back).
@@ -147,6 +152,7 @@ impl Default for Quotas {
             max_key_bytes: 2048,
             max_id_bytes: 256,
             max_msgs_per_sec: 10_000.0,
+            max_bytes_per_sec: f64::from(8u32 << 20),
             max_subscriptions: 10_000,
             max_sigs: 8,
             verify_share: 0.25,
@@ -171,6 +177,8 @@ impl Quotas {
         cfg.max_subs_per_peer = self.max_subscriptions;
         cfg.max_sigs = self.max_sigs;
         cfg.max_reply_props = self.scan_page;
+        // A reply must fit well within what peers take as a frame.
+        cfg.max_reply_bytes = (self.max_frame_bytes / 4).max(64 << 10);
     }
 }
 

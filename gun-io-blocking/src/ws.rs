@@ -141,6 +141,15 @@ fn run_connection(
     let mut blocked = false;
     'conn: loop {
         if conn.killed() {
+            // Dropped for a reason: say so, if the socket takes it.
+            if let Some(why) = conn.dropped_for() {
+                let (code, reason) = why.close_frame();
+                let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
+                    code: code.into(),
+                    reason: reason.into(),
+                }));
+                let _ = ws.flush();
+            }
             break;
         }
         let mut wrote = false;
@@ -187,11 +196,11 @@ fn run_connection(
         }
         if conn.quiet_for() > idle {
             debug!(peer = ?conn.peer(), "idle: closing");
-            conn.ended_for(Dropped::Idle);
-            break;
+            conn.close_for(Dropped::Idle);
+            continue;
         }
         if !conn.may_read() {
-            conn.wait_readable(POLL);
+            conn.wait_readable(conn.throttled_for().map_or(POLL, |t| t.min(POLL)));
             continue;
         }
         match ws.read() {
@@ -211,8 +220,7 @@ fn run_connection(
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
             Err(tungstenite::Error::Capacity(e)) => {
                 debug!(peer = ?conn.peer(), error = %e, "frame over the limit: closing");
-                conn.ended_for(Dropped::FrameTooBig);
-                break;
+                conn.close_for(Dropped::FrameTooBig);
             }
             Err(e) => {
                 debug!(peer = ?conn.peer(), error = %e, "connection ended");

@@ -309,12 +309,16 @@ const CASES: &[Case] = &[
                     .count();
                 seen += fast.read_for(Duration::from_millis(5)).len();
             }
-            acked += w
-                .read_for(Duration::from_millis(500))
-                .iter()
-                .filter(|m| m["ok"] == json!(true))
-                .count();
-            seen += fast.read_for(Duration::from_millis(500)).len();
+            // The writer is throttled to its byte rate: its acks keep coming.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while acked < 1000 && Instant::now() < deadline {
+                acked += w
+                    .read_for(Duration::from_millis(100))
+                    .iter()
+                    .filter(|m| m["ok"] == json!(true))
+                    .count();
+                seen += fast.read_for(Duration::from_millis(5)).len();
+            }
             assert_eq!(acked, 1000, "the writer's acks stopped");
             assert!(seen > 0, "the reading subscriber got nothing");
             assert!(
@@ -331,17 +335,25 @@ const CASES: &[Case] = &[
             let mut slow = Raw::connect(p, HOSTILE).expect("connect");
             slow.send_json(&json!({"#": fresh_id("s"), "get": {"#": "h/slow2"}}));
             slow.read_for(Duration::from_millis(100));
-            let mut w = Raw::connect(p, HOSTILE).expect("connect");
+            // Four writers (each within its byte rate) fill the slow
+            // reader's queue before its idle timeout could close it.
             let value = json!("w".repeat(60_000));
-            for i in 0..400 {
-                w.send_json(&put(
-                    &fresh_id("s2"),
-                    "h/slow2",
-                    &format!("k{i}"),
-                    &value,
-                    now_ms(),
-                ));
-                w.read_for(Duration::from_millis(1));
+            let writers: Vec<_> = (0..4)
+                .map(|w| {
+                    let value = value.clone();
+                    std::thread::spawn(move || {
+                        let mut c = Raw::connect(p, HOSTILE).expect("connect");
+                        for i in 0..100 {
+                            let key = format!("w{w}k{i}");
+                            c.send_json(&put(&fresh_id("s2"), "h/slow2", &key, &value, now_ms()));
+                            c.read_for(Duration::from_millis(1));
+                        }
+                        c.read_for(Duration::from_millis(500));
+                    })
+                })
+                .collect();
+            for w in writers {
+                let _ = w.join();
             }
             let deadline = Instant::now() + Duration::from_secs(2);
             while metric(p, r#"gun_peers_dropped_total{reason="slow_reader"}"#) <= before {
@@ -444,6 +456,41 @@ const CASES: &[Case] = &[
             }
             let _ = s.shutdown(Shutdown::Both);
             assert!(closed, "an idle connection was kept");
+            vec![]
+        },
+    ),
+    ("slowloris: an idle client is told why it is closed", |p| {
+        let mut c = Raw::connect(p, HOSTILE).expect("connect");
+        // Not reading: the relay's pings go unanswered.
+        std::thread::sleep(Duration::from_secs(4));
+        let close = c.close_frame(Duration::from_secs(3));
+        assert!(
+            close
+                .as_ref()
+                .is_some_and(|(code, why)| *code == 1001 && why.contains("idle")),
+            "{close:?}"
+        );
+        vec![]
+    }),
+    (
+        "floods: bytes past the peer's byte rate are throttled, not refused",
+        |p| {
+            let mut c = Raw::connect(p, HOSTILE).expect("connect");
+            let value = json!("b".repeat(700_000));
+            let began = Instant::now();
+            let ids: Vec<String> = (0..30).map(|_| fresh_id("bytes")).collect();
+            for (i, id) in ids.iter().enumerate() {
+                c.send_json(&put(id, "h/bytes", &format!("k{i}"), &value, now_ms()));
+            }
+            for id in &ids {
+                c.wait_for(Duration::from_secs(10), |m| acks(m, id))
+                    .expect("every put acked");
+            }
+            // 21 MB at 8 MiB/s (a second's worth banked): over a second.
+            assert!(
+                began.elapsed() >= Duration::from_millis(1200),
+                "not throttled"
+            );
             vec![]
         },
     ),

@@ -6,20 +6,31 @@
 
 use std::sync::Arc;
 
-use crate::graph::Graph;
+use crate::graph::{Graph, Prop};
 use crate::lex::Lex;
 
-/// What to read: nodes whose soul matches `soul` (whole nodes).
+/// What to read: the nodes whose soul matches `soul`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreQuery {
     /// The souls wanted: exact, or a prefix/range.
     pub soul: Lex,
-    /// A page bound for scans: the store stops before the node that would
-    /// take the answer past this many properties (the first node always
-    /// comes whole). `None`: everything that matches. The engine bounds
-    /// every scan a peer can ask for, so that one get cannot read the whole
-    /// store on the driver's thread.
-    pub max_props: Option<usize>,
+    /// A scan's page: the store stops before the property that would take
+    /// the answer past it, so the last node of the answer may be cut short.
+    /// `None`: everything that matches, whole nodes. The engine bounds every
+    /// scan a peer can ask for, so that one get cannot read the whole store
+    /// (or one huge node) on the driver's thread; it never takes a scan's
+    /// answer for whole nodes.
+    pub page: Option<Page>,
+}
+
+/// The bounds of a scan's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Most properties.
+    pub props: usize,
+    /// Most bytes of keys and values (strings count their length, other
+    /// values 8).
+    pub bytes: usize,
 }
 
 impl StoreQuery {
@@ -27,23 +38,41 @@ impl StoreQuery {
     pub fn soul(soul: impl Into<String>) -> Self {
         Self {
             soul: Lex::exact(soul),
-            max_props: None,
+            page: None,
         }
     }
 
-    /// The nodes whose souls `lex` selects, at most `max_props` properties
-    /// (whole nodes) when given.
-    pub fn scan(lex: Lex, max_props: Option<usize>) -> Self {
-        Self {
-            soul: lex,
-            max_props,
-        }
+    /// The nodes whose souls `lex` selects, within `page` when given.
+    pub fn scan(lex: Lex, page: Option<Page>) -> Self {
+        Self { soul: lex, page }
     }
 
-    /// Whether a scan that has `taken` properties so far has room for a
-    /// node of `len` more.
-    pub fn room_for(&self, taken: usize, len: usize) -> bool {
-        taken == 0 || self.max_props.is_none_or(|max| taken + len <= max)
+    /// What a store counts the answer against while it reads.
+    pub fn counter(&self) -> PageCounter {
+        PageCounter { left: self.page }
+    }
+}
+
+/// What is left of a scan's page while a store reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct PageCounter {
+    left: Option<Page>,
+}
+
+impl PageCounter {
+    /// Counts `key`'s property in; `false` when it does not fit (stop).
+    pub fn take(&mut self, key: &str, prop: &Prop) -> bool {
+        let Some(left) = &mut self.left else {
+            return true;
+        };
+        let bytes = key.len() + prop.value.text_len();
+        if left.props == 0 || left.bytes < bytes {
+            left.props = 0;
+            return false;
+        }
+        left.props -= 1;
+        left.bytes -= bytes;
+        true
     }
 }
 
@@ -234,7 +263,7 @@ impl Store for MemoryStore {
             return Ok(out);
         }
         let start = query.soul.lower_bound().unwrap_or("");
-        let mut taken = 0;
+        let mut page = query.counter();
         for (soul, n) in self.graph.with_prefix("").skip_while(|(s, _)| *s < start) {
             if let Some(p) = &query.soul.prefix
                 && soul > p.as_str()
@@ -242,12 +271,14 @@ impl Store for MemoryStore {
             {
                 break;
             }
-            if query.soul.matches(soul) {
-                if !query.room_for(taken, n.len()) {
-                    break;
+            if !query.soul.matches(soul) {
+                continue;
+            }
+            for (key, p) in n.iter() {
+                if !page.take(key, p) {
+                    return Ok(out);
                 }
-                taken += n.len();
-                out.insert_node(soul.to_owned(), n.clone());
+                out.insert(soul, key, p.value.clone(), p.state);
             }
         }
         Ok(out)
@@ -289,8 +320,22 @@ mod tests {
             .read(&StoreQuery::scan(prefix.clone(), None))
             .expect("read");
         assert_eq!(pre.souls().collect::<Vec<_>>(), ["a/1", "a/2"]);
-        let page = s.read(&StoreQuery::scan(prefix, Some(1))).expect("read");
+        let one = Page {
+            props: 1,
+            bytes: 100,
+        };
+        let page = s
+            .read(&StoreQuery::scan(prefix.clone(), Some(one)))
+            .expect("read");
         assert_eq!(page.souls().collect::<Vec<_>>(), ["a/1"], "one page");
+        let few_bytes = Page {
+            props: 10,
+            bytes: 2,
+        };
+        let page = s
+            .read(&StoreQuery::scan(prefix, Some(few_bytes)))
+            .expect("read");
+        assert!(page.is_empty(), "a property over the bytes left");
     }
 
     /// Refuses any part that touches a soul starting with `bad`.

@@ -37,6 +37,15 @@ pub enum InvalidValue {
 }
 
 impl Value {
+    /// About how many bytes the value takes (a string its length, a link
+    /// its soul's, anything else 8): what pages and budgets count.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Self::String(s) | Self::Link(s) => s.len(),
+            _ => 8,
+        }
+    }
+
     /// A number value, refusing NaN and ±Infinity.
     pub fn number(n: f64) -> Result<Self, InvalidValue> {
         if n.is_finite() {

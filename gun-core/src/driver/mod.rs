@@ -210,7 +210,7 @@ impl Driver {
             queued = link.queued(),
             "dropping peer"
         );
-        link.kill();
+        link.kill(why);
         for data in self.inflow.take(peer) {
             link.handled(data.len());
         }

@@ -100,17 +100,19 @@ impl Store for FileStore {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
-        let mut taken = 0;
+        let mut page = query.counter();
         for path in files {
             let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
             let g = super::parse_graph(&bytes, &path.display().to_string())?;
             for (soul, node) in g.iter() {
-                if query.soul.matches(soul) {
-                    if !query.room_for(taken, node.len()) {
+                if !query.soul.matches(soul) {
+                    continue;
+                }
+                for (key, p) in node.iter() {
+                    if !page.take(key, p) {
                         return Ok(out);
                     }
-                    taken += node.len();
-                    out.insert_node(soul.to_owned(), node.clone());
+                    out.insert(soul, key, p.value.clone(), p.state);
                 }
             }
         }

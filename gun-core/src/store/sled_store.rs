@@ -127,14 +127,12 @@ impl SledStore {
         Ok(())
     }
 
-    /// Reads the nodes under `prefix` that `query` selects, whole nodes,
-    /// stopping before the one that would pass the query's page bound.
+    /// Reads the nodes under `prefix` that `query` selects, up to its page.
     fn scan(&self, prefix: &[u8], query: &StoreQuery, out: &mut Graph) -> Result<(), StoreError> {
-        let mut taken = 0;
-        let mut node: Option<(String, Graph)> = None;
+        let mut page = query.counter();
         for item in self.nodes.scan_prefix(prefix) {
             let (k, v) = item.map_err(sled_err)?;
-            let Some((soul, prop)) = key::decode(&k) else {
+            let Some((soul, key)) = key::decode(&k) else {
                 return Err(StoreError::new(format!(
                     "corrupt store key {:?}",
                     String::from_utf8_lossy(&k)
@@ -143,41 +141,22 @@ impl SledStore {
             if !query.soul.matches(&soul) {
                 continue;
             }
-            if node.as_ref().is_some_and(|(s, _)| *s != soul)
-                && let Some((_, whole)) = node.take()
-                && !take_node(query, &mut taken, whole, out)
-            {
-                return Ok(());
-            }
-            let (_, part) = node.get_or_insert_with(|| (soul.clone(), Graph::new()));
-            let what = format!("entry {soul}.{prop}");
+            let what = format!("entry {soul}.{key}");
             let leaf: serde_json::Value = serde_json::from_slice(&v)
                 .map_err(|e| StoreError::with_source(format!("corrupt {what}: {e}"), e))?;
             let state = leaf.get(">").and_then(serde_json::Value::as_f64);
             let value = leaf.get(":").map(gun_proto::Value::from_json);
-            match (state, value) {
-                (Some(state), Some(Ok(value))) => part.insert(&soul, &prop, value, state),
-                _ => return Err(StoreError::new(format!("corrupt {what}"))),
+            let (Some(state), Some(Ok(value))) = (state, value) else {
+                return Err(StoreError::new(format!("corrupt {what}")));
+            };
+            let prop = gun_proto::Prop { value, state };
+            if !page.take(&key, &prop) {
+                break;
             }
-        }
-        if let Some((_, whole)) = node {
-            take_node(query, &mut taken, whole, out);
+            out.insert(&soul, &key, prop.value, prop.state);
         }
         Ok(())
     }
-}
-
-/// Adds a whole node to a scan's answer if the page has room for it.
-fn take_node(query: &StoreQuery, taken: &mut usize, node: Graph, out: &mut Graph) -> bool {
-    let len = node.prop_count();
-    if !query.room_for(*taken, len) {
-        return false;
-    }
-    *taken += len;
-    for (soul, n) in node.iter() {
-        out.insert_node(soul.to_owned(), n.clone());
-    }
-    true
 }
 
 impl Store for SledStore {
@@ -219,7 +198,7 @@ mod tests {
     use gun_proto::Value;
     use gun_proto::lex::Lex;
 
-    fn prefix(p: &str, max: Option<usize>) -> StoreQuery {
+    fn prefix(p: &str, max: Option<gun_proto::store::Page>) -> StoreQuery {
         let lex = Lex {
             prefix: Some(p.into()),
             ..Lex::default()
@@ -251,12 +230,12 @@ mod tests {
         );
         let pre = s.read(&prefix("a", None)).expect("read");
         assert_eq!(pre.souls().collect::<Vec<_>>(), ["a", "ab"]);
-        let page = s.read(&prefix("", Some(2))).expect("read");
-        assert_eq!(
-            page.souls().collect::<Vec<_>>(),
-            ["a", "ab"],
-            "a page of whole nodes"
-        );
+        let two = gun_proto::store::Page {
+            props: 2,
+            bytes: 1000,
+        };
+        let page = s.read(&prefix("", Some(two))).expect("read");
+        assert_eq!(page.prop_count(), 2, "a page");
     }
 
     #[test]

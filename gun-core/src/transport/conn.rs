@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -72,10 +72,21 @@ struct Flow {
     outbound: AtomicUsize,
     /// Dropped by the driver: stop now.
     killed: AtomicBool,
+    /// Why it was dropped (a [`Dropped`] code, 0: it was not).
+    why: AtomicU8,
     /// When it last sent anything (ms since the transport's start).
     heard: AtomicU64,
     /// Wakes the reader (room for frames, resumed, killed).
     wake: Event,
+    /// Its byte rate: bytes it may still send now (below zero: it waits).
+    bytes: Mutex<ByteRate>,
+}
+
+/// A token bucket of bytes, a second's worth banked.
+#[derive(Debug)]
+struct ByteRate {
+    left: f64,
+    at: Instant,
 }
 
 /// Totals over all connections, and the connection slots.
@@ -184,8 +195,13 @@ impl Transport {
             paused: AtomicBool::new(false),
             outbound: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
+            why: AtomicU8::new(0),
             heard: AtomicU64::new(self.shared.ms()),
             wake: Event::new(),
+            bytes: Mutex::new(ByteRate {
+                left: self.shared.quotas.max_bytes_per_sec,
+                at: Instant::now(),
+            }),
         });
         let (tx, rx) = async_channel::unbounded();
         let link = Link {
@@ -244,6 +260,13 @@ impl Conn {
             return false;
         }
         let len = data.len();
+        if self.quotas().max_bytes_per_sec > 0.0 {
+            self.flow
+                .bytes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .left -= len as f64;
+        }
         self.flow.inbound.fetch_add(len, Ordering::AcqRel);
         self.transport
             .shared
@@ -281,6 +304,25 @@ impl Conn {
         !self.flow.paused.load(Ordering::Acquire)
             && (mine == 0 || mine < q.max_inbound_per_peer)
             && totals.inbound.load(Ordering::Acquire) < q.max_queued_bytes / 8
+            && self.throttled_for().is_none()
+    }
+
+    /// How long the peer must wait before it is within its byte rate again
+    /// (`None`: it is).
+    pub fn throttled_for(&self) -> Option<Duration> {
+        let per_sec = self.quotas().max_bytes_per_sec;
+        if per_sec <= 0.0 {
+            return None;
+        }
+        let mut rate = self
+            .flow
+            .bytes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        rate.left = (rate.left + now.duration_since(rate.at).as_secs_f64() * per_sec).min(per_sec);
+        rate.at = now;
+        (rate.left < 0.0).then(|| Duration::from_secs_f64(-rate.left / per_sec))
     }
 
     /// Resolves once the driver dropped this peer.
@@ -372,15 +414,25 @@ impl Conn {
         self.flow.wake.notify(usize::MAX);
     }
 
+    /// Ends the connection for `why` (counted): its writer sends a close
+    /// frame saying so, if the socket takes it, and stops.
+    pub fn close_for(&self, why: Dropped) {
+        self.transport.shared.metrics.drop_peer(why);
+        let _ = self
+            .flow
+            .why
+            .compare_exchange(0, why.code(), Ordering::AcqRel, Ordering::Acquire);
+        self.finish();
+    }
+
+    /// Why the connection was dropped, when it was (for its close frame).
+    pub fn dropped_for(&self) -> Option<Dropped> {
+        Dropped::from_code(self.flow.why.load(Ordering::Acquire))
+    }
+
     /// Whether the driver dropped this peer: stop reading and writing now.
     pub fn killed(&self) -> bool {
         self.flow.killed.load(Ordering::Acquire)
-    }
-
-    /// Tells the driver the connection ended for `why` (a metric), before
-    /// it is dropped.
-    pub fn ended_for(&self, why: Dropped) {
-        self.transport.shared.metrics.drop_peer(why);
     }
 
     /// Whether the instance is stopping.
@@ -492,8 +544,13 @@ impl Link {
         let _ = self.tx.try_send(Out::Close);
     }
 
-    /// Drops the peer now: nothing more is read or sent.
-    pub(crate) fn kill(&self) {
+    /// Drops the peer now for `why`: nothing more is read or sent (but a
+    /// close frame saying why, if the socket takes it).
+    pub(crate) fn kill(&self, why: Dropped) {
+        let _ = self
+            .flow
+            .why
+            .compare_exchange(0, why.code(), Ordering::AcqRel, Ordering::Acquire);
         self.flow.killed.store(true, Ordering::Release);
         self.flow.wake.notify(usize::MAX);
         self.tx.close();

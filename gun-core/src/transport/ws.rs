@@ -15,7 +15,7 @@ use futures_util::future::{Either, select};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tracing::{debug, info};
 use tungstenite::Message;
-use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 use super::url::PeerUrl;
 use super::{Admitted, Conn, Dropped, Out, Role, Transport, net};
@@ -100,7 +100,11 @@ pub async fn run_connection<W, R>(
     let idle = conn.quotas().idle_timeout;
     loop {
         if !conn.may_read() {
-            let _ = select(Box::pin(conn.readable()), rt.sleep(STOP_CHECK)).await;
+            // Woken by room for its frames; its byte rate refills with time.
+            let wait = conn
+                .throttled_for()
+                .map_or(STOP_CHECK, |t| t.min(STOP_CHECK));
+            let _ = select(Box::pin(conn.readable()), rt.sleep(wait)).await;
             if conn.killed() || conn.stopping() {
                 break;
             }
@@ -124,7 +128,7 @@ pub async fn run_connection<W, R>(
                 Some(Ok(_)) => conn.heard(),
                 Some(Err(tungstenite::Error::Capacity(e))) => {
                     debug!(?peer, error = %e, "frame over the limit: closing");
-                    conn.ended_for(Dropped::FrameTooBig);
+                    conn.close_for(Dropped::FrameTooBig);
                     break;
                 }
                 Some(Err(e)) => {
@@ -138,7 +142,7 @@ pub async fn run_connection<W, R>(
                 }
                 if conn.quiet_for() > idle {
                     debug!(?peer, "idle: closing");
-                    conn.ended_for(Dropped::Idle);
+                    conn.close_for(Dropped::Idle);
                     break;
                 }
             }
@@ -210,6 +214,19 @@ where
             }
             _ => break,
         }
+    }
+    // Dropped for a reason: say so, if the socket takes it at once.
+    if let Some(why) = conn.dropped_for() {
+        let (code, reason) = why.close_frame();
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        let _ = select(
+            sink.send(Message::Close(Some(frame))),
+            rt.sleep(Duration::from_millis(100)),
+        )
+        .await;
     }
     drop(done);
 }

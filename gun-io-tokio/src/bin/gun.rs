@@ -96,6 +96,9 @@ struct QuotaArgs {
     /// Messages a second a peer may send (a second's worth banked); past it the peer is throttled. 0: no limit.
     #[arg(long, env = "GUN_MAX_MSGS_PER_SEC", default_value_t = Quotas::default().max_msgs_per_sec)]
     max_msgs_per_sec: f64,
+    /// Bytes a second a peer may send (a second's worth banked); past it the peer is throttled. 0: no limit.
+    #[arg(long, env = "GUN_MAX_BYTES_PER_SEC", default_value_t = Quotas::default().max_bytes_per_sec)]
+    max_bytes_per_sec: f64,
     /// Most souls a peer may subscribe to.
     #[arg(long, env = "GUN_MAX_SUBSCRIPTIONS", default_value_t = Quotas::default().max_subscriptions)]
     max_subscriptions: usize,
@@ -139,6 +142,7 @@ impl QuotaArgs {
             max_key_bytes: self.max_key_bytes,
             max_id_bytes: self.max_id_bytes,
             max_msgs_per_sec: self.max_msgs_per_sec.max(0.0),
+            max_bytes_per_sec: self.max_bytes_per_sec.max(0.0),
             max_subscriptions: self.max_subscriptions,
             max_sigs: self.max_sigs,
             verify_share: self.verify_share,

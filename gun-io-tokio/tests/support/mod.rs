@@ -197,6 +197,39 @@ impl Raw {
         }
     }
 
+    /// The close frame the relay sent (its code and reason), read off the
+    /// raw socket (a WebSocket client that has not answered pings would
+    /// fail writing its pongs before it reports the close), within `d`.
+    pub fn close_frame(&mut self, d: Duration) -> Option<(u16, String)> {
+        let tcp = self.ws.get_mut();
+        tcp.set_read_timeout(Some(d)).ok()?;
+        let mut bytes = Vec::new();
+        let _ = tcp.read_to_end(&mut bytes);
+        // Server frames are unmasked: FIN|opcode, length, payload.
+        let mut at = 0;
+        while at + 2 <= bytes.len() {
+            let opcode = bytes[at] & 0x0f;
+            let (len, head) = match bytes[at + 1] & 0x7f {
+                126 => (
+                    usize::from(u16::from_be_bytes([
+                        *bytes.get(at + 2)?,
+                        *bytes.get(at + 3)?,
+                    ])),
+                    4,
+                ),
+                127 => return None,
+                n => (usize::from(n), 2),
+            };
+            let payload = bytes.get(at + head..at + head + len)?;
+            if opcode == 0x8 {
+                let code = u16::from_be_bytes([*payload.first()?, *payload.get(1)?]);
+                return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
+            }
+            at += head + len;
+        }
+        None
+    }
+
     /// Whether the relay closed this connection (reads until it does, up to `d`).
     pub fn closed_within(&mut self, d: Duration) -> bool {
         let deadline = Instant::now() + d;

@@ -12,7 +12,7 @@ use super::timers::Timer;
 use super::{Engine, Message, Refusal, Role};
 use crate::graph::Graph;
 use crate::ids::PeerId;
-use crate::store::StoreQuery;
+use crate::store::{Page, StoreQuery};
 use crate::value::Value;
 use crate::wire::Get;
 
@@ -46,16 +46,28 @@ impl Engine {
                 let why = "a subscription past its limit";
                 self.refused(job.peer, Refusal::Subscriptions, why);
             }
-        } else if self.storage.enabled() {
+        }
+        let mut scanned = None;
+        if get.soul.as_exact().is_none() && self.storage.enabled() {
             match job.read {
                 None => {
                     // One bounded page: a scan never reads the whole store.
-                    let query = StoreQuery::scan(get.soul.clone(), Some(self.cfg.max_reply_props));
+                    let page = Page {
+                        props: self.cfg.max_reply_props,
+                        bytes: self.cfg.max_reply_bytes,
+                    };
+                    let query = StoreQuery::scan(get.soul.clone(), Some(page));
                     job.read = Some(self.storage.read(query, &mut self.outputs));
                     return Some((Job::PeerGet(job), None));
                 }
                 Some(id) if self.storage.is_reading(id) => return Some((Job::PeerGet(job), None)),
-                Some(_) => {}
+                Some(id) => match self.storage.take_scan(id) {
+                    Some(Err(e)) => {
+                        self.refuse(Job::PeerGet(job), "storage read failed", e);
+                        return None;
+                    }
+                    found => scanned = found.and_then(Result::ok),
+                },
             }
         }
         let GetJob {
@@ -64,7 +76,10 @@ impl Engine {
             upstream,
             ..
         } = job;
-        let answer = self.answer(&get);
+        let answer = match scanned {
+            Some(found) => self.answer_scan(&get, found),
+            None => self.answer(&get),
+        };
         let get_id = msg.id.clone().unwrap_or_default();
         if answer.is_empty() && !upstream.is_empty() {
             // Not found here, but asked upstream: say so only once they all
@@ -94,10 +109,36 @@ impl Engine {
         None
     }
 
+    /// A scan's page for a get, each property as memory holds it when
+    /// memory has a newer state, within the reply's budget.
+    fn answer_scan(&self, get: &Get, found: Graph) -> Graph {
+        let mut out = Graph::new();
+        let mut budget = self.budget(get);
+        for (soul, key, p) in found.props() {
+            let p = match self.graph.prop(soul, key) {
+                Some(mine) if mine.state > p.state => mine,
+                _ => p,
+            };
+            if !budget.take(key, &p.value) {
+                break;
+            }
+            out.insert(soul, key, p.value.clone(), p.state);
+        }
+        out
+    }
+
+    fn budget(&self, get: &Get) -> Budget {
+        Budget::new(
+            get.budget,
+            self.cfg.max_reply_props,
+            self.cfg.max_reply_bytes,
+        )
+    }
+
     /// What the local graph holds for a get.
     fn answer(&self, get: &Get) -> Graph {
         let mut out = Graph::new();
-        let mut budget = Budget::new(get.budget, self.cfg.max_reply_props);
+        let mut budget = self.budget(get);
         if let Some(soul) = get.soul.as_exact() {
             let Some(node) = self.graph.node(soul) else {
                 return out;
@@ -123,7 +164,7 @@ impl Engine {
                         items.reverse();
                     }
                     for (k, p) in items {
-                        if !budget.take(&p.value) {
+                        if !budget.take(k, &p.value) {
                             break;
                         }
                         out.insert(soul, k, p.value.clone(), p.state);
@@ -140,7 +181,7 @@ impl Engine {
                 continue;
             }
             for (k, p) in node.iter() {
-                if !budget.take(&p.value) {
+                if !budget.take(k, &p.value) {
                     break 'souls;
                 }
                 out.insert(soul, k, p.value.clone(), p.state);
@@ -223,22 +264,26 @@ impl Engine {
     }
 }
 
-/// Gun.js's reply budget (`%`): strings count their length, other values 9.
+/// Gun.js's reply budget (`%`): strings count their length, other values
+/// 9; and ours: at most so many properties and bytes.
 struct Budget {
     left: Option<f64>,
     props: usize,
+    bytes: usize,
 }
 
 impl Budget {
-    fn new(budget: Option<f64>, max_props: usize) -> Self {
+    fn new(budget: Option<f64>, max_props: usize, max_bytes: usize) -> Self {
         Self {
             left: budget,
             props: max_props,
+            bytes: max_bytes,
         }
     }
 
-    fn take(&mut self, v: &Value) -> bool {
-        if self.props == 0 {
+    fn take(&mut self, key: &str, v: &Value) -> bool {
+        let bytes = key.len() + v.text_len();
+        if self.props == 0 || self.bytes < bytes {
             return false;
         }
         if let Some(left) = &mut self.left {
@@ -251,6 +296,7 @@ impl Budget {
             };
         }
         self.props -= 1;
+        self.bytes -= bytes;
         true
     }
 }

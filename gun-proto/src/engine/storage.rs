@@ -91,6 +91,8 @@ pub(super) struct Storage {
     failed: HashMap<String, StoreError>,
     reading: HashSet<String>,
     reads: BTreeMap<ReadId, StoreQuery>,
+    /// Scans answered, kept for the gets that asked.
+    scanned: HashMap<ReadId, Result<Graph, StoreError>>,
     next_read: u64,
     next_write: u64,
     /// Jobs waiting for a soul's read, by that soul.
@@ -125,6 +127,7 @@ impl Storage {
             failed: HashMap::new(),
             reading: HashSet::new(),
             reads: BTreeMap::new(),
+            scanned: HashMap::new(),
             next_read: 0,
             next_write: 0,
             parked: HashMap::new(),
@@ -179,6 +182,11 @@ impl Storage {
         self.reads.insert(id, query.clone());
         out.push_back(Output::StoreRead { id, query });
         id
+    }
+
+    /// The answer to scan `id`, once it came.
+    pub(super) fn take_scan(&mut self, id: ReadId) -> Option<Result<Graph, StoreError>> {
+        self.scanned.remove(&id)
     }
 
     /// Whether the read `id` is still in flight.
@@ -236,13 +244,22 @@ impl Storage {
             || self.parked_other.iter().any(|j| j.peer() == Some(peer))
     }
 
-    /// The store answered read `id`.
+    /// The store answered read `id`. A scan's answer (a page, perhaps
+    /// cutting a node short) is kept for the get that asked, not taken into
+    /// memory.
     pub(super) fn read_done(
         &mut self,
         id: ReadId,
         result: Result<Graph, StoreError>,
     ) -> Result<ReadDone, Error> {
         let query = self.reads.remove(&id).ok_or(Error::UnknownRead(id))?;
+        if query.page.is_some() {
+            self.scanned.insert(id, result);
+            return Ok(ReadDone {
+                found: None,
+                affected: Vec::new(),
+            });
+        }
         let exact = query.soul.as_exact().map(str::to_owned);
         if let Some(s) = &exact {
             self.reading.remove(s);

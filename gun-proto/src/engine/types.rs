@@ -448,8 +448,11 @@ pub struct Config {
     pub max_outbox: usize,
     /// The lex scan budget: most properties a reply to a lex get may carry
     /// (when no `%` limits it less), and the page a soul scan reads from
-    /// the store, whole nodes, on the driver's thread.
+    /// the store on the driver's thread.
     pub max_reply_props: usize,
+    /// Most bytes of keys and values a reply to a lex get (or a scan's
+    /// page) carries.
+    pub max_reply_bytes: usize,
     /// Fixed drift added to states, in ms (Gun.js's `state.drift`).
     pub clock_drift: f64,
 }
@@ -487,6 +490,7 @@ impl Config {
             max_parked_per_peer: 2_000,
             max_cached_souls: 0,
             max_reply_props: 1_000,
+            max_reply_bytes: 2 << 20,
             max_outbox: 100_000,
             clock_drift: 0.0,
         }
