@@ -233,6 +233,7 @@ impl From<gun_proto::PutFailure> for GunError {
     fn from(e: gun_proto::PutFailure) -> Self {
         match e {
             gun_proto::PutFailure::Store(s) => s.into(),
+            gun_proto::PutFailure::Refused(why) => Self::Crypto(why),
             other => Self::Network(other.to_string()),
         }
     }

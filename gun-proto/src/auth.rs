@@ -55,6 +55,10 @@ pub enum AuthError {
     /// A signer is not among the trusted keys.
     #[error("signer {0} is not trusted")]
     Untrusted(String),
+    /// A SEA signature of the message's data does not verify (Gun.js's
+    /// words: `Unverified data.`, `Certificate verification fail.`).
+    #[error("{0}")]
+    Unverified(&'static str),
 }
 
 /// A signing key pair.

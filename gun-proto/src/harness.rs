@@ -21,7 +21,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::auth;
 use crate::graph::Graph;
 use crate::ids::{PeerId, WriteId};
 use crate::store::{MemoryStore, Store};
@@ -162,12 +161,13 @@ impl Node {
                         self.answer(now, Input::StoreWritten { id, result });
                     }
                 }
-                Output::Verify { id, signed, .. } => {
+                Output::Verify { id, check, .. } => {
                     self.verified += 1;
+                    // SEA signatures always; the mesh's one in `verify_every`.
                     let result = if self.verified.is_multiple_of(self.verify_every.max(1)) {
-                        auth::verify(&signed)
+                        check.verify()
                     } else {
-                        Ok(())
+                        check.verify_sea()
                     };
                     self.answer(now, Input::Verified { id, result });
                 }

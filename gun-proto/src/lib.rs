@@ -30,9 +30,10 @@
 //!             let result = gun_proto::store::commit(&mut store, &batch);
 //!             engine.handle_input(now, Input::StoreWritten { id, result })?;
 //!         }
-//!         Output::Verify { id, signed, .. } => {
-//!             // A driver may batch these (auth::verify_batch, CSPRNG weights).
-//!             let result = gun_proto::auth::verify(&signed);
+//!         Output::Verify { id, check, .. } => {
+//!             // A driver may batch these (auth::verify_batch, CSPRNG weights)
+//!             // and move them off its thread.
+//!             let result = check.verify();
 //!             engine.handle_input(now, Input::Verified { id, result })?;
 //!         }
 //!         Output::Event(event) => { /* deliver to the application */ }
@@ -62,14 +63,16 @@ pub mod harness;
 mod ids;
 mod jstext;
 pub mod lex;
+#[cfg(feature = "sea")]
+pub mod sea;
 pub mod state;
 pub mod store;
 pub mod value;
 pub mod wire;
 
 pub use engine::{
-    Call, Config, Engine, Error, Event, Input, Now, Output, Path, Predicate, PutFailure, Refusal,
-    Role, Stats,
+    Call, Check, Config, Engine, Error, Event, Input, Now, Output, Path, Predicate, PutFailure,
+    Refusal, Role, SeaProof, Stats,
 };
 pub use graph::{Graph, Node, Prop};
 pub use ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};

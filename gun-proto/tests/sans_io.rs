@@ -57,8 +57,15 @@ fn dependencies_are_pure() {
         .next()
         .expect("section");
     // blst is built with `no-threads` (checked below); sha2 is a pure hash;
-    // serde is the single-pass decoder's visitor traits.
+    // serde is the single-pass decoder's visitor traits; the SEA crates are
+    // pure computation (p256 without its getrandom feature, aes-gcm without
+    // its OsRng; ring's verification only: randomness comes from callers).
     let allowed = [
+        "p256",
+        "ring",
+        "aes-gcm",
+        "pbkdf2",
+        "base64",
         "serde",
         "serde_json",
         "ryu-js",

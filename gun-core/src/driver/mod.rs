@@ -489,7 +489,7 @@ impl Driver {
                         .observe(began.elapsed().as_secs_f64());
                     let _ = self.input(Input::StoreWritten { id, result });
                 }
-                Output::Verify { id, peer, signed } => checks.push((id, peer, signed)),
+                Output::Verify { id, peer, check } => checks.push((id, peer, check)),
                 Output::Event(ev) => self.event(ev),
             }
             // A peer that does not read what it is sent is dropped.

@@ -1,7 +1,8 @@
 //! Signature checks the engine asks for ([`gun_proto::Output::Verify`]),
 //! done on a thread of their own, so that the driver goes on with messages
 //! that need none: a batch at a time, with weights from the OS's CSPRNG,
-//! and one by one only when the batch fails (to find the bad ones).
+//! and one by one only when the batch fails (to find the bad ones). SEA
+//! signatures (ECDSA, which has no batch form) are verified one by one.
 //!
 //! Peers share the thread: each batch takes the next check of each peer in
 //! turn, and a peer that has used its share of the thread's time (a token
@@ -13,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use gun_proto::auth::{self, AuthError, Signed};
-use gun_proto::{PeerId, VerifyId};
+use gun_proto::{Check, PeerId, VerifyId};
 use tracing::warn;
 
 use super::command::Inbox;
 
 /// Checks to make, with whose messages they are.
-pub(crate) type Checks = Vec<(VerifyId, PeerId, Signed)>;
+pub(crate) type Checks = Vec<(VerifyId, PeerId, Check)>;
 
 /// Most checks in one batch.
 const BATCH: usize = 64;
@@ -56,7 +57,7 @@ struct Share {
 
 /// Checks waiting, per peer, served in turn within each peer's share.
 struct Fair {
-    queues: HashMap<PeerId, VecDeque<(VerifyId, Signed)>>,
+    queues: HashMap<PeerId, VecDeque<(VerifyId, Check)>>,
     turn: VecDeque<PeerId>,
     shares: HashMap<PeerId, Share>,
     share: f64,
@@ -98,8 +99,7 @@ impl Fair {
                 continue;
             }
             let began = Instant::now();
-            let checks: Vec<(VerifyId, Signed)> =
-                batch.iter().map(|(id, _, s)| (*id, s.clone())).collect();
+            let checks: Vec<(VerifyId, &Check)> = batch.iter().map(|(id, _, c)| (*id, c)).collect();
             let results = verify_all(&checks);
             self.charge(&batch, began.elapsed().as_secs_f64());
             if inbox.send(Inbox::Verified(results)).is_err() {
@@ -109,7 +109,7 @@ impl Fair {
     }
 
     /// The next check of each peer in turn that has time left, up to a batch.
-    fn take_batch(&mut self) -> Vec<(VerifyId, PeerId, Signed)> {
+    fn take_batch(&mut self) -> Vec<(VerifyId, PeerId, Check)> {
         let now = Instant::now();
         let mut batch = Vec::new();
         let mut looked = 0;
@@ -151,35 +151,43 @@ impl Fair {
     }
 
     /// A batch took `secs`: each peer pays for its signatures in it.
-    fn charge(&mut self, batch: &[(VerifyId, PeerId, Signed)], secs: f64) {
-        let sigs: usize = batch.iter().map(|(_, _, s)| s.entries.len().max(1)).sum();
-        for (_, peer, s) in batch {
+    fn charge(&mut self, batch: &[(VerifyId, PeerId, Check)], secs: f64) {
+        let sigs: usize = batch.iter().map(|(_, _, c)| c.weight().max(1)).sum();
+        for (_, peer, c) in batch {
             if let Some(share) = self.shares.get_mut(peer) {
-                share.left -= secs * s.entries.len().max(1) as f64 / sigs.max(1) as f64;
+                share.left -= secs * c.weight().max(1) as f64 / sigs.max(1) as f64;
             }
         }
     }
 }
 
-/// Verifies every request; the result for each, in order.
+/// Verifies every request; the result for each, in order. The signed
+/// mesh's signatures of all of them are checked in one batch (one by one
+/// when it fails); each request's SEA signatures after its mesh ones pass.
 pub(crate) fn verify_all(
-    requests: &[(VerifyId, Signed)],
+    requests: &[(VerifyId, &Check)],
 ) -> Vec<(VerifyId, Result<(), AuthError>)> {
-    if requests.len() > 1 {
-        let sigs: usize = requests.iter().map(|(_, s)| s.entries.len()).sum();
+    let signed: Vec<&Signed> = requests
+        .iter()
+        .filter_map(|(_, c)| c.mesh.as_ref())
+        .collect();
+    let mut batch_ok = signed.is_empty();
+    if signed.len() > 1 {
+        let sigs: usize = signed.iter().map(|s| s.entries.len()).sum();
         let mut random = vec![0u8; 8 * sigs];
         match getrandom::fill(&mut random) {
-            Ok(()) => {
-                let all: Vec<&Signed> = requests.iter().map(|(_, s)| s).collect();
-                if auth::verify_batch(&all, &random) {
-                    return requests.iter().map(|(id, _)| (*id, Ok(()))).collect();
-                }
-            }
+            Ok(()) => batch_ok = auth::verify_batch(&signed, &random),
             Err(e) => warn!(error = %e, "no OS randomness: verifying one by one"),
         }
     }
     requests
         .iter()
-        .map(|(id, s)| (*id, auth::verify(s)))
+        .map(|(id, c)| {
+            let mesh = match &c.mesh {
+                Some(s) if !batch_ok => auth::verify(s),
+                _ => Ok(()),
+            };
+            (*id, mesh.and_then(|()| c.verify_sea()))
+        })
         .collect()
 }

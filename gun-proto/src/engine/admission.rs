@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 
 use tracing::debug;
 
-use super::Message;
+use super::{Check, Message};
 use crate::auth::{self, AuthError, Signed, TrustPolicy};
 use crate::ids::{PeerId, VerifyId};
 
@@ -38,7 +38,7 @@ pub(super) enum Verdict {
     /// Process it.
     Admit(Message),
     /// Have its signatures verified; it waits.
-    Verify(VerifyId, Signed),
+    Verify(VerifyId, Check),
     /// Nothing more: it waits behind others.
     Wait,
     /// Refused, for this reason.
@@ -57,7 +57,7 @@ struct Waiting {
 enum State {
     /// Signed; its verification not asked for yet (the peer has its share
     /// of verifications under way).
-    Queued(Signed),
+    Queued(Check),
     Verifying(VerifyId),
     Verified,
     Refused,
@@ -70,6 +70,8 @@ pub(super) struct Refused {
     pub(super) peer: PeerId,
     pub(super) id: String,
     pub(super) why: String,
+    /// A put whose data failed (SEA): answered with `why` as its `err`.
+    pub(super) answer: bool,
 }
 
 /// What a verification's answer brings.
@@ -78,7 +80,7 @@ pub(super) struct Verified {
     /// Messages that can be processed now, in order.
     pub(super) ready: Vec<(PeerId, Message)>,
     /// Verifications to ask for next (the peer's next queued messages).
-    pub(super) verify: Vec<(VerifyId, PeerId, Signed)>,
+    pub(super) verify: Vec<(VerifyId, PeerId, Check)>,
     /// Messages refused.
     pub(super) refused: Vec<Refused>,
 }
@@ -156,15 +158,17 @@ impl Admission {
         }
     }
 
-    /// A message from `peer` that passed [`Admission::check`], with its
-    /// signatures when it has them.
+    /// A message from `peer` that passed [`Admission::check`], with the
+    /// signatures to verify before it is processed (its own, and those its
+    /// data stands on).
     pub(super) fn arrived(
         &mut self,
         peer: PeerId,
         msg: Message,
         json: Option<serde_json::Value>,
-        signed: Option<Signed>,
+        check: Check,
     ) -> Verdict {
+        let signed = (!check.is_empty()).then_some(check);
         // The common case, nothing waiting from this peer: no queue at all.
         if signed.is_none() && !self.waiting.contains_key(&peer) {
             return match self.passes(&msg, json.as_ref()) {
@@ -227,10 +231,12 @@ impl Admission {
             w.state = match result {
                 Ok(()) => State::Verified,
                 Err(why) => {
+                    let sea = matches!(why, AuthError::Unverified(_));
                     out.refused.push(Refused {
                         peer,
                         id: w.msg.id.clone().unwrap_or_default(),
                         why: why.to_string(),
+                        answer: sea && w.msg.ack.is_none() && w.msg.put.is_some(),
                     });
                     State::Refused
                 }

@@ -5,6 +5,7 @@
 use super::jobs::{Job, OwnWrite};
 use super::own::Answer;
 use super::queries::Kind;
+use super::spaces;
 use super::storage::{Loaded, Waiter};
 use super::timers::Timer;
 use super::{Call, Engine, Error, Event, Message, Path, PutFailure, Refusal};
@@ -21,8 +22,21 @@ impl Engine {
             Call::Put { req, path, data } => {
                 self.check_put(req, &path, &data)?;
                 let state = self.state();
-                self.start_write(req, path, data, state);
+                self.start_write(req, path, data, state, None);
             }
+            #[cfg(feature = "sea")]
+            Call::PutCertified {
+                req,
+                path,
+                data,
+                cert,
+            } => {
+                self.check_put(req, &path, &data)?;
+                let state = self.state();
+                self.start_write(req, path, data, state, Some(cert));
+            }
+            #[cfg(feature = "sea")]
+            Call::User(pair) => self.set_user(pair.map(|p| *p)),
             Call::PutAt {
                 req,
                 path,
@@ -33,7 +47,7 @@ impl Engine {
                     return Err(Error::BadState(state.to_string()));
                 }
                 self.check_put(req, &path, &data)?;
-                self.start_write(req, path, data, state);
+                self.start_write(req, path, data, state, None);
             }
             Call::Set { req, path, data } => {
                 check_path(&path)?;
@@ -44,7 +58,10 @@ impl Engine {
                         None => {
                             match o.get("_").and_then(|m| m.get("#")).and_then(|s| s.as_str()) {
                                 Some(s) if !s.is_empty() => s.to_owned(),
-                                _ => set_soul(&mut self.rng, state),
+                                _ => {
+                                    let id = set_soul(&mut self.rng, state);
+                                    self.item_soul(&path.soul, id)
+                                }
                             }
                         }
                     },
@@ -61,7 +78,7 @@ impl Engine {
                 let path = path.get(key.clone());
                 self.check_put(req, &path, &data)?;
                 self.emit(Event::SetSoul { req, soul: key });
-                self.start_write(req, path, data, state);
+                self.start_write(req, path, data, state, None);
             }
             Call::Once { req, path, wait } => self.start_once(req, path, None, wait)?,
             Call::OnceKeys {
@@ -104,7 +121,14 @@ impl Engine {
         Ok(())
     }
 
-    fn start_write(&mut self, req: ReqId, path: Path, data: serde_json::Value, state: f64) {
+    fn start_write(
+        &mut self,
+        req: ReqId,
+        path: Path,
+        data: serde_json::Value,
+        state: f64,
+        cert: Option<String>,
+    ) {
         self.own.start(req);
         let timeout = self.cfg.put_timeout;
         self.set_timer(timeout, Timer::PutTimeout(req));
@@ -113,12 +137,13 @@ impl Engine {
             path,
             data,
             state,
+            cert,
         }));
     }
 
     /// Does one of our writes if the souls on its path are in memory.
     pub(super) fn try_write(&mut self, write: OwnWrite) -> Option<(Job, Option<String>)> {
-        let diff = match self.write_diff(&write) {
+        let mut diff = match self.write_diff(&write) {
             Ok(d) => d,
             Err(Needs::Soul(soul)) => return Some((Job::Write(write), Some(soul))),
             Err(Needs::Nothing(e)) => {
@@ -133,6 +158,19 @@ impl Engine {
                 return None;
             }
             Loaded::Yes => {}
+        }
+        // A user's space: signed by our user, and held to the rules as
+        // anyone's write is.
+        let sealed = self
+            .seal_own(&mut diff, write.cert.as_deref())
+            .and_then(|()| {
+                self.alias_taken(&diff)
+                    .map_or(Ok(()), |why| Err(why.to_owned()))
+            });
+        if let Err(why) = sealed {
+            self.synced(write.req, Err(PutFailure::Refused(why.clone())));
+            self.settled(write.req, Err(PutFailure::Refused(why)));
+            return None;
         }
         let waiter = self.storage.enabled().then_some(Waiter::Own(write.req));
         let _ = self.merge(&diff, waiter);
@@ -169,8 +207,12 @@ impl Engine {
         };
         for k in hops {
             self.need(&cur)?;
-            match self.graph.prop(&cur, k).and_then(|p| p.value.as_link()) {
-                Some(l) => cur = l.to_owned(),
+            match self
+                .graph
+                .prop(&cur, k)
+                .and_then(|p| spaces::link(&cur, &p.value))
+            {
+                Some(l) => cur = l,
                 None => {
                     let child = format!("{cur}/{k}");
                     diff.insert(&cur, k, Value::Link(child.clone()), write.state);
@@ -309,11 +351,7 @@ impl Engine {
 /// The link already at `(soul, key)` in `graph`, for nested objects to
 /// reuse the soul they link to.
 fn links(graph: &Graph) -> impl Fn(&str, &str) -> Option<String> + '_ {
-    |s, k| {
-        graph
-            .prop(s, k)
-            .and_then(|p| p.value.as_link().map(str::to_owned))
-    }
+    |s, k| graph.prop(s, k).and_then(|p| spaces::link(s, &p.value))
 }
 
 /// What a write waits for, or why it cannot be made.

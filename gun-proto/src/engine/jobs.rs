@@ -57,4 +57,6 @@ pub(super) struct OwnWrite {
     pub(super) path: Path,
     pub(super) data: serde_json::Value,
     pub(super) state: f64,
+    /// A certificate for a write into another user's space (SEA).
+    pub(super) cert: Option<String>,
 }

@@ -48,18 +48,6 @@ impl Engine {
         }
     }
 
-    /// Answers message `id` of `peer` with an error.
-    fn nack(&mut self, peer: PeerId, id: Option<String>, why: &str) {
-        let reply_id = self.new_id();
-        let reply = Message {
-            id: Some(reply_id),
-            ack: id,
-            err: Some(why.to_owned()),
-            ..Message::default()
-        };
-        self.send(peer, &reply);
-    }
-
     /// Does a job if its souls are in memory; else gives it back with the
     /// soul it waits for (`None`: any read).
     fn try_job(&mut self, job: Job) -> Option<(Job, Option<String>)> {
@@ -138,6 +126,11 @@ impl Engine {
         let Some(diff) = msg.put.take() else { return };
         let id = msg.id.clone().unwrap_or_default();
         let serves = self.mesh.role(peer) == Some(Role::Accepted);
+        if serves && let Some(why) = self.alias_taken(&diff) {
+            self.refused(peer, Refusal::Sea, format_args!("message {id}: {why}"));
+            self.nack(peer, msg.id, why);
+            return;
+        }
         let merged = self.graph.merge(self.now.unix_ms, &diff);
         // Ack what we serve once written: also a put that lost entirely, since
         // what it wrote is superseded by what is stored. A put with properties

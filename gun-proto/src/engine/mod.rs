@@ -29,6 +29,7 @@ mod queries;
 mod reading;
 mod serving;
 mod signing;
+mod spaces;
 mod stats;
 mod storage;
 mod timers;
@@ -47,7 +48,9 @@ pub use admission::Predicate;
 use jobs::Job;
 pub use stats::{Refusal, Stats};
 use timers::{Timer, Timers};
-pub use types::{Call, Config, Error, Event, Input, Now, Output, Path, PutFailure, Role};
+pub use types::{
+    Call, Check, Config, Error, Event, Input, Now, Output, Path, PutFailure, Role, SeaProof,
+};
 
 /// One Gun peer: graph, mesh, queries and listeners, with no I/O.
 ///
@@ -76,6 +79,9 @@ pub struct Engine {
     /// Whether the whole store was read and sent upstream since start.
     repaired: bool,
     stats: Stats,
+    /// Our user (SEA): its writes into its space are signed.
+    #[cfg(feature = "sea")]
+    user: Option<crate::sea::Pair>,
 }
 
 impl Engine {
@@ -104,6 +110,8 @@ impl Engine {
             timers: Timers::default(),
             outputs: VecDeque::new(),
             repaired: false,
+            #[cfg(feature = "sea")]
+            user: None,
             cfg,
         }
     }
@@ -164,14 +172,18 @@ impl Engine {
             Input::Verified { id, result } => {
                 let done = self.admission.verified(id, result);
                 for r in done.refused {
-                    self.refused(
-                        r.peer,
-                        Refusal::Auth,
-                        format_args!("message {}: {}", r.id, r.why),
-                    );
+                    let why = if r.answer {
+                        Refusal::Sea
+                    } else {
+                        Refusal::Auth
+                    };
+                    self.refused(r.peer, why, format_args!("message {}: {}", r.id, r.why));
+                    if r.answer {
+                        self.nack(r.peer, Some(r.id), &r.why);
+                    }
                 }
-                for (id, peer, signed) in done.verify {
-                    self.outputs.push_back(Output::Verify { id, peer, signed });
+                for (id, peer, check) in done.verify {
+                    self.outputs.push_back(Output::Verify { id, peer, check });
                 }
                 for (peer, msg) in done.ready {
                     self.on_message(peer, msg);
@@ -398,13 +410,48 @@ impl Engine {
             let id = msg.id.filter(|i| i.len() <= self.cfg.limits.max_id_bytes);
             return self.refuse_message(peer, id, &e);
         }
-        match self.admission.arrived(peer, msg, json, signed) {
+        let mut msg = msg;
+        let sea = match self.data_in(&mut msg, signed.is_some()) {
+            Ok(sea) => sea,
+            Err(why) => {
+                let id = msg.id.clone().unwrap_or_default();
+                let id: String = id.chars().take(mesh::MAX_LABEL).collect();
+                self.refused(peer, Refusal::Sea, format_args!("message {id}: {why}"));
+                if msg.ack.is_none() {
+                    self.nack(peer, msg.id, why);
+                }
+                return;
+            }
+        };
+        let check = Check { mesh: signed, sea };
+        match self.admission.arrived(peer, msg, json, check) {
             admission::Verdict::Admit(msg) => self.on_message(peer, msg),
-            admission::Verdict::Verify(id, signed) => {
-                self.outputs.push_back(Output::Verify { id, peer, signed });
+            admission::Verdict::Verify(id, check) => {
+                self.outputs.push_back(Output::Verify { id, peer, check });
             }
             admission::Verdict::Wait => {}
             admission::Verdict::Refuse(why) => self.refused(peer, Refusal::Auth, why),
+        }
+    }
+
+    /// The protected spaces' rules on a message's data ([`spaces`]): the
+    /// signatures it stands on, or why it is refused. Expired values are
+    /// dropped from it (a reply left with none is a reply without data); a
+    /// message of the signed mesh is taken whole or not at all, its bytes
+    /// being what was signed.
+    fn data_in(&self, msg: &mut Message, signed: bool) -> Result<Vec<SeaProof>, &'static str> {
+        let Some(put) = &mut msg.put else {
+            return Ok(Vec::new());
+        };
+        let before = put.prop_count();
+        match self.check_spaces(put) {
+            Ok(_) if signed && put.prop_count() != before => Err(spaces::EXPIRED),
+            Ok(proofs) => Ok(proofs),
+            Err(why) if msg.ack.is_some() && why == spaces::EXPIRED && !signed => {
+                msg.put = None;
+                Ok(Vec::new())
+            }
+            Err(why) => Err(why),
         }
     }
 
@@ -517,6 +564,18 @@ impl Engine {
         // A reply: its id routes nothing, so it is not remembered.
         let id = msg.id.as_deref().filter(|_| msg.ack.is_none());
         self.mesh.send(peer, text, id, self.now.mono);
+    }
+
+    /// Answers message `id` of `peer` with an error.
+    fn nack(&mut self, peer: PeerId, id: Option<String>, why: &str) {
+        let reply_id = self.new_id();
+        let reply = Message {
+            id: Some(reply_id),
+            ack: id,
+            err: Some(why.to_owned()),
+            ..Message::default()
+        };
+        self.send(peer, &reply);
     }
 
     /// Answers get `get_id` with "nothing here".

@@ -10,6 +10,7 @@ use tracing::debug;
 use super::calls::check_path;
 use super::jobs::Job;
 use super::queries::{Kind, Listener, Once, OutGet, Waiting};
+use super::spaces;
 use super::storage::Loaded;
 use super::timers::Timer;
 use super::{Engine, Error, Event, Message, Path, Refusal};
@@ -183,10 +184,14 @@ impl Engine {
         for (i, k) in path.keys.iter().enumerate() {
             souls.push(cur.clone());
             self.loaded(&cur)?;
-            match self.graph.prop(&cur, k) {
-                Some(p) => match &p.value {
+            match self
+                .graph
+                .prop(&cur, k)
+                .map(|p| spaces::view(&cur, &p.value))
+            {
+                Some(v) => match v.as_ref() {
                     Value::Link(l) => cur = l.clone(),
-                    v if i + 1 == path.keys.len() => return Ok(Target::Value(v.clone())),
+                    _ if i + 1 == path.keys.len() => return Ok(Target::Value(v.into_owned())),
                     _ => {
                         return Ok(Target::Missing {
                             soul: cur,
@@ -277,7 +282,7 @@ impl Engine {
                 if !self.queries.whole.contains(&soul) && self.once_asks(req, &soul, None, None) {
                     return;
                 }
-                let v = self.graph.node(&soul).map(|n| n.to_json(&soul));
+                let v = self.graph.node(&soul).map(|n| spaces::node_json(&soul, n));
                 self.finish_once(req, v);
             }
             Target::Value(v) => self.finish_once(req, Some(v.to_json())),
@@ -322,7 +327,7 @@ impl Engine {
         for (k, p) in node.iter().filter(|(k, _)| keys.matches(k)) {
             part.insert(k, p.value.clone(), p.state);
         }
-        (!part.is_empty()).then(|| part.to_json(soul))
+        (!part.is_empty()).then(|| spaces::node_json(soul, &part))
     }
 
     fn finish_once(&mut self, req: ReqId, value: Option<serde_json::Value>) {
@@ -345,7 +350,7 @@ impl Engine {
         let value = match self.resolve(&path, &mut souls) {
             Ok(Target::Node(soul)) => match keys {
                 Some(keys) => self.selected(&soul, &keys),
-                None => self.graph.node(&soul).map(|n| n.to_json(&soul)),
+                None => self.graph.node(&soul).map(|n| spaces::node_json(&soul, n)),
             },
             Ok(Target::Value(v)) => Some(v.to_json()),
             _ => None,
@@ -403,7 +408,9 @@ impl Engine {
             Ok(Target::Node(soul)) if kind == Kind::Map => {
                 items = self.map_items(sub, soul, &mut souls, &mut asks);
             }
-            Ok(Target::Node(soul)) => last = self.graph.node(soul).map(|n| n.to_json(soul)),
+            Ok(Target::Node(soul)) => {
+                last = self.graph.node(soul).map(|n| spaces::node_json(soul, n));
+            }
             Ok(Target::Value(v)) => last = Some(v.to_json()),
             Ok(Target::Missing { .. }) => {}
         }
@@ -462,7 +469,7 @@ impl Engine {
             .node(soul)
             .map(|n| {
                 n.iter()
-                    .map(|(k, p)| (k.to_owned(), p.value.clone()))
+                    .map(|(k, p)| (k.to_owned(), spaces::view(soul, &p.value).into_owned()))
                     .collect()
             })
             .unwrap_or_default();
@@ -477,7 +484,7 @@ impl Engine {
                             continue;
                         }
                         _ => match self.graph.node(child) {
-                            Some(n) if !n.is_empty() => n.to_json(child),
+                            Some(n) if !n.is_empty() => spaces::node_json(child, n),
                             _ => continue,
                         },
                     }

@@ -29,11 +29,14 @@ pub enum Refusal {
     Subscriptions,
     /// The store refused the write.
     Store,
+    /// A write that breaks the rules of a protected space (SEA: a user's
+    /// space, an alias, a content address, an expiring soul).
+    Sea,
 }
 
 impl Refusal {
     /// Every reason, in order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Frame,
         Self::Message,
         Self::TooLong,
@@ -44,6 +47,7 @@ impl Refusal {
         Self::FutureStates,
         Self::Subscriptions,
         Self::Store,
+        Self::Sea,
     ];
 
     /// The reason as a metric label and log field.
@@ -59,6 +63,7 @@ impl Refusal {
             Self::FutureStates => "future_states",
             Self::Subscriptions => "subscriptions",
             Self::Store => "store",
+            Self::Sea => "sea",
         }
     }
 

@@ -156,6 +156,26 @@ pub enum Call {
         /// The listener.
         sub: SubId,
     },
+    /// Like [`Call::Put`], into another user's space with a certificate
+    /// its owner made ([`crate::sea::certify`]): each value is signed by
+    /// our user and carries the certificate, as Gun.js's
+    /// `put(data, cb, {opt: {cert}})` writes it.
+    #[cfg(feature = "sea")]
+    PutCertified {
+        /// Caller's id for the answer.
+        req: ReqId,
+        /// Where (in the certificate owner's space).
+        path: Path,
+        /// What.
+        data: serde_json::Value,
+        /// The certificate (`SEA{"m":…,"s":…}`).
+        cert: String,
+    },
+    /// Our user: from now on, what we write into its space (`~<pub>…`) is
+    /// signed with its pair, as Gun.js's SEA signs its logged-in user's
+    /// writes. `None`: no user (a write into a user's space then fails).
+    #[cfg(feature = "sea")]
+    User(Option<Box<crate::sea::Pair>>),
 }
 
 /// Something that happened, for the driver to carry out or deliver.
@@ -245,11 +265,62 @@ pub enum Output {
         /// Whose message it is: a driver shares its checking between
         /// peers, so that one peer's signatures cannot take it all.
         peer: PeerId,
-        /// The message's body and signatures.
-        signed: Signed,
+        /// The signatures: the message's own, and those its data stands on.
+        check: Check,
     },
     /// Deliver to the application.
     Event(Event),
+}
+
+/// What one verification covers: the signed mesh's signatures of a
+/// message, and the SEA signatures its user-space data stands on
+/// ([`crate::sea::space`]). It passes when all of them verify.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Check {
+    /// The message's `sigs` (BLS), when it is signed.
+    pub mesh: Option<Signed>,
+    /// ECDSA signatures of its values and certificates (SEA).
+    pub sea: Vec<SeaProof>,
+}
+
+/// A SEA signature to verify ([`crate::sea::Proof`]).
+#[cfg(feature = "sea")]
+pub type SeaProof = crate::sea::Proof;
+
+/// A SEA signature to verify: none exist without the `sea` feature.
+#[cfg(not(feature = "sea"))]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeaProof {}
+
+impl Check {
+    /// Whether there is anything to verify.
+    pub fn is_empty(&self) -> bool {
+        self.mesh.is_none() && self.sea.is_empty()
+    }
+
+    /// How many signatures it holds (what verifying it costs).
+    pub fn weight(&self) -> usize {
+        self.mesh.as_ref().map_or(0, |s| s.entries.len()) + self.sea.len()
+    }
+
+    /// Verifies every signature, one at a time (a driver may batch the
+    /// mesh parts of many checks with [`crate::auth::verify_batch`], then
+    /// call [`Check::verify_sea`]).
+    pub fn verify(&self) -> Result<(), AuthError> {
+        if let Some(s) = &self.mesh {
+            crate::auth::verify(s)?;
+        }
+        self.verify_sea()
+    }
+
+    /// Verifies the SEA signatures alone.
+    pub fn verify_sea(&self) -> Result<(), AuthError> {
+        #[cfg(feature = "sea")]
+        if let Some(bad) = self.sea.iter().find(|p| !p.verify()) {
+            return Err(AuthError::Unverified(bad.why()));
+        }
+        Ok(())
+    }
 }
 
 /// Why a put was not acked.
@@ -264,6 +335,11 @@ pub enum PutFailure {
     /// No peer acked it in time (Gun.js: "No ACK yet.").
     #[error("no ack within the put timeout")]
     Timeout,
+    /// It breaks a rule of a protected space (SEA): written into a user's
+    /// space without being that user or holding a certificate, a wrong
+    /// content address, an alias claimed already.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Results of calls and listener updates.

@@ -86,8 +86,8 @@ pub fn drive(
                 e.handle_input(now, Input::StoreWritten { id, result })
                     .expect("write");
             }
-            Output::Verify { id, signed, .. } => {
-                let result = gun_proto::auth::verify(&signed);
+            Output::Verify { id, check, .. } => {
+                let result = check.verify();
                 e.handle_input(now, Input::Verified { id, result })
                     .expect("verified");
             }
