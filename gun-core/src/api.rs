@@ -36,6 +36,10 @@ struct Inner {
     next_sub: AtomicU64,
     clock: Mutex<StateClock>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The SEA user logged in, if any (the engine signs its writes).
+    user: Mutex<Option<(crate::sea::Pair, crate::user::UserInfo)>>,
+    /// Whether logins are remembered (`user().recall()`).
+    remember: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Gun {
@@ -145,6 +149,8 @@ impl Gun {
                 next_sub: AtomicU64::new(1),
                 clock: Mutex::new(StateClock::default()),
                 threads: Mutex::new(vec![driver, callbacks]),
+                user: Mutex::new(None),
+                remember: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -228,6 +234,32 @@ impl Gun {
     /// [`Gun::shutdown`], waited for, then the instance's threads joined.
     pub fn shutdown_blocking(&self) -> GunResult<()> {
         self.inner.shutdown_blocking()
+    }
+
+    pub(crate) fn set_user(&self, user: Option<(crate::sea::Pair, crate::user::UserInfo)>) {
+        let pair = user.as_ref().map(|(p, _)| Box::new(p.clone()));
+        *self
+            .inner
+            .user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = user;
+        self.command(Command::User(pair));
+    }
+
+    pub(crate) fn current_user(&self) -> Option<(crate::sea::Pair, crate::user::UserInfo)> {
+        self.inner
+            .user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn remember_sessions(&self) {
+        self.inner.remember.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn remembers_sessions(&self) -> bool {
+        self.inner.remember.load(Ordering::Relaxed)
     }
 
     pub(crate) fn command(&self, cmd: Command) {

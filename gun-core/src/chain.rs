@@ -85,7 +85,7 @@ impl Chain {
     /// connected relay at once, and to relays that connect later (with its
     /// original state). Never waits for a peer: see [`Chain::put_acked`].
     pub fn put(&self, data: serde_json::Value) -> Then<(), Self> {
-        self.write(data, None, Settle::Local)
+        self.write(data, None, None, Settle::Local)
     }
 
     /// Like [`Chain::put`], resolving when the first peer acks the write
@@ -95,7 +95,21 @@ impl Chain {
     /// `put_timeout`; the write is still kept locally and sent again when a
     /// relay connects.
     pub fn put_acked(&self, data: serde_json::Value) -> Then<(), Self> {
-        self.write(data, None, Settle::Peer)
+        self.write(data, None, None, Settle::Peer)
+    }
+
+    /// Writes `data` into another user's space with a certificate its
+    /// owner made for our user ([`crate::sea::certify`]; Gun.js's
+    /// `put(data, cb, {opt: {cert}})`): each value is signed by our user
+    /// and carries the certificate, so relays let it in. Resolves on the
+    /// first peer's ack, as [`Chain::put_acked`] (a relay is what checks
+    /// the certificate); fails with [`GunError::Crypto`] without a user.
+    pub fn put_certified(
+        &self,
+        data: serde_json::Value,
+        cert: impl Into<String>,
+    ) -> Then<(), Self> {
+        self.write(data, None, Some(cert.into()), Settle::Peer)
     }
 
     /// Like [`Chain::put`], with `state` as the HAM state of every property
@@ -106,15 +120,22 @@ impl Chain {
     /// applied when its time comes. Fails with [`GunError::InvalidData`]
     /// unless `state` is finite and positive.
     pub fn put_with_state(&self, data: serde_json::Value, state: f64) -> Then<(), Self> {
-        self.write(data, Some(state), Settle::Local)
+        self.write(data, Some(state), None, Settle::Local)
     }
 
-    fn write(&self, data: serde_json::Value, state: Option<f64>, settle: Settle) -> Then<(), Self> {
+    fn write(
+        &self,
+        data: serde_json::Value,
+        state: Option<f64>,
+        cert: Option<String>,
+        settle: Settle,
+    ) -> Then<(), Self> {
         let chain = self.clone();
         let done = self.ask(|path, done| Command::Put {
             path,
             data,
             state,
+            cert,
             settle,
             done,
         });

@@ -229,6 +229,12 @@ impl From<gun_proto::Error> for GunError {
     }
 }
 
+impl From<gun_proto::sea::SeaError> for GunError {
+    fn from(e: gun_proto::sea::SeaError) -> Self {
+        Self::Crypto(e.to_string())
+    }
+}
+
 impl From<gun_proto::PutFailure> for GunError {
     fn from(e: gun_proto::PutFailure) -> Self {
         match e {

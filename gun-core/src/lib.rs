@@ -33,8 +33,10 @@ pub mod error;
 mod keys;
 mod metrics;
 mod options;
+pub mod sea;
 pub mod store;
 pub mod transport;
+mod user;
 pub mod webrtc;
 
 pub use api::Gun;
@@ -45,6 +47,7 @@ pub use error::{GunError, GunResult};
 pub use gun_proto::auth::{Signer, TrustPolicy};
 pub use keys::{PublicKey, SecretKey, keypair_from_seed};
 pub use options::{DEFAULT_PORT, GunOptions, MessagePredicate, Quotas, StoreKind, TlsOptions};
+pub use user::{User, UserInfo};
 pub use webrtc::WebRTCOptions;
 
 /// The names a user program of the original port imports from `gun::types`.

@@ -34,7 +34,7 @@ pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
 pub use gun_core::{
     GunError, GunOptions, GunResult, MessagePredicate, PublicKey, Quotas, SecretKey, Signer,
-    TlsOptions, TrustPolicy, keypair_from_seed, types, webrtc,
+    TlsOptions, TrustPolicy, UserInfo, keypair_from_seed, sea, types, webrtc,
 };
 
 /// The names the original port's users import from `gun::error`.
@@ -135,6 +135,17 @@ impl Gun {
         self.core.state()
     }
 
+    /// The instance's user (Gun.js's `gun.user()`; see [`gun_core::User`]).
+    pub fn user(&self) -> User {
+        User(self.core.user())
+    }
+
+    /// The space `~<pub>` of the user with public key `pub_key` (Gun.js's
+    /// `gun.user(pub)`).
+    pub fn user_at(&self, pub_key: &str) -> Chain {
+        Chain(self.core.user_at(pub_key))
+    }
+
     /// Connected peers now.
     pub fn connected_peer_count(&self) -> usize {
         self.core.connected_peer_count()
@@ -164,6 +175,53 @@ impl Gun {
     }
 }
 
+/// The user of an instance, with blocking calls (see [`gun_core::User`]
+/// for what each does).
+#[derive(Debug, Clone)]
+pub struct User(gun_core::User);
+
+impl User {
+    /// Creates an account and logs it in; returns its public key.
+    pub fn create(&self, alias: &str, password: &str) -> GunResult<String> {
+        self.0.create(alias, password).wait()
+    }
+
+    /// Logs in with an alias and password.
+    pub fn auth(&self, alias: &str, password: &str) -> GunResult<UserInfo> {
+        self.0.auth(alias, password).wait()
+    }
+
+    /// Logs in with a key pair.
+    pub fn auth_pair(&self, pair: &sea::Pair) -> GunResult<UserInfo> {
+        self.0.auth_pair(pair)
+    }
+
+    /// Logs out (and forgets a remembered session).
+    pub fn leave(&self) {
+        self.0.leave();
+    }
+
+    /// Remembers sessions from now on, and logs in with one remembered.
+    pub fn recall(&self) -> GunResult<Option<UserInfo>> {
+        self.0.recall()
+    }
+
+    /// Who is logged in.
+    pub fn is(&self) -> Option<UserInfo> {
+        self.0.is()
+    }
+
+    /// The logged-in user's key pair.
+    pub fn pair(&self) -> Option<sea::Pair> {
+        self.0.pair()
+    }
+
+    /// The key `key` of the logged-in user's space.
+    pub fn get(&self, key: impl Into<String>) -> GunResult<Chain> {
+        self.0.get(key).map(Chain)
+    }
+}
+
 /// A place in the graph, with blocking calls (see [`gun_core::Chain`] for
 /// what each does). A cheap clone: the instance handle and the path.
 #[derive(Debug, Clone)]
@@ -186,6 +244,17 @@ impl Chain {
     /// [`GunError::Network`] after the put timeout (the write stays queued).
     pub fn put_acked(&self, data: serde_json::Value) -> GunResult<Self> {
         self.0.put_acked(data).wait().map(Self)
+    }
+
+    /// Writes `data` into another user's space with its owner's
+    /// certificate; returns once a peer acks it (see
+    /// [`gun_core::Chain::put_certified`]).
+    pub fn put_certified(
+        &self,
+        data: serde_json::Value,
+        cert: impl Into<String>,
+    ) -> GunResult<Self> {
+        self.0.put_certified(data, cert).wait().map(Self)
     }
 
     /// Writes `data` at an explicit HAM state (see

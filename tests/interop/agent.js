@@ -23,6 +23,15 @@
 //                                              states included (a client
 //                                              asks its relay for each whole
 //                                              node first)
+//   sea   {fn, args}           -> {value}      SEA[fn](...args) (pair, sign,
+//                                              verify, encrypt, decrypt, work,
+//                                              secret, certify)
+//   create {alias, pass}       -> {pub, err}   gun.user().create
+//   auth  {alias, pass}|{pair} -> {pub, err}   gun.user().auth
+//   uput  {path, value}        -> {ok, err}    gun.user().get(…).put
+//   cput  {path, value, cert}  -> {ok, err}    gun.get(…).put with {opt: {cert}}
+//   certify_self {who, policy} -> {value}      SEA.certify by the logged-in user
+//   leave {}                   -> {ok}         gun.user().leave()
 //
 // Safety: multicast off; the relay listens on 127.0.0.1 only, the client
 // dials only the URL given.
@@ -52,6 +61,7 @@ if (mode === 'relay') {
   process.exit(2);
 }
 
+const SEA = Gun.SEA;
 const subs = new Map();
 const chain = (path) => path.slice(1).reduce((c, k) => c.get(k), gun.get(path[0]));
 // A node copied out of Gun.js's graph: plain JSON, states included.
@@ -119,6 +129,32 @@ const ops = {
     // that sends the lex to peers.
     gun.get(c.soul).get({ '.': { '*': c.prefix } }).once(finish, { wait: c.wait || 2000 });
     setTimeout(finish, (c.wait || 2000) + 500);
+  },
+  sea(c, done) {
+    Promise.resolve(SEA[c.fn](...c.args))
+      .then((value) => done({ value: plain(value), err: value === undefined ? String(SEA.err || 'undefined') : null }))
+      .catch((e) => done({ value: null, err: String(e) }));
+  },
+  create(c, done) {
+    gun.user().create(c.alias, c.pass, (ack) => done({ pub: ack.pub || null, err: ack.err || null }));
+  },
+  auth(c, done) {
+    const cb = (ack) => done({ pub: ack.err ? null : gun.user().is.pub, err: ack.err || null });
+    if (c.pair) gun.user().auth(c.pair, cb); else gun.user().auth(c.alias, c.pass, cb);
+  },
+  uput(c, done) {
+    c.path.reduce((ch, k) => ch.get(k), gun.user()).put(c.value, (ack) => done({ ok: !ack.err, err: ack.err || null }));
+  },
+  cput(c, done) {
+    chain(c.path).put(c.value, (ack) => done({ ok: !ack.err, err: ack.err || null }), { opt: { cert: c.cert } });
+  },
+  certify_self(c, done) {
+    // A certificate by the logged-in user (its pair is Gun.js's internal).
+    SEA.certify(c.who, c.policy, gun.user()._.sea).then((value) => done({ value }));
+  },
+  leave(c, done) {
+    gun.user().leave();
+    done({ ok: true });
   },
   nodes(c, done) {
     if (mode === 'client') {

@@ -590,6 +590,11 @@ impl RustClient {
         })
     }
 
+    /// The instance.
+    pub fn gun(&self) -> &gun_io_blocking::Gun {
+        &self.gun
+    }
+
     fn chain(&self, path: &[&str]) -> gun_io_blocking::Chain {
         let mut c = self.gun.get(path[0]);
         for k in &path[1..] {

@@ -555,6 +555,105 @@ pub fn hundred_clients_each_see_every_write(net: &impl Net) {
 }
 
 /// Runs a scenario list as `#[test]`s for one driver.
+/// SEA users: one made on one client logs in on another, writes its space
+/// (signed), reads what the first wrote, and an encrypted value; another
+/// user cannot write there without a certificate, and can with one.
+pub fn users_sign_in_and_write_their_space(net: &impl Net) {
+    use gun_core::sea;
+    let r = relay(net);
+    let (a, b, c) = (
+        client(net, &r.url()),
+        client(net, &r.url()),
+        client(net, &r.url()),
+    );
+    let pass = "correct horse battery";
+    let alice = a.gun.user().create("alice", pass).wait().expect("create");
+    assert_eq!(a.gun.user().is().map(|u| u.pub_key), Some(alice.clone()));
+    let pair = a.gun.user().pair().expect("pair");
+    let secret = sea::encrypt(&json!("for alice only"), &pair.epriv).expect("encrypt");
+    let profile = a.gun.user().get("profile").expect("logged in");
+    profile.put(json!({"name": "Alice"})).wait().expect("put");
+    a.gun
+        .user()
+        .get("diary")
+        .expect("user")
+        .put_acked(json!(secret))
+        .wait()
+        .expect("acked: the relay has it all");
+    // Another client logs in as alice.
+    assert!(b.gun.user().auth("alice", "wrong password").wait().is_err());
+    let info = b.gun.user().auth("alice", pass).wait().expect("auth");
+    assert_eq!(info.pub_key, alice);
+    assert_eq!(info.alias, "alice");
+    let name = eventually(&b, &[&format!("~{alice}"), "profile", "name"], |v| {
+        v.is_some()
+    });
+    assert_eq!(name, Some(json!("Alice")));
+    let diary = b
+        .gun
+        .user()
+        .get("diary")
+        .expect("user")
+        .value()
+        .wait()
+        .expect("diary");
+    let b_pair = b.gun.user().pair().expect("pair");
+    assert_eq!(
+        sea::decrypt(diary.as_str().expect("text"), &b_pair.epriv),
+        Ok(json!("for alice only"))
+    );
+    b.gun
+        .user()
+        .get("status")
+        .expect("user")
+        .put_acked(json!("online"))
+        .wait()
+        .expect("signed write acked");
+    eventually(&a, &[&format!("~{alice}"), "status"], |v| {
+        v == &Some(json!("online"))
+    });
+    // Carol can neither take the alias nor write alice's space...
+    let taken = c.gun.user().create("alice", "another password");
+    assert!(matches!(taken.wait(), Err(gun_core::GunError::Crypto(e)) if e.contains("already")));
+    let carol = c
+        .gun
+        .user()
+        .create("carol", "carol's password")
+        .wait()
+        .expect("create");
+    let refused = c
+        .gun
+        .user_at(&alice)
+        .get("status")
+        .put(json!("hacked"))
+        .wait();
+    assert!(
+        matches!(refused, Err(gun_core::GunError::Crypto(_))),
+        "{refused:?}"
+    );
+    // ...until alice certifies her for her inbox.
+    let cert = sea::certify(
+        &sea::Certificants::Keys(vec![carol.clone()]),
+        &json!({"*": "inbox", "+": "*"}),
+        &pair,
+        None,
+    )
+    .expect("certify");
+    c.gun
+        .user_at(&alice)
+        .get("inbox")
+        .get(carol.clone())
+        .put_certified(json!("hello alice"), cert)
+        .wait()
+        .expect("the relay took the certified write");
+    let seen = eventually(&a, &[&format!("~{alice}"), "inbox", &carol], |v| {
+        v.is_some()
+    });
+    assert_eq!(seen, Some(json!("hello alice")));
+    a.gun.user().leave();
+    assert!(a.gun.user().is().is_none());
+}
+
 #[macro_export]
 macro_rules! scenarios {
     ($net:expr; $($name:ident),* $(,)?) => {
@@ -587,6 +686,7 @@ macro_rules! all_scenarios {
             listeners_resubscribe_after_relay_restart,
             message_predicate_filters,
             hundred_clients_each_see_every_write,
+            users_sign_in_and_write_their_space,
         );
     };
 }

@@ -42,9 +42,13 @@ pub(crate) enum Command {
         data: serde_json::Value,
         /// An explicit HAM state (`put_with_state`), else the clock's.
         state: Option<f64>,
+        /// A certificate for another user's space (`put_certified`).
+        cert: Option<String>,
         settle: Settle,
         done: Completer<()>,
     },
+    /// The instance's SEA user (or none): its writes are signed.
+    User(Option<Box<gun_proto::sea::Pair>>),
     /// `set`: answers with the item's soul.
     Set {
         path: Path,

@@ -346,18 +346,25 @@ impl Driver {
                 path,
                 data,
                 state,
+                cert,
                 settle,
                 done,
             } => {
                 let req = self.req();
-                let call = match state {
-                    Some(state) => Call::PutAt {
+                let call = match (state, cert) {
+                    (_, Some(cert)) => Call::PutCertified {
+                        req,
+                        path,
+                        data,
+                        cert,
+                    },
+                    (Some(state), None) => Call::PutAt {
                         req,
                         path,
                         data,
                         state,
                     },
-                    None => Call::Put { req, path, data },
+                    (None, None) => Call::Put { req, path, data },
                 };
                 match self.input(Input::Call(call)) {
                     Ok(()) => {
@@ -366,6 +373,9 @@ impl Driver {
                     }
                     Err(e) => done.complete(Err(e)),
                 }
+            }
+            Command::User(pair) => {
+                let _ = self.input(Input::Call(Call::User(pair)));
             }
             Command::Set {
                 path,

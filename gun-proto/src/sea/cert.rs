@@ -115,10 +115,13 @@ pub(crate) fn check(
             Some(Js::Array(items)) => items.iter().any(|i| i.as_str() == Some("*")),
             _ => false,
         };
-        // Gun.js skips this on the owner's root node (an empty path); we do
-        // not, or a "+" certificate would let anyone write any matching key
-        // there.
-        if must_name && !path.contains(certificant) && !key.contains(certificant) {
+        // As Gun.js: not on the owner's root node (an empty path), where a
+        // certificant links the place the certificate names (`inbox`).
+        if must_name
+            && !path.is_empty()
+            && !path.contains(certificant)
+            && !key.contains(certificant)
+        {
             return Err("Path or key must contain the certificant's public key.");
         }
         if data.get("wb").is_some_and(Js::truthy) {
