@@ -50,6 +50,11 @@ struct Args {
     /// signature in `sigs`), each writer with its own key.
     #[arg(long)]
     sign: bool,
+    /// Write as SEA users: each writer puts into its own `~<pub>` soul,
+    /// every value signed by its key (made before the clock starts), so the
+    /// relay verifies an ECDSA signature per put.
+    #[arg(long)]
+    sea: bool,
 }
 
 fn now_us() -> u64 {
@@ -76,6 +81,33 @@ async fn connect(
         .0
 }
 
+/// A SEA user's signed put frames, made before the run: writer `w`'s
+/// `puts` values in its space `~<pub>`, each with its id.
+fn sea_frames(writer: usize, puts: u64) -> Vec<(String, String)> {
+    let mut n = u8::try_from(writer % 200).unwrap_or(0).wrapping_add(1);
+    let pair = gun_proto::sea::Pair::generate(|b| {
+        for x in b {
+            n = n.wrapping_mul(31).wrapping_add(17);
+            *x = n;
+        }
+    });
+    let soul = format!("~{}", pair.pub_key);
+    let state = (now_us() / 1000) as f64;
+    (0..puts)
+        .map(|i| {
+            let key = format!("k{i}");
+            let value = gun_proto::Value::Number(i as f64);
+            let signed = gun_proto::sea::space::pack(&soul, &key, &value, state, &pair, None).expect("sign");
+            let id = format!("s{writer}x{i}q");
+            let mut frame = String::new();
+            frame.push_str(&format!(r##"{{"#":"{id}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":"##));
+            signed.push_json(&mut frame);
+            frame.push_str("}}}");
+            (frame, id)
+        })
+        .collect()
+}
+
 /// A put frame and its id.
 fn put_frame(writer: usize, n: u64, signer: Option<&Signer>) -> (String, String) {
     let soul = format!("bench/{writer}");
@@ -99,6 +131,7 @@ fn put_frame(writer: usize, n: u64, signer: Option<&Signer>) -> (String, String)
 }
 
 async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instant) {
+    let mut presigned = args.sea.then(|| sea_frames(w, args.puts).into_iter());
     let ws = connect(&args.url).await;
     let (mut tx, mut rx) = ws.split();
     let started = Instant::now();
@@ -121,7 +154,10 @@ async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instan
                 }
                 next += i;
             }
-            let (frame, id) = put_frame(w, sent, signer.as_ref());
+            let (frame, id) = match presigned.as_mut().and_then(Iterator::next) {
+                Some(f) => f,
+                None => put_frame(w, sent, signer.as_ref()),
+            };
             pending.insert(id);
             tx.feed(Message::text(frame)).await.expect("send");
             sent += 1;

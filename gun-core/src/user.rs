@@ -294,3 +294,93 @@ fn save_session(path: &std::path::Path, pair: &Pair, alias: &str) -> std::io::Re
     let mut f = open.open(path)?;
     f.write_all(serde_json::to_string(&(pair, alias))?.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::GunOptions;
+
+    fn instance(dir: &std::path::Path) -> Gun {
+        let opts = GunOptions {
+            localStorage: true,
+            storage_path: Some(dir.join("data").display().to_string()),
+            once_wait: std::time::Duration::from_millis(50),
+            ..GunOptions::default()
+        };
+        Gun::start(opts, None, None).expect("start")
+    }
+
+    #[test]
+    fn a_remembered_session_survives_a_restart_and_leave_forgets_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gun = instance(dir.path());
+        assert_eq!(
+            gun.user().recall().expect("recall"),
+            None,
+            "nothing remembered yet"
+        );
+        let pub_key = gun
+            .user()
+            .create("alice", "a good password")
+            .wait()
+            .expect("create");
+        gun.user()
+            .get("note")
+            .expect("user")
+            .put(json!("mine"))
+            .wait()
+            .expect("put");
+        let file = gun.user().session_file().expect("a session file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file)
+                .expect("session")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "only its owner may read the session");
+        }
+        gun.shutdown_blocking().expect("shutdown");
+        let gun = instance(dir.path());
+        let info = gun.user().recall().expect("recall").expect("the session");
+        assert_eq!(
+            (info.pub_key.as_str(), info.alias.as_str()),
+            (pub_key.as_str(), "alice")
+        );
+        let note = gun
+            .user()
+            .get("note")
+            .expect("user")
+            .value()
+            .wait()
+            .expect("read");
+        assert_eq!(note, json!("mine"));
+        gun.user().leave();
+        assert!(!file.exists());
+        assert!(gun.user().get("note").is_err(), "no user after leave");
+        gun.shutdown_blocking().expect("shutdown");
+    }
+
+    #[test]
+    fn create_and_auth_fail_clearly() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gun = instance(dir.path());
+        let short = gun.user().create("bob", "short").wait();
+        assert_eq!(short, Err(GunError::Crypto("Password too short!".into())));
+        gun.user()
+            .create("bob", "long enough")
+            .wait()
+            .expect("create");
+        let again = gun.user().create("bob", "long enough").wait();
+        assert_eq!(again, Err(GunError::Crypto("User already created!".into())));
+        gun.user().leave();
+        let wrong = gun.user().auth("bob", "not the one").wait();
+        assert_eq!(
+            wrong,
+            Err(GunError::Crypto("Wrong user or password.".into()))
+        );
+        let info = gun.user().auth("bob", "long enough").wait().expect("auth");
+        assert_eq!(info.alias, "bob");
+        gun.shutdown_blocking().expect("shutdown");
+    }
+}

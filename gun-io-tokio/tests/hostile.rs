@@ -507,6 +507,53 @@ const CASES: &[Case] = &[
         c.read_for(Duration::from_millis(200));
         vec!["h/sigs".into()]
     }),
+    (
+        "sea: user-space puts with signatures that do not verify",
+        |p| {
+            // Each value costs an ECDSA verification (the relay cannot know it
+            // is bogus before): 2,000 of them, 100 per message.
+            let mut c = Raw::connect(p, HOSTILE).expect("connect");
+            let mut n = 3u8;
+            let owner = gun_proto::sea::Pair::generate(|b| {
+                for x in b {
+                    n = n.wrapping_mul(31).wrapping_add(7);
+                    *x = n;
+                }
+            });
+            let soul = format!("~{}", owner.pub_key);
+            // A real signature by the owner, of another value: it costs a full
+            // verification to find wrong.
+            let other = gun_proto::sea::space::pack(
+                &soul,
+                "other",
+                &gun_proto::Value::Bool(true),
+                1.0,
+                &owner,
+                None,
+            )
+            .expect("pack");
+            let gun_proto::Value::String(other) = other else {
+                unreachable!()
+            };
+            let sig = serde_json::from_str::<Value>(&other).expect("json")["~"]
+                .as_str()
+                .expect("sig")
+                .to_owned();
+            for i in 0..20 {
+                let mut node = serde_json::Map::new();
+                let mut states = serde_json::Map::new();
+                for k in 0..100 {
+                    let key = format!("k{i}_{k}");
+                    states.insert(key.clone(), json!(now_ms()));
+                    node.insert(key, json!(format!(r#"{{":":"forged","~":"{sig}"}}"#)));
+                }
+                node.insert("_".into(), json!({"#": soul, ">": states}));
+                c.send_json(&json!({"#": fresh_id("sea"), "put": {&soul: node}}));
+            }
+            c.read_for(Duration::from_millis(500));
+            vec![soul]
+        },
+    ),
     ("signatures: valid curve points that do not verify", |p| {
         let mut c = Raw::connect(p, HOSTILE).expect("connect");
         let signer = gun_proto::auth::Signer::from_seed(&[7u8; 32]).expect("key");

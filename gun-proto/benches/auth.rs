@@ -75,3 +75,58 @@ fn sign(b: Bencher<'_, '_>) {
         br###"{"put":{"user/1":{"_":{"#":"user/1",">":{"name":1700000000000}},"name":"Alice"}}}"###;
     b.bench(|| s.sign(black_box(body)));
 }
+
+/// SEA: user-space values as a relay checks them (the rules, then one
+/// ECDSA P-256 verification each, on `ring`). Items: values verified.
+/// Gun.js beside it: `node bench/sea-verify.js` (BENCHMARKS.md).
+#[divan::bench(args = [1000])]
+fn sea_verify(b: Bencher<'_, '_>, n: usize) {
+    use gun_proto::sea::{Pair, space};
+    use gun_proto::{Graph, Value};
+    let mut k = 0u8;
+    let pair = Pair::generate(|buf| {
+        for x in buf {
+            k = k.wrapping_mul(29).wrapping_add(3);
+            *x = k;
+        }
+    });
+    let soul = format!("~{}", pair.pub_key);
+    let proofs: Vec<_> = (0..n)
+        .map(|i| {
+            let key = format!("k{i}");
+            let v = space::pack(
+                &soul,
+                &key,
+                &Value::String(format!("value {i}")),
+                1.7e12,
+                &pair,
+                None,
+            )
+            .expect("pack");
+            let mut put = Graph::new();
+            put.insert(&soul, &key, v, 1.7e12);
+            space::check_put(&mut put, 1.7e12)
+                .expect("rules")
+                .proofs
+                .remove(0)
+        })
+        .collect();
+    b.counter(divan::counter::ItemsCount::new(n)).bench(|| {
+        for p in &proofs {
+            assert!(black_box(p).verify());
+        }
+    });
+}
+
+/// SEA: signing a user-space value (`p256`, RFC 6979), as our user's
+/// writes are signed. Items: values signed.
+#[divan::bench]
+fn sea_sign(b: Bencher<'_, '_>) {
+    use gun_proto::Value;
+    use gun_proto::sea::{Pair, space};
+    let pair = Pair::generate(|buf| buf.fill(5));
+    let soul = format!("~{}", pair.pub_key);
+    let v = Value::String("Alice".into());
+    b.counter(divan::counter::ItemsCount::new(1usize))
+        .bench(|| space::pack(&soul, "name", black_box(&v), 1.7e12, &pair, None).expect("pack"));
+}

@@ -178,7 +178,24 @@ impl Dup {
                 let owner = s.owner;
                 self.seen.remove(&id);
                 self.count(owner, -1);
+                self.trim_owner(owner);
             }
+        }
+    }
+
+    /// Drops the ids at the front of `owner`'s list that it no longer
+    /// holds, so that an owner with a steady flow of ids (a long-lived
+    /// peer, or us) keeps a list as long as its live ids, not as long as
+    /// its whole history.
+    fn trim_owner(&mut self, owner: Owner) {
+        let Some(list) = self.by_owner.get_mut(&owner) else {
+            return;
+        };
+        while let Some(id) = list.front() {
+            if self.seen.get(id).is_some_and(|s| s.owner == owner) {
+                break;
+            }
+            list.pop_front();
         }
     }
 }
@@ -220,6 +237,24 @@ mod tests {
         }
         assert!(d.seen.len() <= 100);
         assert!(d.contains("honest", s(2)) || d.counts.values().all(|c| *c <= 1));
+    }
+
+    #[test]
+    fn a_long_lived_owner_keeps_no_history() {
+        let ms = Duration::from_millis;
+        let mut d = Dup::new(Duration::from_secs(9), 100_000, 100_000);
+        // A steady flow from one peer and from us over 100 s: the lists
+        // hold about a window's worth, not all 200,000 ids.
+        for i in 0..100_000u64 {
+            d.track(&format!("p{i}"), Some(PeerId(1)), ms(i));
+            d.track(&format!("u{i}"), None, ms(i));
+        }
+        let kept: usize = d.by_owner.values().map(VecDeque::len).sum();
+        assert!(
+            kept <= 2 * 9_001 + 2,
+            "{kept} ids listed for {} live",
+            d.seen.len()
+        );
     }
 
     #[test]
