@@ -58,8 +58,14 @@ run() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 run acked --writers 1 --puts 10000 --in-flight 10000
+run acked-1000 --writers 1 --puts 10000 --in-flight 1000
+run acked-sea --writers 1 --puts 10000 --in-flight 1000 --sea
 run fanout --writers 1 --puts 5000 --in-flight 1000 --subscribers 100
 run latency --writers 1 --puts 20000 --rate 10000 --subscribers 10
+
+echo "== SEA signature verifications/s, one core (user-space values, as relays check them)"
+cargo bench -q -p gun-proto --bench auth -- sea_ 2>/dev/null | grep -E "sea_|item/s" | sed 's/^/  gun:   /'
+node bench/sea-verify.js 1000 | sed 's/^/  gunjs: /'
 
 echo "== engine (gun-proto, in one process; Gun.js has no equivalent to run here)"
 cargo bench -q -p gun-proto --bench engine 2>/dev/null | grep -vE "^\s*$" | tee "$WORK/bench.txt"

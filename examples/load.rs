@@ -130,8 +130,13 @@ fn put_frame(writer: usize, n: u64, signer: Option<&Signer>) -> (String, String)
     (m.to_string(), id)
 }
 
-async fn writer(args: Args, w: usize, acked: Arc<AtomicU64>) -> (Instant, Instant) {
-    let mut presigned = args.sea.then(|| sea_frames(w, args.puts).into_iter());
+async fn writer(
+    args: Args,
+    w: usize,
+    acked: Arc<AtomicU64>,
+    presigned: Option<Vec<(String, String)>>,
+) -> (Instant, Instant) {
+    let mut presigned = presigned.map(Vec::into_iter);
     let ws = connect(&args.url).await;
     let (mut tx, mut rx) = ws.split();
     let started = Instant::now();
@@ -276,9 +281,13 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // SEA users' frames are signed before the clock starts.
+    let mut presigned: Vec<_> = (0..args.writers)
+        .map(|w| args.sea.then(|| sea_frames(w, args.puts)))
+        .collect();
     let started = Instant::now();
     let writers: Vec<_> = (0..args.writers)
-        .map(|w| tokio::spawn(writer(args.clone(), w, acked.clone())))
+        .map(|w| tokio::spawn(writer(args.clone(), w, acked.clone(), presigned[w].take())))
         .collect();
     let mut last_ack = started;
     for w in writers {

@@ -211,16 +211,20 @@ impl Engine {
 
     /// The next thing for the driver to do, or `None` when all is done.
     /// Drain it to `None` after every `handle_*` call.
+    ///
+    /// Frames come before the turn's store write: forwards reach
+    /// subscribers while the write is being made durable (as Gun.js's
+    /// relays forward before their disk write). Acks are not among them:
+    /// a put is acked only once [`Input::StoreWritten`] says it is stored.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         if let Some(o) = self.outputs.pop_front() {
             return Some(o);
         }
-        if let Some(w) = self.storage.flush() {
-            return Some(w);
+        if let Some((peer, frame)) = self.mesh.next_frame() {
+            return Some(Output::Transmit { peer, frame });
         }
-        let (peer, frame) = self.mesh.next_frame()?;
-        Some(Output::Transmit { peer, frame })
+        self.storage.flush()
     }
 
     fn advance(&mut self, now: Now) {

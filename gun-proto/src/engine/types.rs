@@ -542,7 +542,7 @@ impl Config {
             trust: TrustPolicy::default(),
             predicate: None,
             max_unverified: 4096,
-            max_verifying_per_peer: 4,
+            max_verifying_per_peer: 16,
             max_sigs: 8,
             max_msgs_per_sec: 10_000.0,
             store: true,
