@@ -56,8 +56,10 @@ pub struct Node {
     pub keep_sent: bool,
     /// Signature checks asked for, counted.
     pub verified: u64,
-    /// Verify one check in this many in full ([`auth::verify`], a pairing
-    /// each) and answer the others as valid: 1 (the default) verifies all.
+    /// Verify the signed mesh's signatures of one check in this many in
+    /// full ([`crate::auth::verify`], a pairing each) and answer the others'
+    /// as valid (SEA signatures are always verified): 1 (the default)
+    /// verifies all.
     /// Simulations of honest peers sample to stay fast.
     pub verify_every: u64,
     /// The store refuses any write part touching a soul that starts with

@@ -44,7 +44,7 @@ pub trait Transports: Send + Sync + 'static {
 pub enum DriverEvent {
     /// A connection opened.
     Connected {
-        /// Its id (from [`Transport::next_peer_id`]).
+        /// Its id (the transport numbers its connections).
         peer: PeerId,
         /// Who dialed.
         role: Role,
