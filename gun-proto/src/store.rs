@@ -152,9 +152,26 @@ impl Eq for StoreError {}
 pub trait Store {
     /// Reads the nodes the query selects, with their states.
     fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError>;
-    /// Writes every part of a batch, atomically.
+    /// Writes every part of a batch, atomically, durable when it returns.
     fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError>;
+    /// Applies a batch, atomically, so that reads see it, without waiting
+    /// for it to be durable: a store that has a [`Store::syncer`] makes it
+    /// durable there. The default is [`Store::write`].
+    fn apply(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
+        self.write(batch)
+    }
+    /// A handle that makes everything applied so far durable (one flush
+    /// for all of it), callable from another thread: drivers then commit
+    /// on a thread of their own, and batches applied while one flush runs
+    /// share the next (pipelined group commit). `None` (the default): this
+    /// store's `write` is durable by itself.
+    fn syncer(&self) -> Option<Syncer> {
+        None
+    }
 }
+
+/// Makes what a store applied durable ([`Store::syncer`]).
+pub type Syncer = Box<dyn FnMut() -> Result<(), StoreError> + Send>;
 
 /// Which parts of a write batch the store did not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +229,22 @@ impl std::error::Error for WriteFailure {}
 /// else each part by itself, in order, so that every other part is stored.
 /// Later parts still overwrite earlier ones, as in one write.
 pub fn commit<S: Store + ?Sized>(store: &mut S, batch: &[Graph]) -> Result<(), WriteFailure> {
-    let Err(whole) = store.write(batch) else {
+    isolate(store, batch, S::write)
+}
+
+/// [`commit`] with [`Store::apply`]: the batch applied, each part that the
+/// store refuses failing alone; durable once the store's syncer has run.
+pub fn stage<S: Store + ?Sized>(store: &mut S, batch: &[Graph]) -> Result<(), WriteFailure> {
+    isolate(store, batch, S::apply)
+}
+
+/// Writes with `op`, then part by part when the whole batch fails.
+fn isolate<S: Store + ?Sized>(
+    store: &mut S,
+    batch: &[Graph],
+    op: fn(&mut S, &[Graph]) -> Result<(), StoreError>,
+) -> Result<(), WriteFailure> {
+    let Err(whole) = op(store, batch) else {
         return Ok(());
     };
     if batch.len() <= 1 {
@@ -221,12 +253,7 @@ pub fn commit<S: Store + ?Sized>(store: &mut S, batch: &[Graph]) -> Result<(), W
     let failed: Vec<(usize, StoreError)> = batch
         .iter()
         .enumerate()
-        .filter_map(|(i, part)| {
-            store
-                .write(std::slice::from_ref(part))
-                .err()
-                .map(|e| (i, e))
-        })
+        .filter_map(|(i, part)| op(store, std::slice::from_ref(part)).err().map(|e| (i, e)))
         .collect();
     if failed.is_empty() {
         // Every part alone was taken: the batch failed for a passing reason.

@@ -32,6 +32,8 @@ pub(crate) enum Inbox {
     Command(Command),
     /// Answers of the verification thread.
     Verified(Vec<(gun_proto::VerifyId, Result<(), gun_proto::auth::AuthError>)>),
+    /// Answers of the commit thread: batches now durable (or failed).
+    Committed(Vec<super::commit::Applied>),
 }
 
 /// An API call, carried to the driver thread.

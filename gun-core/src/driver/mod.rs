@@ -5,6 +5,7 @@
 //! it through [`crate::transport::Transport`].
 
 pub(crate) mod command;
+mod commit;
 mod inflow;
 mod verify;
 
@@ -64,6 +65,8 @@ pub(crate) struct Driver {
     /// Peers whose connection closed with frames still waiting.
     closing: BTreeSet<PeerId>,
     verifier: Verifier,
+    /// The commit thread, for a store that flushes apart from applying.
+    committer: Option<commit::Committer>,
     next_req: u64,
     puts: HashMap<ReqId, Pending>,
     onces: HashMap<ReqId, Completer<OnceAnswer>>,
@@ -75,6 +78,8 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
 }
 
+/// Longest a shutdown waits for writes on their way to disk.
+const STOP_COMMITS: Duration = Duration::from_secs(30);
 /// Most events taken in one turn before the outputs are drained.
 const TURN: usize = 4096;
 /// How soon paused peers are looked at again when nothing else happens
@@ -93,6 +98,14 @@ impl Driver {
         inbox: Sender<Inbox>,
     ) -> std::io::Result<Self> {
         cfg.store = store.is_some();
+        let committer = match store.as_ref().and_then(|s| s.syncer()) {
+            Some(sync) => Some(commit::Committer::start(
+                sync,
+                inbox.clone(),
+                shared.clone(),
+            )?),
+            None => None,
+        };
         let start = Instant::now();
         let engine = Engine::new(cfg, now_at(start));
         shared.metrics.started(
@@ -109,6 +122,7 @@ impl Driver {
             inflow: inflow::Inflow::default(),
             closing: BTreeSet::new(),
             verifier: Verifier::start(inbox, shared.quotas.verify_share)?,
+            committer,
             next_req: 0,
             puts: HashMap::new(),
             onces: HashMap::new(),
@@ -148,7 +162,7 @@ impl Driver {
                         if let Some(done) = self.feed(ev) {
                             self.feed_frames(None);
                             self.drain();
-                            return self.stop(done);
+                            return self.stop(done, rx);
                         }
                     }
                 }
@@ -156,6 +170,9 @@ impl Driver {
                 Err(RecvTimeoutError::Disconnected) => {
                     self.feed_frames(None);
                     self.drain();
+                    if let Some(c) = &mut self.committer {
+                        c.finish();
+                    }
                     return;
                 }
             }
@@ -253,6 +270,15 @@ impl Driver {
             Inbox::Verified(results) => {
                 for (id, result) in results {
                     let _ = self.input(Input::Verified { id, result });
+                }
+                return None;
+            }
+            Inbox::Committed(results) => {
+                if let Some(c) = &mut self.committer {
+                    c.answered(results.len());
+                }
+                for (id, result) in results {
+                    let _ = self.input(Input::StoreWritten { id, result });
                 }
                 return None;
             }
@@ -487,18 +513,24 @@ impl Driver {
                     };
                     let _ = self.input(Input::StoreRead { id, result });
                 }
-                Output::StoreWrite { id, batch } => {
-                    let began = Instant::now();
-                    let result = match &mut self.store {
-                        Some(s) => gun_proto::store::commit(s.as_mut(), &batch),
-                        None => Ok(()),
-                    };
-                    self.shared
-                        .metrics
-                        .commit_seconds
-                        .observe(began.elapsed().as_secs_f64());
-                    let _ = self.input(Input::StoreWritten { id, result });
-                }
+                Output::StoreWrite { id, batch } => match (&mut self.store, &mut self.committer) {
+                    // Applied here, made durable on the commit thread.
+                    (Some(s), Some(c)) => {
+                        c.commit((id, gun_proto::store::stage(s.as_mut(), &batch)))
+                    }
+                    (store, _) => {
+                        let began = Instant::now();
+                        let result = match store {
+                            Some(s) => gun_proto::store::commit(s.as_mut(), &batch),
+                            None => Ok(()),
+                        };
+                        self.shared
+                            .metrics
+                            .commit_seconds
+                            .observe(began.elapsed().as_secs_f64());
+                        let _ = self.input(Input::StoreWritten { id, result });
+                    }
+                },
                 Output::Verify { id, peer, check } => checks.push((id, peer, check)),
                 Output::Event(ev) => self.event(ev),
             }
@@ -553,9 +585,26 @@ impl Driver {
         let _ = self.dispatch.send(Box::new(f));
     }
 
-    fn stop(mut self, done: Completer<()>) {
+    fn stop(mut self, done: Completer<()>, rx: &Receiver<Inbox>) {
         self.shared.set_stopping();
         self.drain();
+        // Writes on their way to disk: wait for them (their puts are then
+        // acked or settled) before the links close. Anything else that
+        // arrives now is dropped: the instance is stopping.
+        let deadline = Instant::now() + STOP_COMMITS;
+        while self.committer.as_ref().is_some_and(|c| c.pending > 0) {
+            match rx.recv_deadline(deadline) {
+                Ok(ev @ Inbox::Committed(_)) => {
+                    let _ = self.feed(ev);
+                    self.drain();
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if let Some(c) = &mut self.committer {
+            c.finish();
+        }
         for (_, link) in std::mem::take(&mut self.links) {
             link.close();
         }

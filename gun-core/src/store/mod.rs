@@ -2,8 +2,11 @@
 //!
 //! Both implement [`gun_proto::Store`]. Flush policy: `write` returns only
 //! after the batch is on disk (file: written, fsynced and renamed into place,
-//! directory fsynced; sled: `apply_batch` then `flush`). The engine acks puts
-//! on that return, so an acked write survives a crash.
+//! directory fsynced; sled: `apply_batch` then `flush`). Sled also splits the
+//! two: the driver applies each turn's batch on its thread and flushes on a
+//! commit thread of its own (one flush for every batch applied meanwhile).
+//! Either way the engine acks puts only once their batch is on disk, so an
+//! acked write survives a crash.
 
 mod file;
 #[cfg(feature = "sled")]

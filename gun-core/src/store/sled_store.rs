@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use gun_proto::store::Syncer;
 use gun_proto::{Graph, Store, StoreError, StoreQuery};
 
 use super::key;
@@ -18,8 +19,9 @@ const NODES: &str = "nodes";
 /// Entries moved per batch while migrating.
 const MIGRATE_CHUNK: usize = 10_000;
 
-/// An embedded sled database. Each write batch is applied atomically and
-/// flushed before `write` returns.
+/// An embedded sled database. Each write batch is applied atomically;
+/// `write` flushes before it returns, `apply` leaves the flush to the
+/// [`Store::syncer`] (a driver's commit thread).
 #[derive(Debug)]
 pub struct SledStore {
     db: sled::Db,
@@ -171,6 +173,12 @@ impl Store for SledStore {
     }
 
     fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
+        self.apply(batch)?;
+        self.db.flush().map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn apply(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         let mut any = false;
         for part in batch {
@@ -183,12 +191,15 @@ impl Store for SledStore {
                 }
             }
         }
-        if !any {
-            return Ok(());
+        if any {
+            self.nodes.apply_batch(b).map_err(sled_err)?;
         }
-        self.nodes.apply_batch(b).map_err(sled_err)?;
-        self.db.flush().map_err(sled_err)?;
         Ok(())
+    }
+
+    fn syncer(&self) -> Option<Syncer> {
+        let db = self.db.clone();
+        Some(Box::new(move || db.flush().map(drop).map_err(sled_err)))
     }
 }
 
