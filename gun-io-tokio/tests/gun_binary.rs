@@ -287,3 +287,49 @@ fn the_gun_binary_serves_wss_with_a_certificate_and_key() {
     gun.kill().expect("kill");
     let _ = gun.wait();
 }
+
+#[test]
+fn gun_import_loads_a_radisk_directory_then_serves_it() {
+    let rt = runtime();
+    let radisk = tempfile::tempdir().expect("radisk");
+    // A file as a Gun.js relay writes it (a radix tree of `soul ESC key`).
+    std::fs::write(
+        radisk.path().join("!"),
+        r#"{"al":{"ice\u001b":{"name":{"":{":":"Alice",">":1795540000000}},"age":{"":{":":30,">":1795540000001}}}}}"#,
+    )
+    .expect("write");
+    std::fs::write(radisk.path().join("%1C"), r#"{"!":{"":1}}"#).expect("write");
+    let data = tempfile::tempdir().expect("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .args(["import", "--radisk"])
+        .arg(radisk.path())
+        .arg("--data")
+        .arg(data.path())
+        .args(["--log", "warn"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("imported 2 properties from 1 files"),
+        "{said}"
+    );
+    let port = free_port();
+    let mut gun = start_gun(port, data.path());
+    let url = format!("ws://127.0.0.1:{port}/gun");
+    let client = rt
+        .block_on(Gun::without_keys(GunOptions::with_relay(&url)))
+        .expect("client");
+    let node = rt.block_on(async {
+        assert!(client.wait_for_connection(5_000).await);
+        client.get("alice").once_value().await.expect("once")
+    });
+    let node = node.expect("alice is served");
+    assert_eq!(
+        (node["name"].clone(), node["age"].clone()),
+        (json!("Alice"), json!(30))
+    );
+    assert_eq!(node["_"][">"]["age"], json!(1_795_540_000_001u64));
+    gun.kill().expect("kill");
+    let _ = gun.wait();
+}

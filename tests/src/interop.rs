@@ -818,6 +818,18 @@ impl JsRelay {
             .as_ref()
             .ok_or_else(|| "the Gun.js relay is down".into())
     }
+
+    /// Its radisk directory.
+    pub fn radata(&self) -> std::path::PathBuf {
+        self.dir.path().join("radata")
+    }
+
+    /// Kills the process (SIGKILL); its radisk directory stays.
+    pub fn kill(&mut self) {
+        if let Some(a) = self.agent.take() {
+            a.kill();
+        }
+    }
 }
 
 impl Peer for JsRelay {

@@ -11,6 +11,7 @@
 mod file;
 #[cfg(feature = "sled")]
 mod key;
+pub mod radisk;
 #[cfg(feature = "sled")]
 mod sled_store;
 

@@ -1,7 +1,8 @@
 //! `gun`: a Gun relay. Serves Gun.js and Rust peers over WebSocket (any path,
 //! `/gun` included; TLS with `--tls-cert` and `--tls-key`), stores the graph
 //! (sled in `./radata` by default), acks a put once it is on disk, and shuts
-//! down cleanly on Ctrl-C or SIGTERM.
+//! down cleanly on Ctrl-C or SIGTERM. `gun import --radisk DIR` loads a
+//! Gun.js relay's radisk directory into the store and exits.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -29,10 +30,10 @@ struct Args {
     #[arg(long, env = "GUN_HOST", default_value = "127.0.0.1")]
     host: String,
     /// Where the store keeps its data.
-    #[arg(long, env = "GUN_DATA", default_value = "./radata")]
+    #[arg(long, env = "GUN_DATA", default_value = "./radata", global = true)]
     data: PathBuf,
     /// Which store: sled (default), file (one JSON file per node), memory.
-    #[arg(long, env = "GUN_STORE", value_enum, default_value_t = StoreArg::Sled)]
+    #[arg(long, env = "GUN_STORE", value_enum, default_value_t = StoreArg::Sled, global = true)]
     store: StoreArg,
     /// Other relays to dial and sync with (comma separated ws:// or wss:// URLs).
     #[arg(long, env = "PEERS", value_delimiter = ',')]
@@ -56,10 +57,25 @@ struct Args {
     #[arg(long, env = "GUN_SIGNED_ONLY")]
     signed_only: bool,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
-    #[arg(long, env = "GUN_LOG", default_value = "info")]
+    #[arg(long, env = "GUN_LOG", default_value = "info", global = true)]
     log: String,
     #[command(flatten)]
     quotas: QuotaArgs,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+/// Besides serving.
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Loads a Gun.js relay's radisk directory (its `radata`) into the store
+    /// (`--data`, `--store`), merging by HAM with what is there, and exits.
+    /// Stop the relay that uses the store first.
+    Import {
+        /// The radisk directory to read.
+        #[arg(long)]
+        radisk: PathBuf,
+    },
 }
 
 /// What peers may make the relay spend (the defaults suit a public relay).
@@ -219,7 +235,62 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Cmd::Import { radisk }) = &args.command {
+        return import(&args, radisk);
+    }
     runtime.block_on(run(args))
+}
+
+/// `gun import --radisk DIR`.
+fn import(args: &Args, radisk: &std::path::Path) -> ExitCode {
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "bad arguments");
+            return ExitCode::from(2);
+        }
+    };
+    let mut store = match gun_core::store::open(&opts) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            tracing::error!(
+                "importing into the memory store keeps nothing: use --store sled or file"
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the store");
+            return ExitCode::FAILURE;
+        }
+    };
+    match gun_core::store::radisk::import(radisk, store.as_mut()) {
+        Ok(r) => {
+            tracing::info!(
+                from = %radisk.display(),
+                into = %args.data.display(),
+                files = r.files,
+                skipped_files = r.skipped_files,
+                props = r.props,
+                written = r.written,
+                invalid = r.invalid,
+                "imported"
+            );
+            println!(
+                "imported {} properties from {} files ({} written, {} kept newer, {} invalid; {} files skipped)",
+                r.props,
+                r.files,
+                r.written,
+                r.props - r.written - r.invalid,
+                r.invalid,
+                r.skipped_files
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "import failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(args: Args) -> ExitCode {
