@@ -820,7 +820,7 @@ impl JsRelay {
     }
 
     /// Its radisk directory.
-    pub fn radata(&self) -> std::path::PathBuf {
+    pub fn radata(&self) -> PathBuf {
         self.dir.path().join("radata")
     }
 
