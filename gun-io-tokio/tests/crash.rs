@@ -1,0 +1,103 @@
+//! Kill -9 under load, at points drawn from a fixed seed: after each
+//! restart every acked write is there, and the store opens. Ten rounds in
+//! the test command (`GUN_CRASH_ROUNDS` sets more for a long run).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use support::{HONEST, HOSTILE, Raw, Relay, free_port, now_ms, put};
+
+/// A writer that puts as fast as the relay takes them (up to 200 unacked),
+/// noting each acked key, until the relay dies or `stop`.
+fn writer(port: u16, tag: String, acked: Arc<Mutex<BTreeMap<String, u64>>>, stop: Arc<AtomicBool>) {
+    let Ok(mut c) = Raw::connect(port, HOSTILE) else {
+        return;
+    };
+    let mut sent: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        while sent.len() < 200 {
+            n += 1;
+            let (id, key) = (format!("{tag}i{n}"), format!("{tag}k{n}"));
+            if !c.send_json(&put(&id, "crash", &key, &json!(n), now_ms())) {
+                return;
+            }
+            sent.insert(id, (key, n));
+        }
+        let got = c.read_for(Duration::from_millis(2));
+        if got.is_empty() && !c.send("[]") {
+            return;
+        }
+        for m in got {
+            if let Some(id) = m["@"].as_str()
+                && m.get("err").is_none()
+                && let Some((key, v)) = sent.remove(id)
+            {
+                acked.lock().expect("lock").insert(key, v);
+            }
+        }
+    }
+}
+
+#[test]
+fn kill_minus_nine_under_load_loses_no_acked_write() {
+    let rounds: u64 = std::env::var("GUN_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let acked = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for round in 0..rounds {
+        let relay = Relay::start_on(port, dir.path(), &["--max-msgs-per-sec", "0"]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let (acked, stop) = (acked.clone(), stop.clone());
+                std::thread::spawn(move || writer(port, format!("r{round}w{w}"), acked, stop))
+            })
+            .collect();
+        // Somewhere between 50 and 550 ms into the load.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(50 + seed % 500));
+        relay.stop(); // SIGKILL
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            let _ = w.join();
+        }
+    }
+    // Every write acked in any round is there.
+    let relay = Relay::start_on(port, dir.path(), &[]);
+    let mut r = Raw::connect(relay.port, HONEST).expect("reader");
+    r.send_json(&json!({"#": "all", "get": {"#": "crash"}}));
+    let m = r
+        .wait_for(Duration::from_secs(10), |m| m["@"] == "all")
+        .expect("answer");
+    let node = &m["put"]["crash"];
+    let acked = acked.lock().expect("lock");
+    assert!(
+        acked.len() > 100 * usize::try_from(rounds).unwrap_or(1),
+        "only {} writes acked",
+        acked.len()
+    );
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(k, v)| node[k.as_str()] != json!(v))
+        .map(|(k, _)| k)
+        .take(5)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acked writes lost, e.g. {lost:?} ({} acked)",
+        acked.len()
+    );
+    eprintln!("{rounds} rounds: {} acked writes, all there", acked.len());
+}
