@@ -84,13 +84,7 @@ async fn connect(
 /// A SEA user's signed put frames, made before the run: writer `w`'s
 /// `puts` values in its space `~<pub>`, each with its id.
 fn sea_frames(writer: usize, puts: u64) -> Vec<(String, String)> {
-    let mut n = u8::try_from(writer % 200).unwrap_or(0).wrapping_add(1);
-    let pair = gun_proto::sea::Pair::generate(|b| {
-        for x in b {
-            n = n.wrapping_mul(31).wrapping_add(17);
-            *x = n;
-        }
-    });
+    let pair = gun_proto::sea::Pair::from_seed(format!("load writer {writer}").as_bytes());
     let soul = format!("~{}", pair.pub_key);
     let state = (now_us() / 1000) as f64;
     (0..puts)

@@ -513,13 +513,7 @@ const CASES: &[Case] = &[
             // Each value costs an ECDSA verification (the relay cannot know it
             // is bogus before): 2,000 of them, 100 per message.
             let mut c = Raw::connect(p, HOSTILE).expect("connect");
-            let mut n = 3u8;
-            let owner = gun_proto::sea::Pair::generate(|b| {
-                for x in b {
-                    n = n.wrapping_mul(31).wrapping_add(7);
-                    *x = n;
-                }
-            });
+            let owner = gun_proto::sea::Pair::from_seed(b"hostile owner");
             let soul = format!("~{}", owner.pub_key);
             // A real signature by the owner, of another value: it costs a full
             // verification to find wrong.

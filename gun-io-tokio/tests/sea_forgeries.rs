@@ -12,13 +12,7 @@ use serde_json::{Value, json};
 use support::{HONEST, HOSTILE, Raw, Relay, fresh_id, now_ms, put};
 
 fn pair(seed: u8) -> Pair {
-    let mut n = seed;
-    Pair::generate(|b| {
-        for x in b {
-            n = n.wrapping_mul(37).wrapping_add(11);
-            *x = n;
-        }
-    })
+    Pair::from_seed(&[seed])
 }
 
 fn packed(soul: &str, key: &str, v: &str, state: f64, by: &Pair, cert: Option<&Js>) -> Value {

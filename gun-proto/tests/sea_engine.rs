@@ -11,13 +11,7 @@ use gun_proto::{Call, Event, Path, PeerId, ReqId, Value};
 use serde_json::{Value as Json, json};
 
 fn pair(seed: u8) -> Pair {
-    let mut n = seed;
-    Pair::generate(|b| {
-        for x in b {
-            n = n.wrapping_mul(31).wrapping_add(7);
-            *x = n;
-        }
-    })
+    Pair::from_seed(&[seed])
 }
 
 fn put(id: &str, soul: &str, key: &str, value: &Json, state: f64) -> String {

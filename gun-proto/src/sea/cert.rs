@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn policies() {
-        let owner = Pair::generate(|b| b.fill(11));
+        let owner = Pair::from_seed(&[11]);
         let bob = "bobpub.key";
         let policy = serde_json::json!({"*": "inbox", "+": "*"});
         let cert = certify(
@@ -263,7 +263,7 @@ mod tests {
             check(&cert, &owner.pub_key, "eve", &soul, "eve", 1e12),
             Err(CERT_FAIL)
         );
-        let other = Pair::generate(|b| b.fill(12));
+        let other = Pair::from_seed(&[12]);
         let forged = check(&cert, &other.pub_key, bob, &soul, "bobpub.key", 1e12).expect("policy");
         assert!(!forged.verify(), "the certificate is not the other's");
     }

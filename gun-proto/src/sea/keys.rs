@@ -50,6 +50,28 @@ impl Pair {
         Self::from_keys(&sign, &dh)
     }
 
+    /// A pair derived from `seed` (SHA-256 of a label, the seed and a
+    /// counter, until a valid scalar comes out): the same seed, the same
+    /// pair. For tests, benchmarks and tools that need repeatable users;
+    /// a user's real pair comes from [`Pair::generate`]. (Gun.js 0.2020.1241
+    /// has no seeded pairs; these are not any other library's.)
+    pub fn from_seed(seed: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let scalar = |label: &[u8]| {
+            (0u32..)
+                .find_map(|n| {
+                    let digest = Sha256::new()
+                        .chain_update(label)
+                        .chain_update(seed)
+                        .chain_update(n.to_be_bytes())
+                        .finalize();
+                    p256::SecretKey::from_slice(&digest).ok()
+                })
+                .unwrap_or_else(|| unreachable!("a valid scalar turns up at once"))
+        };
+        Self::from_keys(&scalar(b"gun-rs sea sign"), &scalar(b"gun-rs sea dh"))
+    }
+
     /// The pair of two private scalars (32 bytes each, big-endian).
     pub fn from_secrets(sign: &[u8; 32], dh: &[u8; 32]) -> Result<Self, SeaError> {
         let key = |b: &[u8; 32]| {
@@ -136,6 +158,13 @@ mod tests {
         assert_eq!(again, pair);
         assert!(public_key(&pair.pub_key).is_ok());
         assert!(public_key("AAAA.BBBB").is_err());
+    }
+
+    #[test]
+    fn seeded_pairs_repeat() {
+        assert_eq!(Pair::from_seed(b"a"), Pair::from_seed(b"a"));
+        assert_ne!(Pair::from_seed(b"a"), Pair::from_seed(b"b"));
+        assert!(Pair::from_seed(b"a").is_consistent());
     }
 
     #[test]

@@ -362,8 +362,8 @@ mod tests {
 
     #[test]
     fn signed_values_and_their_forgeries() {
-        let alice = Pair::generate(|b| b.fill(21));
-        let eve = Pair::generate(|b| b.fill(22));
+        let alice = Pair::from_seed(&[21]);
+        let eve = Pair::from_seed(&[22]);
         let soul = format!("~{}", alice.pub_key);
         let v = pack(
             &soul,
