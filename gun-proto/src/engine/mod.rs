@@ -447,9 +447,10 @@ impl Engine {
         let Some(put) = &mut msg.put else {
             return Ok(Vec::new());
         };
-        let before = put.prop_count();
+        // Counted only where it matters: a signed message must come whole.
+        let before = signed.then(|| put.prop_count());
         match self.check_spaces(put) {
-            Ok(_) if signed && put.prop_count() != before => Err(spaces::EXPIRED),
+            Ok(_) if before.is_some_and(|n| n != put.prop_count()) => Err(spaces::EXPIRED),
             Ok(proofs) => Ok(proofs),
             Err(why) if msg.ack.is_some() && why == spaces::EXPIRED && !signed => {
                 msg.put = None;

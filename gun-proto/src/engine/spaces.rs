@@ -90,14 +90,14 @@ mod enabled {
                 let pair = self.user.as_ref().ok_or_else(|| {
                     format!(
                         "{}: writing into a user's space needs a user (log in first)",
-                        space_err()
+                        space::UNVERIFIED
                     )
                 })?;
                 let mine = owner == pair.pub_key;
                 if !mine && cert.is_none() {
                     return Err(format!(
                         "{}: {soul} is another user's space; writing there needs its owner's certificate",
-                        space_err()
+                        space::UNVERIFIED
                     ));
                 }
                 for (key, p) in node.iter() {
@@ -135,10 +135,6 @@ mod enabled {
                 _ => id,
             }
         }
-    }
-
-    fn space_err() -> &'static str {
-        space::UNVERIFIED
     }
 
     pub(super) fn view(soul: &str, v: &crate::value::Value) -> Option<crate::value::Value> {
