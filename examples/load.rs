@@ -55,6 +55,11 @@ struct Args {
     /// relay verifies an ECDSA signature per put.
     #[arg(long)]
     sea: bool,
+    /// Put each value into a soul of its own (`bench/<w>/<n>`, as Gun's
+    /// `set` makes a node per item), so the relay meets a new soul on
+    /// every put; subscribers see none of them.
+    #[arg(long)]
+    new_souls: bool,
 }
 
 fn now_us() -> u64 {
@@ -103,8 +108,12 @@ fn sea_frames(writer: usize, puts: u64) -> Vec<(String, String)> {
 }
 
 /// A put frame and its id.
-fn put_frame(writer: usize, n: u64, signer: Option<&Signer>) -> (String, String) {
-    let soul = format!("bench/{writer}");
+fn put_frame(writer: usize, n: u64, signer: Option<&Signer>, new_soul: bool) -> (String, String) {
+    let soul = if new_soul {
+        format!("bench/{writer}/{n}")
+    } else {
+        format!("bench/{writer}")
+    };
     let key = format!("k{n}");
     let state = (now_us() / 1000) as f64;
     let Some(signer) = signer else {
@@ -155,7 +164,7 @@ async fn writer(
             }
             let (frame, id) = match presigned.as_mut().and_then(Iterator::next) {
                 Some(f) => f,
-                None => put_frame(w, sent, signer.as_ref()),
+                None => put_frame(w, sent, signer.as_ref(), args.new_souls),
             };
             pending.insert(id);
             tx.feed(Message::text(frame)).await.expect("send");

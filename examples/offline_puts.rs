@@ -3,10 +3,10 @@
 //! store; BENCHMARKS.md has the figures, beside Gun.js's
 //! (`tests/interop/offline-puts.js`).
 //!
-//! Run: `cargo run --release --example offline_puts -- [N] [memory|sled|file]`
+//! Run: `cargo run --release --example offline_puts -- [N] [memory|redb|fjall|sled|file]`
 use std::time::Instant;
 
-use gun_io_tokio::{Gun, GunError, GunOptions, SecretKey};
+use gun_io_tokio::{Gun, GunError, GunOptions, SecretKey, StoreKind};
 use serde_json::json;
 
 #[tokio::main]
@@ -15,9 +15,20 @@ async fn main() -> Result<(), GunError> {
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let store = args.next().unwrap_or_else(|| "memory".into());
     let dir = std::env::temp_dir().join(format!("gun-offline-puts-{}", std::process::id()));
+    let kind = match store.as_str() {
+        "memory" => None,
+        "redb" => Some(StoreKind::Redb),
+        "fjall" => Some(StoreKind::Fjall),
+        "sled" => Some(StoreKind::Sled),
+        "file" => Some(StoreKind::File),
+        other => {
+            return Err(GunError::InvalidData(format!(
+                "unknown store {other:?}: memory, redb, fjall, sled or file"
+            )));
+        }
+    };
     let opts = GunOptions {
-        radisk: store == "sled",
-        localStorage: store == "file",
+        store: kind,
         storage_path: Some(dir.display().to_string()),
         ..GunOptions::default()
     };

@@ -75,7 +75,7 @@ fn basic_runs() {
 #[test]
 fn offline_puts_runs() {
     let exe = example("offline_puts");
-    for store in ["memory", "sled", "file"] {
+    for store in ["memory", "redb", "fjall", "sled", "file"] {
         let out = Command::new(&exe)
             .args(["50", store])
             .output()

@@ -41,9 +41,13 @@ pub struct GunOptions {
     pub localStorage: bool,
     /// Where the disk store lives.
     pub storage_path: Option<String>,
-    /// Keep the graph in the sled store under `storage_path`, default
-    /// `./radata` (Gun.js's radisk folder name). Wins over `localStorage`.
+    /// Keep the graph in the embedded store ([`StoreKind::DEFAULT`]: redb)
+    /// under `storage_path`, default `./radata` (Gun.js's radisk folder
+    /// name). Wins over `localStorage`.
     pub radisk: bool,
+    /// Which disk store to keep the graph in, under `storage_path`: when
+    /// set, wins over `radisk` and `localStorage`.
+    pub store: Option<StoreKind>,
     /// Serve: accept WebSocket peers on `host:port`, answer their gets, ack
     /// their puts once stored.
     pub super_peer: bool,
@@ -203,6 +207,7 @@ impl std::fmt::Debug for GunOptions {
             .field("localStorage", &self.localStorage)
             .field("storage_path", &self.storage_path)
             .field("radisk", &self.radisk)
+            .field("store", &self.store)
             .field("super_peer", &self.super_peer)
             .field("port", &self.port)
             .field("webrtc", &self.webrtc)
@@ -226,6 +231,7 @@ impl Default for GunOptions {
             localStorage: false,
             storage_path: None,
             radisk: false,
+            store: None,
             super_peer: false,
             port: None,
             webrtc: WebRTCOptions::default(),
@@ -275,15 +281,17 @@ impl GunOptions {
 
     /// Which disk store these options ask for, and where.
     pub fn disk_store(&self) -> Option<(StoreKind, PathBuf)> {
-        let kind = if self.radisk {
-            StoreKind::Sled
+        let kind = if let Some(kind) = self.store {
+            kind
+        } else if self.radisk {
+            StoreKind::DEFAULT
         } else if self.localStorage {
             StoreKind::File
         } else {
             return None;
         };
         let default = match kind {
-            StoreKind::Sled => "./radata",
+            StoreKind::Sled | StoreKind::Redb | StoreKind::Fjall => "./radata",
             StoreKind::File => "./gun_data",
         };
         Some((
@@ -300,4 +308,19 @@ pub enum StoreKind {
     File,
     /// An embedded sled database.
     Sled,
+    /// An embedded redb database, in the compact key-value layout.
+    Redb,
+    /// An embedded fjall database (an LSM tree), in the compact key-value layout.
+    Fjall,
+}
+
+impl StoreKind {
+    /// The embedded store `radisk` and the relay use: redb, which opens
+    /// without replaying a log and answered the storage benchmarks fastest
+    /// (BENCHMARKS.md, "Storage"); sled in builds without redb.
+    #[cfg(feature = "redb")]
+    pub const DEFAULT: Self = Self::Redb;
+    /// The embedded store `radisk` and the relay use.
+    #[cfg(not(feature = "redb"))]
+    pub const DEFAULT: Self = Self::Sled;
 }

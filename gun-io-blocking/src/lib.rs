@@ -31,10 +31,10 @@ use std::net::SocketAddr;
 
 #[cfg(feature = "sled")]
 pub use gun_core::store::SledStore;
-pub use gun_core::store::{BoxStore, FileStore};
+pub use gun_core::store::{BoxStore, FileStore, open_kind as open_store};
 pub use gun_core::{
     GunError, GunOptions, GunResult, MessagePredicate, PublicKey, Quotas, SecretKey, Signer,
-    TlsOptions, TrustPolicy, UserInfo, keypair_from_seed, sea, types, webrtc,
+    StoreKind, TlsOptions, TrustPolicy, UserInfo, keypair_from_seed, sea, types, webrtc,
 };
 
 /// The names the original port's users import from `gun::error`.

@@ -1,6 +1,7 @@
 //! Kill -9 under load, at points drawn from a fixed seed: after each
 //! restart every acked write is there, and the store opens. Ten rounds in
-//! the test command (`GUN_CRASH_ROUNDS` sets more for a long run).
+//! the test command (`GUN_CRASH_ROUNDS` sets more for a long run), on the
+//! default store (`GUN_CRASH_STORE` names another: fjall, sled, file).
 
 mod support;
 
@@ -50,12 +51,17 @@ fn kill_minus_nine_under_load_loses_no_acked_write() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(10);
+    let store = std::env::var("GUN_CRASH_STORE").unwrap_or_else(|_| "redb".into());
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
     let acked = Arc::new(Mutex::new(BTreeMap::new()));
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for round in 0..rounds {
-        let relay = Relay::start_on(port, dir.path(), &["--max-msgs-per-sec", "0"]);
+        let relay = Relay::start_on(
+            port,
+            dir.path(),
+            &["--max-msgs-per-sec", "0", "--store", &store],
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..2)
             .map(|w| {
@@ -75,7 +81,7 @@ fn kill_minus_nine_under_load_loses_no_acked_write() {
         }
     }
     // Every write acked in any round is there.
-    let relay = Relay::start_on(port, dir.path(), &[]);
+    let relay = Relay::start_on(port, dir.path(), &["--store", &store]);
     let mut r = Raw::connect(relay.port, HONEST).expect("reader");
     r.send_json(&json!({"#": "all", "get": {"#": "crash"}}));
     let m = r
@@ -99,5 +105,8 @@ fn kill_minus_nine_under_load_loses_no_acked_write() {
         "acked writes lost, e.g. {lost:?} ({} acked)",
         acked.len()
     );
-    eprintln!("{rounds} rounds: {} acked writes, all there", acked.len());
+    eprintln!(
+        "{store}, {rounds} rounds: {} acked writes, all there",
+        acked.len()
+    );
 }

@@ -29,6 +29,26 @@ impl Prop {
     }
 }
 
+impl FromIterator<(String, Prop)> for Node {
+    /// A node of these properties (a later one of the same key wins). Built
+    /// in one pass when they come in key order, as a store's scan gives them.
+    fn from_iter<I: IntoIterator<Item = (String, Prop)>>(props: I) -> Self {
+        Self {
+            props: props.into_iter().collect(),
+        }
+    }
+}
+
+impl FromIterator<(String, Node)> for Graph {
+    /// A graph of these nodes (a later one of the same soul replaces an
+    /// earlier one). Built in one pass when they come in soul order.
+    fn from_iter<I: IntoIterator<Item = (String, Node)>>(nodes: I) -> Self {
+        Self {
+            nodes: nodes.into_iter().collect(),
+        }
+    }
+}
+
 /// A node: properties by key. The soul is the key under which the graph holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::graph::{Graph, Prop};
 use crate::lex::Lex;
+pub use crate::soul_index::SoulIndex;
 
 /// What to read: the nodes whose soul matches `soul`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,10 +169,23 @@ pub trait Store {
     fn syncer(&self) -> Option<Syncer> {
         None
     }
+    /// A job, to run on another thread, that lists the souls this store
+    /// holds into a [`SoulIndex`] (reading a snapshot; writes go on
+    /// meanwhile), and gives up when the flag it is handed is set. Drivers give it to the engine with
+    /// [`crate::Input::StoreSouls`], and from then on a put to a soul the
+    /// store cannot hold is merged without a read. `None` (the default):
+    /// every soul not in memory is read first.
+    fn soul_lister(&self) -> Option<SoulLister> {
+        None
+    }
 }
 
 /// Makes what a store applied durable ([`Store::syncer`]).
 pub type Syncer = Box<dyn FnMut() -> Result<(), StoreError> + Send>;
+
+/// Lists the souls a store holds ([`Store::soul_lister`]).
+pub type SoulLister =
+    Box<dyn FnOnce(&std::sync::atomic::AtomicBool) -> Result<SoulIndex, StoreError> + Send>;
 
 /// Which parts of a write batch the store did not take.
 #[derive(Debug, Clone, PartialEq, Eq)]

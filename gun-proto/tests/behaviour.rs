@@ -701,3 +701,58 @@ fn a_failed_store_read_fails_the_put_with_the_stores_error() {
     };
     assert!(events.len() == 2 && events.iter().all(failed), "{events:?}");
 }
+
+#[test]
+fn a_soul_the_store_cannot_hold_is_merged_without_a_read() {
+    let now = at(0);
+    let mut e = Engine::new(Config::new(1), now);
+    let mut index = gun_proto::store::SoulIndex::with_capacity(10);
+    index.insert("known");
+    e.handle_input(now, Input::StoreSouls { index })
+        .expect("index");
+    let put = |e: &mut Engine, req: u64, soul: &str| {
+        e.handle_input(
+            now,
+            Input::Call(Call::Put {
+                req: ReqId(req),
+                path: Path::soul(soul),
+                data: json!({"k": 1}),
+            }),
+        )
+        .expect("put");
+        std::iter::from_fn(|| e.poll_output()).collect::<Vec<_>>()
+    };
+    let outs = put(&mut e, 1, "fresh");
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::StoreRead { .. })),
+        "a soul the store cannot hold is not read: {outs:?}"
+    );
+    let Some(Output::StoreWrite { id, .. }) =
+        outs.iter().find(|o| matches!(o, Output::StoreWrite { .. }))
+    else {
+        panic!("written at once: {outs:?}");
+    };
+    e.handle_input(
+        now,
+        Input::StoreWritten {
+            id: *id,
+            result: Ok(()),
+        },
+    )
+    .expect("written");
+    let acked = std::iter::from_fn(|| e.poll_output()).any(|o| {
+        matches!(
+            o,
+            Output::Event(Event::PutAck {
+                req: ReqId(1),
+                result: Ok(())
+            })
+        )
+    });
+    assert!(acked, "acked once durable");
+    let outs = put(&mut e, 2, "known");
+    assert!(
+        matches!(outs.first(), Some(Output::StoreRead { .. })),
+        "a soul the store may hold is read first: {outs:?}"
+    );
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, unbounded};
-use gun_core::GunOptions;
+use gun_core::{GunOptions, StoreKind};
 use gun_proto::{Graph, MemoryStore, Store, StoreError, StoreQuery};
 use serde_json::{Value, json};
 
@@ -243,14 +243,47 @@ fn persists(net: &impl Net, opts: impl Fn(&std::path::Path) -> GunOptions) {
             .expect("once"),
         Some(json!(true))
     );
+    // Once the store's souls are listed, a put to a stored soul still
+    // merges with what is stored (an older write loses), and a put to a
+    // new soul is stored without a read.
+    std::thread::sleep(Duration::from_millis(200));
+    g.gun
+        .get("doc")
+        .put_with_state(json!({"title": "older"}), 1.0)
+        .wait()
+        .expect("put");
+    g.gun
+        .get("fresh")
+        .put(json!({"made": "after the restart"}))
+        .wait()
+        .expect("put");
+    g.gun.shutdown_blocking().expect("shutdown");
+    drop(g);
+    let g = net.start(opts(dir.path()));
+    let title = g.gun.get("doc").get("title").once_value().wait();
+    assert_eq!(
+        title.expect("once"),
+        Some(json!("kept")),
+        "the older write lost"
+    );
+    let made = g.gun.get("fresh").get("made").once_value().wait();
+    assert_eq!(made.expect("once"), Some(json!("after the restart")));
 }
 
-pub fn sled_store_persists(net: &impl Net) {
+/// `radisk: true`: the embedded default (redb), then each database by name.
+pub fn embedded_stores_persist(net: &impl Net) {
     persists(net, |p| GunOptions {
         radisk: true,
         storage_path: Some(p.display().to_string()),
         ..GunOptions::default()
     });
+    for kind in [StoreKind::Fjall, StoreKind::Sled] {
+        persists(net, |p| GunOptions {
+            store: Some(kind),
+            storage_path: Some(p.display().to_string()),
+            ..GunOptions::default()
+        });
+    }
 }
 
 pub fn file_store_persists(net: &impl Net) {
@@ -677,7 +710,7 @@ macro_rules! all_scenarios {
             back_walks_up,
             off_stops_callbacks,
             callback_that_puts_does_not_deadlock,
-            sled_store_persists,
+            embedded_stores_persist,
             file_store_persists,
             ack_only_after_the_relays_store_wrote,
             offline_writes_keep_their_states,

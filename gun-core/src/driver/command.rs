@@ -34,6 +34,8 @@ pub(crate) enum Inbox {
     Verified(Vec<(gun_proto::VerifyId, Result<(), gun_proto::auth::AuthError>)>),
     /// Answers of the commit thread: batches now durable (or failed).
     Committed(Vec<super::commit::Applied>),
+    /// The store's souls, listed on their own thread.
+    Souls(Result<gun_proto::store::SoulIndex, gun_proto::StoreError>),
 }
 
 /// An API call, carried to the driver thread.

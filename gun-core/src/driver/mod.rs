@@ -7,6 +7,7 @@
 pub(crate) mod command;
 mod commit;
 mod inflow;
+mod souls;
 mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -67,6 +68,8 @@ pub(crate) struct Driver {
     verifier: Verifier,
     /// The commit thread, for a store that flushes apart from applying.
     committer: Option<commit::Committer>,
+    /// The store's souls being listed, for the engine.
+    listing: Option<souls::Listing>,
     next_req: u64,
     puts: HashMap<ReqId, Pending>,
     onces: HashMap<ReqId, Completer<OnceAnswer>>,
@@ -106,6 +109,10 @@ impl Driver {
             )?),
             None => None,
         };
+        let listing = match store.as_ref().and_then(|s| s.soul_lister()) {
+            Some(lister) => Some(souls::Listing::start(lister, inbox.clone())?),
+            None => None,
+        };
         let start = Instant::now();
         let engine = Engine::new(cfg, now_at(start));
         shared.metrics.started(
@@ -123,6 +130,7 @@ impl Driver {
             closing: BTreeSet::new(),
             verifier: Verifier::start(inbox, shared.quotas.verify_share)?,
             committer,
+            listing,
             next_req: 0,
             puts: HashMap::new(),
             onces: HashMap::new(),
@@ -252,6 +260,26 @@ impl Driver {
         }
     }
 
+    /// Carries out the engine's write `id`: applied here and made durable
+    /// on the commit thread, or written here when the store has no syncer.
+    fn write(&mut self, id: gun_proto::WriteId, batch: &[gun_proto::Graph]) {
+        match (&mut self.store, &mut self.committer) {
+            (Some(s), Some(c)) => c.commit((id, gun_proto::store::stage(s.as_mut(), batch))),
+            (store, _) => {
+                let began = Instant::now();
+                let result = match store {
+                    Some(s) => gun_proto::store::commit(s.as_mut(), batch),
+                    None => Ok(()),
+                };
+                self.shared
+                    .metrics
+                    .commit_seconds
+                    .observe(began.elapsed().as_secs_f64());
+                let _ = self.input(Input::StoreWritten { id, result });
+            }
+        }
+    }
+
     fn input(&mut self, input: Input<'_>) -> GunResult<()> {
         let now = self.now();
         self.engine.handle_input(now, input).map_err(GunError::from)
@@ -270,6 +298,12 @@ impl Driver {
             Inbox::Verified(results) => {
                 for (id, result) in results {
                     let _ = self.input(Input::Verified { id, result });
+                }
+                return None;
+            }
+            Inbox::Souls(listed) => {
+                if let Some(index) = self.listing.take().and_then(|l| l.finish(listed)) {
+                    let _ = self.input(Input::StoreSouls { index });
                 }
                 return None;
             }
@@ -513,24 +547,12 @@ impl Driver {
                     };
                     let _ = self.input(Input::StoreRead { id, result });
                 }
-                Output::StoreWrite { id, batch } => match (&mut self.store, &mut self.committer) {
-                    // Applied here, made durable on the commit thread.
-                    (Some(s), Some(c)) => {
-                        c.commit((id, gun_proto::store::stage(s.as_mut(), &batch)))
+                Output::StoreWrite { id, batch } => {
+                    if let Some(l) = &mut self.listing {
+                        l.wrote(&batch);
                     }
-                    (store, _) => {
-                        let began = Instant::now();
-                        let result = match store {
-                            Some(s) => gun_proto::store::commit(s.as_mut(), &batch),
-                            None => Ok(()),
-                        };
-                        self.shared
-                            .metrics
-                            .commit_seconds
-                            .observe(began.elapsed().as_secs_f64());
-                        let _ = self.input(Input::StoreWritten { id, result });
-                    }
-                },
+                    self.write(id, &batch);
+                }
                 Output::Verify { id, peer, check } => checks.push((id, peer, check)),
                 Output::Event(ev) => self.event(ev),
             }
@@ -619,7 +641,9 @@ impl Driver {
             hook();
         }
         self.shared.connected.store(0, Ordering::Release);
-        // Dropping the store closes it (sled flushes on drop; every write was flushed already).
+        // The soul listing holds a handle on the store: stop it first.
+        drop(self.listing.take());
+        // Dropping the store closes it (every write was made durable already).
         drop(self.store.take());
         // Pending calls fail with "shut down" as their completers drop.
         self.dispatch(move || done.complete(Ok(())));

@@ -47,27 +47,42 @@ pub(crate) fn souls_prefix(prefix: &str) -> Vec<u8> {
 
 /// The soul and key a store key names; `None` if it is not one of ours.
 pub(crate) fn decode(k: &[u8]) -> Option<(String, String)> {
-    let mut soul = Vec::with_capacity(k.len());
+    let (soul, key) = split(k)?;
+    Some((unescape(soul)?, std::str::from_utf8(key).ok()?.to_owned()))
+}
+
+/// A store key's escaped soul (without its end mark) and its key's bytes,
+/// borrowed: a scan compares escaped souls and unescapes only new ones.
+pub(crate) fn split(k: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut i = 0;
     loop {
         match (k.get(i), k.get(i + 1)) {
-            (Some(0), Some(0)) => break,
-            (Some(0), Some(0xFF)) => {
-                soul.push(0);
-                i += 2;
-            }
+            (Some(0), Some(0)) => return Some((&k[..i], &k[i + 2..])),
+            (Some(0), Some(0xFF)) => i += 2,
             (Some(0), _) | (None, _) => return None,
-            (Some(&b), _) => {
-                soul.push(b);
-                i += 1;
-            }
+            (Some(_), _) => i += 1,
         }
     }
-    let key = k.get(i + 2..)?;
-    Some((
-        String::from_utf8(soul).ok()?,
-        String::from_utf8(key.to_vec()).ok()?,
-    ))
+}
+
+/// The soul an escaped soul stands for; `None` if it is not one of ours.
+pub(crate) fn unescape(escaped: &[u8]) -> Option<String> {
+    let mut soul = Vec::with_capacity(escaped.len());
+    let mut bytes = escaped.iter();
+    while let Some(&b) = bytes.next() {
+        if b == 0 && bytes.next() != Some(&0xFF) {
+            return None;
+        }
+        soul.push(b);
+    }
+    String::from_utf8(soul).ok()
+}
+
+/// `soul`, escaped, with no end mark (the soul index's key).
+pub(crate) fn escape(soul: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(soul.len());
+    push_soul(&mut out, soul);
+    out
 }
 
 #[cfg(test)]
@@ -89,6 +104,7 @@ mod tests {
         for (soul, key) in cases {
             let k = encode(soul, key);
             assert_eq!(decode(&k), Some((soul.to_owned(), key.to_owned())));
+            assert_eq!(split(&k).map(|(s, _)| s), Some(escape(soul).as_slice()));
             assert!(k.starts_with(&node_prefix(soul)));
             assert!(keys.insert(k), "{soul:?}.{key:?} collides");
         }

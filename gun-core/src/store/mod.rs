@@ -1,23 +1,39 @@
-//! Disk stores shared by every driver: [`FileStore`] and [`SledStore`].
+//! Disk stores shared by every driver: [`KvStore`] on redb (the default),
+//! fjall or sled; the sled store of the layout before it ([`SledStore`]);
+//! and [`FileStore`].
 //!
-//! Both implement [`gun_proto::Store`]. Flush policy: `write` returns only
+//! All implement [`gun_proto::Store`]. Flush policy: `write` returns only
 //! after the batch is on disk (file: written, fsynced and renamed into place,
-//! directory fsynced; sled: `apply_batch` then `flush`). Sled also splits the
-//! two: the driver applies each turn's batch on its thread and flushes on a
-//! commit thread of its own (one flush for every batch applied meanwhile).
-//! Either way the engine acks puts only once their batch is on disk, so an
-//! acked write survives a crash.
+//! directory fsynced; the databases: applied, then synced). The databases
+//! also split the two: the driver applies each turn's batch on its thread
+//! and syncs on a commit thread of its own (one sync for every batch applied
+//! meanwhile). Either way the engine acks puts only once their batch is on
+//! disk, so an acked write survives a crash.
 
 mod file;
-#[cfg(feature = "sled")]
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
 mod key;
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
+pub mod kv;
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
+mod kv_store;
+#[cfg(all(feature = "sled", any(feature = "redb", feature = "fjall")))]
+mod migrate;
 pub mod radisk;
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
+mod record;
 #[cfg(feature = "sled")]
 mod sled_store;
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
+mod tally;
 
 pub use file::FileStore;
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
+pub use kv_store::KvStore;
 #[cfg(feature = "sled")]
 pub use sled_store::SledStore;
+#[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
+pub use tally::{Dropped, Tally};
 
 use gun_proto::{Graph, MemoryStore, Store, StoreError};
 
@@ -31,13 +47,45 @@ pub fn open(opts: &GunOptions) -> Result<Option<BoxStore>, StoreError> {
     let Some((kind, path)) = opts.disk_store() else {
         return Ok(None);
     };
-    Ok(Some(match kind {
-        StoreKind::File => Box::new(FileStore::open(&path)?),
+    open_kind(kind, &path).map(Some)
+}
+
+/// Opens (creating) a store of `kind` at `path`.
+pub fn open_kind(kind: StoreKind, path: &std::path::Path) -> Result<BoxStore, StoreError> {
+    Ok(match kind {
+        StoreKind::File => Box::new(FileStore::open(path)?),
         #[cfg(feature = "sled")]
-        StoreKind::Sled => Box::new(SledStore::open(&path)?),
+        StoreKind::Sled => Box::new(SledStore::open(path)?),
         #[cfg(not(feature = "sled"))]
-        StoreKind::Sled => return Err(StoreError::new("built without the `sled` feature")),
-    }))
+        StoreKind::Sled => return Err(missing("sled")),
+        #[cfg(feature = "redb")]
+        StoreKind::Redb => Box::new(open_kv::<kv::RedbKv>(path)?),
+        #[cfg(not(feature = "redb"))]
+        StoreKind::Redb => return Err(missing("redb")),
+        #[cfg(feature = "fjall")]
+        StoreKind::Fjall => Box::new(open_kv::<kv::FjallKv>(path)?),
+        #[cfg(not(feature = "fjall"))]
+        StoreKind::Fjall => return Err(missing("fjall")),
+    })
+}
+
+/// Opens a key-value store, copying in a sled store found in its directory.
+#[cfg(any(feature = "redb", feature = "fjall"))]
+fn open_kv<K: kv::Kv>(path: &std::path::Path) -> Result<KvStore<K>, StoreError> {
+    let store = KvStore::<K>::open(path)?;
+    #[cfg(feature = "sled")]
+    let store = {
+        let mut store = store;
+        migrate::sled_beside(path, &mut store)?;
+        store
+    };
+    Ok(store)
+}
+
+/// The error for a store this build leaves out.
+#[cfg(not(all(feature = "sled", feature = "redb", feature = "fjall")))]
+fn missing(feature: &str) -> StoreError {
+    StoreError::new(format!("built without the `{feature}` feature"))
 }
 
 /// A memory store, for instances with no disk: puts are settled in memory.

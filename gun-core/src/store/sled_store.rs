@@ -143,19 +143,46 @@ impl SledStore {
             if !query.soul.matches(&soul) {
                 continue;
             }
-            let what = format!("entry {soul}.{key}");
-            let leaf: serde_json::Value = serde_json::from_slice(&v)
-                .map_err(|e| StoreError::with_source(format!("corrupt {what}: {e}"), e))?;
-            let state = leaf.get(">").and_then(serde_json::Value::as_f64);
-            let value = leaf.get(":").map(gun_proto::Value::from_json);
-            let (Some(state), Some(Ok(value))) = (state, value) else {
-                return Err(StoreError::new(format!("corrupt {what}")));
-            };
-            let prop = gun_proto::Prop { value, state };
+            let prop = leaf(&soul, &key, &v)?;
             if !page.take(&key, &prop) {
                 break;
             }
             out.insert(&soul, &key, prop.value, prop.state);
+        }
+        Ok(())
+    }
+}
+
+/// The property an entry's value holds.
+fn leaf(soul: &str, key: &str, v: &[u8]) -> Result<gun_proto::Prop, StoreError> {
+    let what = format!("entry {soul}.{key}");
+    let leaf: serde_json::Value = serde_json::from_slice(v)
+        .map_err(|e| StoreError::with_source(format!("corrupt {what}: {e}"), e))?;
+    let state = leaf.get(">").and_then(serde_json::Value::as_f64);
+    let value = leaf.get(":").map(gun_proto::Value::from_json);
+    let (Some(state), Some(Ok(value))) = (state, value) else {
+        return Err(StoreError::new(format!("corrupt {what}")));
+    };
+    Ok(gun_proto::Prop { value, state })
+}
+
+impl SledStore {
+    /// Calls `each` with every stored property, in soul and key order,
+    /// stopping at the first error (a store being moved elsewhere).
+    pub fn export(
+        &self,
+        each: &mut dyn FnMut(&str, &str, gun_proto::Prop) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for item in self.nodes.iter() {
+            let (k, v) = item.map_err(sled_err)?;
+            let Some((soul, key)) = key::decode(&k) else {
+                return Err(StoreError::new(format!(
+                    "corrupt store key {:?}",
+                    String::from_utf8_lossy(&k)
+                )));
+            };
+            let prop = leaf(&soul, &key, &v)?;
+            each(&soul, &key, prop)?;
         }
         Ok(())
     }

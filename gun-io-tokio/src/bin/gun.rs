@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use gun_io_tokio::{
-    Gun, GunOptions, PublicKey, Quotas, SecretKey, TlsOptions, TrustPolicy, keypair_from_seed,
+    Gun, GunOptions, PublicKey, Quotas, SecretKey, StoreKind, TlsOptions, TrustPolicy,
+    keypair_from_seed,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -20,7 +21,7 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "gun",
     version,
-    about = "A Gun relay: serves Gun.js and Rust peers over WebSocket, sled store by default"
+    about = "A Gun relay: serves Gun.js and Rust peers over WebSocket, redb store by default"
 )]
 struct Args {
     /// Port to serve on.
@@ -32,8 +33,10 @@ struct Args {
     /// Where the store keeps its data.
     #[arg(long, env = "GUN_DATA", default_value = "./radata", global = true)]
     data: PathBuf,
-    /// Which store: sled (default), file (one JSON file per node), memory.
-    #[arg(long, env = "GUN_STORE", value_enum, default_value_t = StoreArg::Sled, global = true)]
+    /// Which store: redb (default), fjall, sled, file (one JSON file per
+    /// node), memory. A sled store found in --data is copied into redb or
+    /// fjall the first time they open there.
+    #[arg(long, env = "GUN_STORE", value_enum, default_value_t = StoreArg::Redb, global = true)]
     store: StoreArg,
     /// Other relays to dial and sync with (comma separated ws:// or wss:// URLs).
     #[arg(long, env = "PEERS", value_delimiter = ',')]
@@ -174,8 +177,23 @@ impl QuotaArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum StoreArg {
     Sled,
+    Redb,
+    Fjall,
     File,
     Memory,
+}
+
+impl StoreArg {
+    /// The disk store this names (`None`: memory).
+    fn kind(self) -> Option<StoreKind> {
+        match self {
+            Self::Sled => Some(StoreKind::Sled),
+            Self::Redb => Some(StoreKind::Redb),
+            Self::Fjall => Some(StoreKind::Fjall),
+            Self::File => Some(StoreKind::File),
+            Self::Memory => None,
+        }
+    }
 }
 
 impl Args {
@@ -188,8 +206,7 @@ impl Args {
                 TrustPolicy::default()
             },
             host: self.host.clone(),
-            radisk: self.store == StoreArg::Sled,
-            localStorage: self.store == StoreArg::File,
+            store: self.store.kind(),
             storage_path: (self.store != StoreArg::Memory)
                 .then(|| self.data.to_string_lossy().into_owned()),
             tls: TlsOptions {
@@ -254,7 +271,7 @@ fn import(args: &Args, radisk: &std::path::Path) -> ExitCode {
         Ok(Some(s)) => s,
         Ok(None) => {
             tracing::error!(
-                "importing into the memory store keeps nothing: use --store sled or file"
+                "importing into the memory store keeps nothing: use --store redb, fjall, sled or file"
             );
             return ExitCode::from(2);
         }

@@ -169,6 +169,10 @@ impl Engine {
             }
             Input::StoreRead { id, result } => self.read_done(id, result),
             Input::StoreWritten { id, result } => self.write_done(id, result),
+            Input::StoreSouls { index } => {
+                self.storage.index_souls(index);
+                Ok(())
+            }
             Input::Verified { id, result } => {
                 let done = self.admission.verified(id, result);
                 for r in done.refused {

@@ -9,7 +9,7 @@ use super::jobs::Job;
 use super::{Error, Output};
 use crate::graph::{Graph, Prop};
 use crate::ids::{PeerId, ReadId, ReqId, WriteId};
-use crate::store::{StoreError, StoreQuery, WriteFailure};
+use crate::store::{SoulIndex, StoreError, StoreQuery, WriteFailure};
 
 /// Jobs of one peer waiting on the store past which its socket is not read.
 const BACKLOG: usize = 64;
@@ -87,6 +87,9 @@ pub(super) struct Storage {
     /// Souls with writes not yet durable, and how many parts touch them:
     /// these never leave memory.
     pending: HashMap<String, usize>,
+    /// Which souls the store may hold, once the driver has listed them:
+    /// a soul it rules out is taken as empty, with no read.
+    souls: Option<SoulIndex>,
     /// Souls whose read failed in the current retry round, and why.
     failed: HashMap<String, StoreError>,
     reading: HashSet<String>,
@@ -124,6 +127,7 @@ impl Storage {
             ring: VecDeque::new(),
             max_cached,
             pending: HashMap::new(),
+            souls: None,
             failed: HashMap::new(),
             reading: HashSet::new(),
             reads: BTreeMap::new(),
@@ -164,6 +168,11 @@ impl Storage {
             }
             if let Some(e) = self.failed.get(soul) {
                 return Loaded::Failed(e.clone());
+            }
+            if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
+                // Certainly not stored: nothing to read.
+                self.mark_loaded(soul);
+                continue;
             }
             if state == Loaded::Yes {
                 state = Loaded::No(soul.to_owned());
@@ -335,6 +344,17 @@ impl Storage {
         self.failed.clear();
     }
 
+    /// Takes the driver's listing of the souls the store holds.
+    pub(super) fn index_souls(&mut self, index: SoulIndex) {
+        if self.enabled {
+            tracing::debug!(
+                ?index,
+                "the store's souls are listed: new souls need no read"
+            );
+            self.souls = Some(index);
+        }
+    }
+
     /// Adds accepted properties (and what they replaced) to this turn's
     /// batch as a part of their own; `waiter` is told when that part is
     /// durable, or that the store refused it.
@@ -344,6 +364,9 @@ impl Storage {
         }
         for soul in accepted.souls() {
             *self.pending.entry(soul.to_owned()).or_insert(0) += 1;
+            if let Some(souls) = self.souls.as_mut().filter(|s| !s.may_hold(soul)) {
+                souls.insert(soul);
+            }
         }
         self.batch.push(accepted.clone());
         self.batch_meta.push(PartMeta { waiter, prior });

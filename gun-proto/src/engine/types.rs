@@ -215,6 +215,14 @@ pub enum Input<'a> {
         /// Whether it is stored, or which parts are not.
         result: Result<(), WriteFailure>,
     },
+    /// The souls the store holds, listed by [`crate::Store::soul_lister`]
+    /// and brought up to date with the souls of every [`Output::StoreWrite`]
+    /// since the listing began. From then on the engine keeps it up to date
+    /// itself, and merges a put to a soul it rules out without a read.
+    StoreSouls {
+        /// Which souls the store may hold.
+        index: crate::store::SoulIndex,
+    },
     /// The driver verified the signatures [`Output::Verify`] asked about.
     Verified {
         /// The verification's id.

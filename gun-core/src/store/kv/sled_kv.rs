@@ -1,0 +1,60 @@
+//! sled 0.34 under the key-value layout.
+
+use std::path::Path;
+
+use gun_proto::{StoreError, store::Syncer};
+
+use super::{Kv, Visit, fail};
+
+/// A sled database (its default tree).
+#[derive(Debug, Clone)]
+pub struct SledKv {
+    db: sled::Db,
+}
+
+impl Kv for SledKv {
+    const NAME: &'static str = "sled";
+
+    fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(|e| fail(&path.display().to_string(), e))?;
+        Ok(Self { db })
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        each: &mut dyn FnMut(&[u8], &[u8]) -> Visit,
+    ) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| fail("sled scan", e))?;
+            if !each(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let v = self.db.get(key).map_err(|e| fail("sled get", e))?;
+        Ok(v.map(|v| v.to_vec()))
+    }
+
+    fn apply(&mut self, puts: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in puts {
+            batch.insert(k, v);
+        }
+        self.db
+            .apply_batch(batch)
+            .map_err(|e| fail("sled write", e))
+    }
+
+    fn syncer(&self) -> Syncer {
+        let db = self.db.clone();
+        Box::new(move || db.flush().map(drop).map_err(|e| fail("sled flush", e)))
+    }
+}
