@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The stores side by side (issue #17): redb, fjall and sled on a cold start
+# with a million properties, and through the `gun` relay on the loads of
+# bench/compare.sh, each relay started afresh, quotas off. Everything
+# listens on 127.0.0.1. GUN_NOINDEX_BIN, when set, names a `gun` built
+# without the soul index, run beside the default on the new-souls load.
+#
+#   bench/stores.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p gun-io-tokio --bin gun
+cargo build --release -q -p gun-examples --example load --example cold_start
+LOAD=target/release/examples/load
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "fdatasync of a 100-byte append, 500 times:"
+python3 - "$WORK" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "sync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+t = []
+for _ in range(500):
+    os.write(fd, b"x" * 100)
+    s = time.perf_counter(); os.fdatasync(fd); t.append(time.perf_counter() - s)
+t.sort()
+print(f"  p50 {t[250]*1e6:.0f} us, p99 {t[495]*1e6:.0f} us, max {t[-1]*1e6:.0f} us")
+PY
+
+echo "== cold start: 1,000,000 properties, 10 per node (examples/cold_start.rs)"
+for store in redb fjall sled; do
+  for batch in 100000 1000; do
+    printf '  %-6s batches of %-6s ' "$store" "$batch"
+    TMPDIR=$WORK target/release/examples/cold_start 1000000 "$store" "$batch" | tr '\n' ' '
+    echo
+  done
+done
+
+# run BIN STORE LOAD-ARGS...: one fresh relay, one load.
+run() {
+  local bin=$1 store=$2; shift 2
+  local port dir pid log
+  port=$(free_port); dir="$WORK/data-$port"; log="$WORK/relay-$port.log"
+  "$bin" --port "$port" --data "$dir" --store "$store" --log warn \
+    --max-msgs-per-sec 0 --max-bytes-per-sec 0 >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q listening "$log" 2>/dev/null && break; sleep 0.1; done
+  timeout 180 "$LOAD" --url "ws://127.0.0.1:$port/gun" --pid "$pid" --timeout 60 "$@" 2>&1 \
+    | grep -E '^(acked_puts|latency_us|relay_peak)' | sed "s/^/  $store: /" || echo "  $store: failed"
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+}
+
+for round in 1 2; do
+  echo "== round $round: 2 writers x 50,000 puts, 1,000 in flight each"
+  for store in redb fjall sled; do run target/release/gun "$store" --writers 2 --puts 50000 --in-flight 1000; done
+  echo "== round $round: 1 writer at 10,000 puts/s to 10 subscribers"
+  for store in redb fjall sled; do run target/release/gun "$store" --writers 1 --puts 20000 --rate 10000 --subscribers 10; done
+  echo "== round $round: 2 writers x 50,000 puts, each to a new soul"
+  for store in redb fjall sled; do run target/release/gun "$store" --writers 2 --puts 50000 --in-flight 1000 --new-souls; done
+  if [ -n "${GUN_NOINDEX_BIN:-}" ]; then
+    run "$GUN_NOINDEX_BIN" redb --writers 2 --puts 50000 --in-flight 1000 --new-souls | sed 's/redb:/redb, no soul index:/'
+  fi
+done
