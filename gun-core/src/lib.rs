@@ -12,7 +12,8 @@
 //!   store write (one flush) serves every put of that turn.
 //! - A callback thread: listener callbacks run outside the driver, so a
 //!   callback may call the API (even a blocking `put`) without deadlock.
-//! - The disk stores ([`store::FileStore`], [`store::SledStore`]), and TLS
+//! - The disk stores ([`store::KvStore`] on redb, fjall or sled,
+//!   [`store::SledStore`], [`store::FileStore`]), and TLS
 //!   configuration ([`transport::tls`], feature `tls`) for `wss://` peers and relays.
 //! - For async drivers: [`AsyncGun`], the async handle with its constructors.
 //!
