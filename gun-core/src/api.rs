@@ -140,6 +140,17 @@ impl Gun {
                     }
                 }
             })?;
+        let mut threads = vec![driver, callbacks];
+        if opts.multicast.enabled {
+            let transport = Transport::new(tx.clone(), shared.clone());
+            match crate::transport::multicast::start(transport, &opts.multicast) {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // As Gun.js does: say so, and go on without it.
+                    warn!(error = %e, "cannot join the multicast group: multicast is off");
+                }
+            }
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 tx,
@@ -148,7 +159,7 @@ impl Gun {
                 keys,
                 next_sub: AtomicU64::new(1),
                 clock: Mutex::new(StateClock::default()),
-                threads: Mutex::new(vec![driver, callbacks]),
+                threads: Mutex::new(threads),
                 user: Mutex::new(None),
                 remember: std::sync::atomic::AtomicBool::new(false),
             }),

@@ -48,6 +48,7 @@ pub use error::{GunError, GunResult};
 pub use gun_proto::auth::{Signer, TrustPolicy};
 pub use keys::{PublicKey, SecretKey, keypair_from_seed};
 pub use options::{DEFAULT_PORT, GunOptions, MessagePredicate, Quotas, StoreKind, TlsOptions};
+pub use transport::multicast::MulticastOptions;
 pub use user::{User, UserInfo};
 pub use webrtc::WebRTCOptions;
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::multicast::MulticastOptions;
 use crate::webrtc::WebRTCOptions;
 
 /// Decides whether an incoming message (as JSON) is processed. It runs after
@@ -45,6 +46,9 @@ pub struct GunOptions {
     /// under `storage_path`, default `./radata` (Gun.js's radisk folder
     /// name). Wins over `localStorage`.
     pub radisk: bool,
+    /// Gun.js's LAN transport, UDP multicast (off by default; see
+    /// [`MulticastOptions`]).
+    pub multicast: MulticastOptions,
     /// Which disk store to keep the graph in, under `storage_path`: when
     /// set, wins over `radisk` and `localStorage`.
     pub store: Option<StoreKind>,
@@ -208,6 +212,7 @@ impl std::fmt::Debug for GunOptions {
             .field("storage_path", &self.storage_path)
             .field("radisk", &self.radisk)
             .field("store", &self.store)
+            .field("multicast", &self.multicast)
             .field("super_peer", &self.super_peer)
             .field("port", &self.port)
             .field("webrtc", &self.webrtc)
@@ -232,6 +237,7 @@ impl Default for GunOptions {
             storage_path: None,
             radisk: false,
             store: None,
+            multicast: MulticastOptions::default(),
             super_peer: false,
             port: None,
             webrtc: WebRTCOptions::default(),

@@ -34,9 +34,9 @@ use std::net::SocketAddr;
 pub use gun_core::store::SledStore;
 pub use gun_core::store::{BoxStore, FileStore};
 pub use gun_core::{
-    Chain, Completion, GunError, GunOptions, GunResult, MessagePredicate, OnceCall, PublicKey,
-    Quotas, SecretKey, Signer, StoreKind, Then, TlsOptions, TrustPolicy, User, UserInfo,
-    keypair_from_seed, sea, types, webrtc,
+    Chain, Completion, GunError, GunOptions, GunResult, MessagePredicate, MulticastOptions,
+    OnceCall, PublicKey, Quotas, SecretKey, Signer, StoreKind, Then, TlsOptions, TrustPolicy, User,
+    UserInfo, keypair_from_seed, sea, types, webrtc,
 };
 
 /// The names the original port's users import from `gun::error`.

@@ -381,6 +381,15 @@ impl Conn {
         self.out.recv().await.ok().map(|o| self.dequeued(o))
     }
 
+    /// The next thing to send, waiting on this thread for it (`None`: the
+    /// driver let go of the link). For transports on threads of their own.
+    pub fn next_out_blocking(&self) -> Option<Out> {
+        if self.killed() {
+            return None;
+        }
+        self.out.recv_blocking().ok().map(|o| self.dequeued(o))
+    }
+
     /// The next thing to send, if one is waiting.
     pub fn try_next_out(&self) -> Option<Out> {
         if self.killed() {

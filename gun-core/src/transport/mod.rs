@@ -9,6 +9,7 @@
 
 mod conn;
 pub mod http;
+pub mod multicast;
 pub mod net;
 pub mod tls;
 pub mod url;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use gun_io_tokio::{
-    Gun, GunOptions, PublicKey, Quotas, SecretKey, StoreKind, TlsOptions, TrustPolicy,
-    keypair_from_seed,
+    Gun, GunOptions, MulticastOptions, PublicKey, Quotas, SecretKey, StoreKind, TlsOptions,
+    TrustPolicy, keypair_from_seed,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -59,6 +59,21 @@ struct Args {
     /// are accepted, and signed ones must verify.
     #[arg(long, env = "GUN_SIGNED_ONLY")]
     signed_only: bool,
+    /// Join Gun.js's LAN multicast group: beacons every second, and every
+    /// message mirrored to the LAN once another node answers. It takes
+    /// unauthenticated writes from the LAN: off by default.
+    #[arg(long, env = "GUN_MULTICAST")]
+    multicast: bool,
+    /// The multicast group.
+    #[arg(long, env = "GUN_MULTICAST_ADDRESS", default_value = "233.255.255.255")]
+    multicast_address: std::net::Ipv4Addr,
+    /// The multicast port (UDP; every node binds it).
+    #[arg(long, env = "GUN_MULTICAST_PORT", default_value_t = 8765)]
+    multicast_port: u16,
+    /// Hops a multicast datagram may take (1: this network only; Gun.js
+    /// uses 128).
+    #[arg(long, env = "GUN_MULTICAST_TTL", default_value_t = 1)]
+    multicast_ttl: u32,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "GUN_LOG", default_value = "info", global = true)]
     log: String,
@@ -207,6 +222,13 @@ impl Args {
             },
             host: self.host.clone(),
             store: self.store.kind(),
+            multicast: MulticastOptions {
+                enabled: self.multicast,
+                address: self.multicast_address,
+                port: self.multicast_port,
+                ttl: self.multicast_ttl,
+                ..MulticastOptions::default()
+            },
             storage_path: (self.store != StoreArg::Memory)
                 .then(|| self.data.to_string_lossy().into_owned()),
             tls: TlsOptions {
