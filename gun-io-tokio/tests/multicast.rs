@@ -15,58 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{HONEST, Raw, Relay, free_port, fresh_id, now_ms, put};
-
-/// Set in the copy of the test that runs inside the namespace.
-const INSIDE: &str = "GUN_MULTICAST_NETNS";
-
-/// Runs `test` inside a fresh network namespace (or says why it cannot);
-/// `true` when the caller is that copy and should do the work.
-fn in_namespace(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let setup = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"";
-    let probe = Command::new("unshare")
-        .args(["-n", "--", "sh", "-c", setup, "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!(
-            "SKIPPED {test}: cannot make a network namespace (`unshare -n` and `ip` need root); multicast is only tested inside one"
-        );
-        return false;
-    }
-    let exe = std::env::current_exe().expect("exe");
-    let out = Command::new("unshare")
-        .args(["-n", "--", "sh", "-c", setup])
-        .arg(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("the test runs in the namespace");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "inside the namespace:\n{text}\n{err}"
-    );
-    false
-}
-
-/// Only the loopback: the datagrams cannot go anywhere else.
-fn assert_isolated() {
-    let links = Command::new("ip")
-        .args(["-o", "link"])
-        .output()
-        .expect("ip");
-    let links = String::from_utf8_lossy(&links.stdout);
-    assert!(
-        links.lines().all(|l| l.contains(": lo:")),
-        "not an isolated namespace: {links}"
-    );
-}
+use support::{
+    HONEST, Raw, Relay, assert_isolated, free_port, fresh_id, in_namespace, now_ms, put,
+};
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop")

@@ -204,6 +204,48 @@ fn a_subscriber_cannot_forge_the_writers_ack() {
 }
 
 #[test]
+fn webrtc_signalling_is_routed_between_the_peers_of_a_room_and_nothing_else() {
+    let mut r = Relay::new(16);
+    r.connect(1);
+    r.connect(2);
+    let room = "/RTC/meet<?99";
+    // 1 is in the room; 2 announces itself there.
+    r.frame(
+        1,
+        &format!(r##"{{"#":"s","get":{{"#":"{room}",".":"+"}}}}"##),
+    );
+    r.frame(2, &put("announce", room, "+", "pid2", 1_700_000_009_000));
+    // 1 offers: a reply to the announcement, routed to 2.
+    let offer = r##"{"#":"offer1","@":"announce","ok":{"rtc":{"offer":{"type":"offer","sdp":"v=0"},"id":"pid1"}}}"##;
+    let out = r.frame(1, offer);
+    assert!(
+        out.iter()
+            .any(|(p, f)| p.0 == 2 && f.contains(r#""offer""#)),
+        "the offer reaches the announcer: {out:?}"
+    );
+    // 2 answers the offer: routed back to 1.
+    let answer = r##"{"#":"answer1","@":"offer1","ok":{"rtc":{"answer":{"type":"answer","sdp":"v=0"},"id":"pid2"}}}"##;
+    let out = r.frame(2, answer);
+    assert!(
+        out.iter()
+            .any(|(p, f)| p.0 == 1 && f.contains(r#""answer""#)),
+        "the answer reaches the offerer: {out:?}"
+    );
+    // A subscriber's plain ack of an ordinary put is still refused.
+    r.frame(1, r##"{"#":"s2","get":{"#":"doc"}}"##);
+    r.node.hold_writes = true;
+    r.frame(2, &put("w", "doc", "k", "v", 1));
+    let out = r.frame(1, r##"{"#":"f","@":"w","ok":{"rtc":{"offer":{}}}}"##);
+    assert!(acks(&out, 2).is_empty(), "no signalling outside a room");
+    assert_eq!(
+        r.engine()
+            .stats()
+            .refused(gun_proto::Refusal::UnsolicitedReply),
+        1
+    );
+}
+
+#[test]
 fn data_answering_another_peers_get_is_not_taken() {
     let mut r = Relay::new(7);
     r.connect(1);

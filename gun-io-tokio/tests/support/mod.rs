@@ -270,3 +270,62 @@ pub fn acks(v: &Value, id: &str) -> bool {
 pub fn answers(v: &Value, id: &str) -> bool {
     v["@"] == id && v.get("dam").is_none()
 }
+
+// ----- network namespaces ----------------------------------------------------
+//
+// Tests whose traffic must not leave the machine (multicast, WebRTC) run
+// themselves again in a network namespace of their own (`unshare -n`, which
+// needs root), where the loopback is the only interface, with multicast
+// routed to it. Where a namespace cannot be made, the test says so and
+// passes without running.
+
+/// Set in the copy of the test that runs inside the namespace.
+const INSIDE: &str = "GUN_MULTICAST_NETNS";
+
+/// Runs `test` inside a fresh network namespace (or says why it cannot);
+/// `true` when the caller is that copy and should do the work.
+pub fn in_namespace(test: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let setup = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"";
+    let probe = Command::new("unshare")
+        .args(["-n", "--", "sh", "-c", setup, "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!(
+            "SKIPPED {test}: cannot make a network namespace (`unshare -n` and `ip` need root); multicast is only tested inside one"
+        );
+        return false;
+    }
+    let exe = std::env::current_exe().expect("exe");
+    let out = Command::new("unshare")
+        .args(["-n", "--", "sh", "-c", setup])
+        .arg(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .output()
+        .expect("the test runs in the namespace");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "inside the namespace:\n{text}\n{err}"
+    );
+    false
+}
+
+/// Only the loopback: the datagrams cannot go anywhere else.
+pub fn assert_isolated() {
+    let links = Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .expect("ip");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(
+        links.lines().all(|l| l.contains(": lo:")),
+        "not an isolated namespace: {links}"
+    );
+}

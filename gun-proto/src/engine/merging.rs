@@ -182,10 +182,14 @@ impl Engine {
         self.mesh
             .broadcast(&targets, &text, msg.id.as_deref(), self.now.mono);
         if let Some(id) = &msg.id {
+            // A WebRTC announcement (a put into a Gun.js room, `/RTC/…`) is
+            // answered by the subscribers it reaches: their offers come
+            // back as replies to it (`ok.rtc`), for us to route.
+            let signalling = put.souls().all(is_rtc_room);
             let above: Vec<PeerId> = targets
                 .iter()
                 .copied()
-                .filter(|t| self.mesh.role(*t) == Some(Role::Dialed))
+                .filter(|t| signalling || self.mesh.role(*t) == Some(Role::Dialed))
                 .collect();
             self.mesh.sent_to(id, &above);
             if upstream {
@@ -458,4 +462,16 @@ fn chunks(g: &Graph, n: usize) -> Vec<Graph> {
         out.push(cur);
     }
     out
+}
+
+/// Whether `soul` is a Gun.js WebRTC room (`/RTC/<room>…`): peers meet
+/// there and signal to each other in replies to its puts.
+pub(super) fn is_rtc_room(soul: &str) -> bool {
+    soul.starts_with("/RTC/")
+}
+
+/// Whether a reply is WebRTC signalling (`ok: {"rtc": …}`: an offer, an
+/// answer or a candidate), which we route between peers, not an ack.
+pub(super) fn is_signal(msg: &Message) -> bool {
+    msg.ok.as_ref().is_some_and(|ok| ok.get("rtc").is_some()) && msg.put.is_none()
 }

@@ -501,8 +501,9 @@ impl Engine {
         }
         self.stats.messages_in += 1;
         // A reply's id routes nothing: it need not be remembered, unless it
-        // is signed (a replay then costs no signature check).
-        if msg.ack.is_none() || msg.extra.contains_key("sigs") {
+        // is signed (a replay then costs no signature check) or is WebRTC
+        // signalling (answered in turn: an offer by an answer).
+        if msg.ack.is_none() || msg.extra.contains_key("sigs") || merging::is_signal(&msg) {
             self.mesh.arrived(&id, peer, self.now.mono);
         }
         if let Some(dam) = msg.dam.clone() {

@@ -229,8 +229,9 @@ impl Engine {
                 format_args!("a reply to {ack}"),
             );
         }
+        let signal = super::merging::is_signal(&msg);
         // An upstream ack of a put we forwarded: it is stored there now.
-        if msg.err.is_none() && msg.ok.is_some() {
+        if msg.err.is_none() && msg.ok.is_some() && !signal {
             self.mesh.upstream_acked(ack);
         }
         let Some(to) = self.mesh.route(ack, self.now.mono) else {
@@ -254,6 +255,10 @@ impl Engine {
             return;
         }
         self.relay(to, &self.reply_passed_on(&msg));
+        // The peer it goes to may answer it (an offer, by its answer).
+        if signal && let Some(id) = &msg.id {
+            self.mesh.sent_to(id, &[to]);
+        }
     }
 
     /// Sends a held not-found to the peer that asked.
