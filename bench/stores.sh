@@ -49,7 +49,7 @@ run() {
   pid=$!
   for _ in $(seq 1 100); do grep -q listening "$log" 2>/dev/null && break; sleep 0.1; done
   timeout 180 "$LOAD" --url "ws://127.0.0.1:$port/gun" --pid "$pid" --timeout 60 "$@" 2>&1 \
-    | grep -E '^(acked_puts|latency_us|relay_peak)' | sed "s/^/  $store: /" || echo "  $store: failed"
+    | grep -E '^(acked_puts|ack_latency_us|latency_us|relay_peak)' | sed "s/^/  $store: /" || echo "  $store: failed"
   kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
 }
 

@@ -6,9 +6,9 @@
 //!
 //! Writers put to their own soul (`bench/<w>`), keeping `--in-flight` puts
 //! unacked (or sending at `--rate` puts/s); subscribers ask for every writer's
-//! soul and count the pushes. Reports acked puts/s, delivered updates/s,
-//! put-to-listener latency percentiles, and (with `--pid`) the relay's peak
-//! resident memory. Puts carry their send time, so latency needs no clock sync
+//! soul and count the pushes. Reports acked puts/s, delivered updates/s, ack
+//! latency (send to ack) and put-to-listener latency percentiles, and (with
+//! `--pid`) the relay's peak resident memory. Puts carry their send time, so latency needs no clock sync
 //! beyond the machine's.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,6 +138,7 @@ async fn writer(
     w: usize,
     acked: Arc<AtomicU64>,
     presigned: Option<Vec<(String, String)>>,
+    ack_lat: Arc<Mutex<Vec<u64>>>,
 ) -> (Instant, Instant) {
     let mut presigned = presigned.map(Vec::into_iter);
     let ws = connect(&args.url).await;
@@ -152,7 +153,8 @@ async fn writer(
     let signer = args
         .sign
         .then(|| Signer::from_seed(&[u8::try_from(w % 250).unwrap_or(0) + 1; 32]).expect("key"));
-    let mut pending = std::collections::HashSet::new();
+    let mut pending = std::collections::HashMap::new();
+    let mut mine = Vec::with_capacity(usize::try_from(args.puts).unwrap_or(0));
     while got < args.puts {
         // Send what the window (or the rate) allows.
         while sent < args.puts && (interval.is_some() || sent - got < args.in_flight) {
@@ -166,7 +168,7 @@ async fn writer(
                 Some(f) => f,
                 None => put_frame(w, sent, signer.as_ref(), args.new_souls),
             };
-            pending.insert(id);
+            pending.insert(id, Instant::now());
             tx.feed(Message::text(frame)).await.expect("send");
             sent += 1;
         }
@@ -183,17 +185,23 @@ async fn writer(
             panic!("the relay closed the writer's connection")
         };
         for m in messages(t.as_str()) {
-            let ours = m
+            let sent_at = m
                 .get("@")
                 .and_then(|a| a.as_str())
-                .is_some_and(|a| pending.remove(a));
-            if ours && m.get("ok").is_some() && m.get("err").is_none() {
+                .and_then(|a| pending.remove(a));
+            if let Some(at) = sent_at
+                && m.get("ok").is_some()
+                && m.get("err").is_none()
+            {
                 got += 1;
                 acked.fetch_add(1, Ordering::Relaxed);
+                mine.push(at.elapsed().as_micros() as u64);
             }
         }
     }
-    (started, Instant::now())
+    let end = Instant::now();
+    ack_lat.lock().await.extend(mine);
+    (started, end)
 }
 
 async fn subscriber(
@@ -266,6 +274,7 @@ async fn main() {
     let acked = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));
     let lat = Arc::new(Mutex::new(Vec::new()));
+    let ack_lat = Arc::new(Mutex::new(Vec::new()));
     let ready = Arc::new(AtomicU64::new(0));
     let expect = args.puts * args.writers as u64;
     let subs: Vec<_> = (0..args.subscribers)
@@ -290,7 +299,15 @@ async fn main() {
         .collect();
     let started = Instant::now();
     let writers: Vec<_> = (0..args.writers)
-        .map(|w| tokio::spawn(writer(args.clone(), w, acked.clone(), presigned[w].take())))
+        .map(|w| {
+            tokio::spawn(writer(
+                args.clone(),
+                w,
+                acked.clone(),
+                presigned[w].take(),
+                ack_lat.clone(),
+            ))
+        })
         .collect();
     let mut last_ack = started;
     for w in writers {
@@ -307,16 +324,25 @@ async fn main() {
     let fanout_secs = started.elapsed().as_secs_f64();
     let mut lat = lat.lock().await.clone();
     lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+    let mut ack_lat = ack_lat.lock().await.clone();
+    ack_lat.sort_unstable();
+    let pct_of = |v: &[u64], p: f64| {
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
             .copied()
             .unwrap_or(0)
     };
+    let pct = |p: f64| pct_of(&lat, p);
     let acked = acked.load(Ordering::Relaxed);
     let delivered = delivered.load(Ordering::Relaxed);
     println!(
         "acked_puts {acked} in {put_secs:.3} s = {:.0}/s",
         acked as f64 / put_secs
+    );
+    println!(
+        "ack_latency_us p50 {} p99 {} max {}",
+        pct_of(&ack_lat, 0.5),
+        pct_of(&ack_lat, 0.99),
+        ack_lat.last().copied().unwrap_or(0)
     );
     if args.subscribers > 0 {
         println!(
