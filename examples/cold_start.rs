@@ -2,7 +2,8 @@
 //! it, reopens it, and times the first read and a read of everything.
 //!
 //! `cargo run --release --example cold_start -- [N] [sled|redb|fjall|file] [BATCH]`
-//! (default 1,000,000 properties, sled, 100,000 properties per write)
+//! (default 1,000,000 properties, the default store (redb), 100,000
+//! properties per write)
 use std::time::Instant;
 
 use gun_io_blocking::{StoreKind, open_store};
@@ -15,7 +16,8 @@ fn main() -> Result<(), gun_proto::StoreError> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let kind = match std::env::args().nth(2).as_deref() {
-        None | Some("sled") => StoreKind::Sled,
+        None => StoreKind::DEFAULT,
+        Some("sled") => StoreKind::Sled,
         Some("redb") => StoreKind::Redb,
         Some("fjall") => StoreKind::Fjall,
         Some("file") => StoreKind::File,
