@@ -39,28 +39,7 @@ impl SledStore {
     /// moment (sled releases its file lock from a background thread), so a
     /// lock conflict is retried for up to two seconds before it is an error.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let db = loop {
-            match sled::Config::new()
-                .path(path)
-                .cache_capacity(64 << 20)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock")
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => {
-                    return Err(StoreError::with_source(
-                        format!("{}: {e}", path.display()),
-                        e,
-                    ));
-                }
-            }
-        };
+        let db = super::kv::open_sled(path)?;
         let nodes = db.open_tree(NODES).map_err(sled_err)?;
         let store = Self { db, nodes };
         store.migrate(path)?;

@@ -16,6 +16,8 @@ pub use fjall_kv::FjallKv;
 pub use redb_kv::RedbKv;
 #[cfg(feature = "sled")]
 pub use sled_kv::SledKv;
+#[cfg(feature = "sled")]
+pub(crate) use sled_kv::open_sled;
 
 use std::path::Path;
 

@@ -1,10 +1,36 @@
 //! sled 0.34 under the key-value layout.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use gun_proto::{StoreError, store::Syncer};
 
 use super::{Kv, Visit, fail};
+
+/// Opens (creating) the sled database at `path`.
+///
+/// A database this process has just closed may still be locked for a
+/// moment (sled releases its file lock from a background thread), so a
+/// lock conflict is retried for up to two seconds before it is an error.
+pub(crate) fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(64 << 20)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(fail(&path.display().to_string(), e)),
+        }
+    }
+}
 
 /// A sled database (its default tree).
 #[derive(Debug, Clone)]
@@ -16,12 +42,9 @@ impl Kv for SledKv {
     const NAME: &'static str = "sled";
 
     fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 << 20)
-            .open()
-            .map_err(|e| fail(&path.display().to_string(), e))?;
-        Ok(Self { db })
+        Ok(Self {
+            db: open_sled(path)?,
+        })
     }
 
     fn scan(
