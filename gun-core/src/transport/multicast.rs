@@ -9,7 +9,9 @@
 //! then on every message we send is mirrored to the LAN as one datagram;
 //! datagrams of [`MulticastOptions::max_datagram`] bytes or more are not
 //! sent (a batch is split into its messages first). Our own datagrams come
-//! back to us on the loopback and are dropped by the engine's dedup.
+//! back to us on the loopback and are dropped by the engine's dedup. What
+//! the group sends is held to one peer's quotas (message and byte rates,
+//! queued bytes): past them, datagrams are dropped.
 //!
 //! It runs on two OS threads of its own (it needs no runtime), so every
 //! driver has it. Off by default: it takes unauthenticated writes from
@@ -129,6 +131,7 @@ impl Reader {
         let mut peer: Option<Arc<Conn>> = None;
         let mut writer: Option<JoinHandle<()>> = None;
         let mut next_beacon = Instant::now();
+        let mut rate = Rate::default();
         while !self.transport.stopping() {
             if Instant::now() >= next_beacon {
                 if let Err(e) = self.socket.send_to(&self.beacon, self.group) {
@@ -176,7 +179,13 @@ impl Reader {
             }
             if let Some(conn) = &peer {
                 conn.heard();
-                // UDP is lossy anyway: past the peer's share, datagrams drop.
+                // The group is the LAN: it is held to a peer's message rate
+                // and share, and UDP is lossy anyway, so past them datagrams
+                // drop.
+                let per_sec = conn.quotas().max_msgs_per_sec;
+                if !rate.take(per_sec) {
+                    continue;
+                }
                 if conn.may_read() && !conn.frame_in(data.to_vec()) {
                     peer = None;
                 }
@@ -218,6 +227,40 @@ impl Reader {
     }
 }
 
+/// Datagrams a second, a second's worth banked (a token bucket).
+#[derive(Debug)]
+struct Rate {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Default for Rate {
+    fn default() -> Self {
+        Self {
+            tokens: f64::MAX,
+            at: Instant::now(),
+        }
+    }
+}
+
+impl Rate {
+    /// Whether one more datagram fits in `per_sec` (0: no limit).
+    fn take(&mut self, per_sec: f64) -> bool {
+        if per_sec <= 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * per_sec;
+        self.tokens = (self.tokens + refill).min(per_sec);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 /// A frame as datagrams under `max` bytes: whole, or a batch's messages
 /// one by one; what is still too big is not sent (as in Gun.js).
 fn datagrams(frame: &str, max: usize) -> Vec<&str> {
@@ -251,6 +294,14 @@ mod tests {
         let batch = format!("[{small},{big},{small}]");
         assert_eq!(datagrams(&batch, 100), [small, small]);
         assert!(datagrams(&big, 100).is_empty());
+    }
+
+    #[test]
+    fn datagrams_past_the_rate_drop() {
+        let mut rate = Rate::default();
+        let taken = (0..250).filter(|_| rate.take(100.0)).count();
+        assert_eq!(taken, 100, "a second's worth");
+        assert!((0..1000).all(|_| Rate::default().take(0.0)), "no limit");
     }
 
     #[test]
