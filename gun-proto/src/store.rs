@@ -22,6 +22,11 @@ pub struct StoreQuery {
     /// (or one huge node) on the driver's thread; it never takes a scan's
     /// answer for whole nodes.
     pub page: Option<Page>,
+    /// For an exact soul: only these of its keys (`None`: the whole node).
+    /// The engine asks so before merging a put, which needs the properties
+    /// it touches and no others; a store may answer with more (the whole
+    /// node), as one that cannot read single properties does.
+    pub keys: Option<Vec<String>>,
 }
 
 /// The bounds of a scan's answer.
@@ -40,12 +45,25 @@ impl StoreQuery {
         Self {
             soul: Lex::exact(soul),
             page: None,
+            keys: None,
+        }
+    }
+
+    /// The properties `keys` of the node at `soul` (those it has).
+    pub fn keys(soul: impl Into<String>, keys: Vec<String>) -> Self {
+        Self {
+            keys: Some(keys),
+            ..Self::soul(soul)
         }
     }
 
     /// The nodes whose souls `lex` selects, within `page` when given.
     pub fn scan(lex: Lex, page: Option<Page>) -> Self {
-        Self { soul: lex, page }
+        Self {
+            soul: lex,
+            page,
+            keys: None,
+        }
     }
 
     /// What a store counts the answer against while it reads.
@@ -298,8 +316,16 @@ impl Store for MemoryStore {
     fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError> {
         let mut out = Graph::new();
         if let Some(soul) = query.soul.as_exact() {
-            if let Some(n) = self.graph.node(soul) {
-                out.insert_node(soul.to_owned(), n.clone());
+            match (self.graph.node(soul), &query.keys) {
+                (Some(n), None) => out.insert_node(soul.to_owned(), n.clone()),
+                (Some(n), Some(keys)) => {
+                    for key in keys {
+                        if let Some(p) = n.get(key) {
+                            out.insert(soul, key, p.value.clone(), p.state);
+                        }
+                    }
+                }
+                (None, _) => {}
             }
             return Ok(out);
         }

@@ -756,3 +756,74 @@ fn a_soul_the_store_cannot_hold_is_merged_without_a_read() {
         "a soul the store may hold is read first: {outs:?}"
     );
 }
+
+#[test]
+fn a_peers_put_reads_only_the_properties_it_touches() {
+    let now = at(10_000);
+    let mut e = Engine::new(Config::new(1), now);
+    e.handle_input(
+        now,
+        Input::Connected {
+            peer: PeerId(1),
+            role: Role::Accepted,
+        },
+    )
+    .expect("connect");
+    let state = T0 + 5_000.0;
+    let put = format!(
+        r##"{{"#":"p1","put":{{"big":{{"_":{{"#":"big",">":{{"a":{state}}}}},"a":"new"}}}}}}"##
+    );
+    e.handle_input(
+        now,
+        Input::Frame {
+            peer: PeerId(1),
+            data: put.as_bytes(),
+        },
+    )
+    .expect("put");
+    let Some(Output::StoreRead { id, query }) = e.poll_output() else {
+        panic!("the put reads first");
+    };
+    assert_eq!(
+        query.keys,
+        Some(vec!["a".to_owned()]),
+        "only what it touches"
+    );
+    // The store has a newer `a`: the put loses to it, property by property.
+    let mut stored = gun_proto::Graph::new();
+    stored.insert("big", "a", Value::String("newer".into()), state + 1.0);
+    e.handle_input(
+        now,
+        Input::StoreRead {
+            id,
+            result: Ok(stored),
+        },
+    )
+    .expect("read answered");
+    let outs: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    let wrote: usize = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::StoreWrite { batch, .. } => {
+                Some(batch.iter().map(|g| g.prop_count()).sum::<usize>())
+            }
+            _ => None,
+        })
+        .sum();
+    assert_eq!(wrote, 0, "an older write is not stored: {outs:?}");
+    // A get needs the whole node: read again, whole.
+    let get = r##"{"#":"g1","get":{"#":"big"}}"##;
+    e.handle_input(
+        now,
+        Input::Frame {
+            peer: PeerId(1),
+            data: get.as_bytes(),
+        },
+    )
+    .expect("get");
+    let read = std::iter::from_fn(|| e.poll_output()).find_map(|o| match o {
+        Output::StoreRead { query, .. } => Some(query),
+        _ => None,
+    });
+    assert_eq!(read.map(|q| q.keys), Some(None), "the whole node is read");
+}

@@ -430,6 +430,54 @@ fn our_put_is_acked_only_by_the_relay_it_was_written_to() {
 }
 
 #[test]
+fn puts_to_many_souls_keep_a_bounded_cache_of_what_they_read() {
+    use gun_proto::harness::{Node, at};
+    use gun_proto::{Config, Input, Role};
+    let now = at(10_000);
+    let mut cfg = Config::new(15);
+    cfg.max_cached_souls = 100;
+    let mut r = Relay {
+        node: Node::new(cfg, now),
+        now,
+    };
+    r.node
+        .input(
+            now,
+            Input::Connected {
+                peer: PeerId(1),
+                role: Role::Accepted,
+            },
+        )
+        .expect("connect");
+    // Each put reads only the property it touches: the souls are partly
+    // loaded, and leave memory as whole ones do.
+    for chunk in 0..10 {
+        let puts: Vec<String> = (0..100)
+            .map(|i| {
+                put(
+                    &format!("p{chunk}_{i}"),
+                    &format!("many/{chunk}/{i}"),
+                    "k",
+                    "v",
+                    5,
+                )
+            })
+            .collect();
+        r.frame(1, &format!("[{}]", puts.join(",")));
+    }
+    let in_memory = r.engine().graph().len();
+    assert!(in_memory <= 101, "{in_memory} souls in memory");
+    // What left memory is read again for the next put, and HAM sees it.
+    let out = r.frame(1, &put("old", "many/0/0", "k", "older", 2));
+    assert_eq!(acks(&out, 1), [("old".into(), true)]);
+    assert_eq!(
+        r.node.store.graph().prop("many/0/0", "k").map(|p| p.state),
+        Some(5.0),
+        "the older write lost to the stored one"
+    );
+}
+
+#[test]
 fn reading_many_souls_keeps_a_bounded_cache_and_ham_still_sees_the_store() {
     use gun_proto::harness::{Node, at};
     use gun_proto::{Config, Input, Role};

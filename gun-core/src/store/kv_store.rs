@@ -226,6 +226,20 @@ fn prefixed(head: u8, rest: &[u8]) -> Vec<u8> {
 
 impl<K: Kv> Store for KvStore<K> {
     fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError> {
+        if let (Some(soul), Some(keys)) = (query.soul.as_exact(), &query.keys) {
+            // A put's properties: one lookup each, not the whole node.
+            let mut out = Graph::new();
+            for name in keys {
+                let k = prefixed(PROPS, &key::encode(soul, name));
+                if let Some(v) = self.kv.get(&k)? {
+                    let Some(prop) = record::decode(&v) else {
+                        return Err(StoreError::new(format!("corrupt entry {soul}.{name}")));
+                    };
+                    out.insert(soul, name, prop.value, prop.state);
+                }
+            }
+            return Ok(out);
+        }
         let prefix = match query.soul.as_exact() {
             Some(soul) => key::node_prefix(soul),
             None => key::souls_prefix(query.soul.prefix.as_deref().unwrap_or("")),
@@ -341,6 +355,10 @@ mod tests {
         );
         let pre = s.read(&prefix("a", None)).expect("read");
         assert_eq!(pre.souls().collect::<Vec<_>>(), ["a", "ab"]);
+        let some = StoreQuery::keys("a", vec!["x".into(), "absent".into()]);
+        let some = s.read(&some).expect("read");
+        assert_eq!(some.prop_count(), 1, "only the keys asked, those there");
+        assert!(some.prop("a", "x").is_some());
         let two = Page {
             props: 2,
             bytes: 1000,

@@ -54,7 +54,7 @@ impl Engine {
         match job {
             Job::PeerPut { peer, msg } => {
                 let loaded = match &msg.put {
-                    Some(g) => self.ensure_diff_loaded(g),
+                    Some(g) => self.ensure_put_loaded(g),
                     None => Loaded::Yes,
                 };
                 match loaded {
@@ -114,6 +114,17 @@ impl Engine {
     /// [`Engine::ensure_loaded`] for every soul of a diff.
     pub(super) fn ensure_diff_loaded(&mut self, diff: &Graph) -> Loaded {
         self.storage.ensure_loaded(diff.souls(), &mut self.outputs)
+    }
+
+    /// What a peer's put needs in memory: the properties it touches, or,
+    /// where a local listener watches a soul (it is shown whole), the
+    /// whole node.
+    fn ensure_put_loaded(&mut self, diff: &Graph) -> Loaded {
+        if self.queries.watching(diff.souls()).is_empty() {
+            self.storage.ensure_keys_loaded(diff, &mut self.outputs)
+        } else {
+            self.ensure_diff_loaded(diff)
+        }
     }
 
     /// Whether `souls` are in memory; reads the missing ones.

@@ -87,6 +87,11 @@ pub(super) struct Storage {
     /// Souls with writes not yet durable, and how many parts touch them:
     /// these never leave memory.
     pending: HashMap<String, usize>,
+    /// Souls not loaded whole, of which some properties are (read for a
+    /// put, which needs only the ones it touches): the keys read.
+    partial: HashMap<String, HashSet<String>>,
+    /// Souls with a read of some of their keys in flight.
+    reading_keys: HashSet<String>,
     /// Which souls the store may hold, once the driver has listed them:
     /// a soul it rules out is taken as empty, with no read.
     souls: Option<SoulIndex>,
@@ -127,6 +132,8 @@ impl Storage {
             ring: VecDeque::new(),
             max_cached,
             pending: HashMap::new(),
+            partial: HashMap::new(),
+            reading_keys: HashSet::new(),
             souls: None,
             failed: HashMap::new(),
             reading: HashSet::new(),
@@ -179,6 +186,52 @@ impl Storage {
             }
             if self.reading.insert(soul.to_owned()) {
                 self.read(StoreQuery::soul(soul), out);
+            }
+        }
+        state
+    }
+
+    /// Whether the properties `diff` touches are merged from the store (a
+    /// put needs no others: HAM decides property by property); asks for
+    /// the missing ones. A soul loaded whole counts, as does one the soul
+    /// index rules out.
+    pub(super) fn ensure_keys_loaded(
+        &mut self,
+        diff: &Graph,
+        out: &mut VecDeque<Output>,
+    ) -> Loaded {
+        if !self.enabled {
+            return Loaded::Yes;
+        }
+        let mut state = Loaded::Yes;
+        for (soul, node) in diff.iter() {
+            if let Some(used) = self.loaded.get_mut(soul) {
+                *used = true;
+                continue;
+            }
+            if let Some(e) = self.failed.get(soul) {
+                return Loaded::Failed(e.clone());
+            }
+            if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
+                self.mark_loaded(soul);
+                continue;
+            }
+            let known = self.partial.get(soul);
+            let missing: Vec<String> = node
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| known.is_none_or(|known| !known.contains(*k)))
+                .map(str::to_owned)
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            if state == Loaded::Yes {
+                state = Loaded::No(soul.to_owned());
+            }
+            // One read per soul at a time: a whole one, or of keys.
+            if !self.reading.contains(soul) && self.reading_keys.insert(soul.to_owned()) {
+                self.read(StoreQuery::keys(soul, missing), out);
             }
         }
         state
@@ -270,6 +323,9 @@ impl Storage {
             });
         }
         let exact = query.soul.as_exact().map(str::to_owned);
+        if let (Some(soul), Some(keys)) = (&exact, &query.keys) {
+            return Ok(self.keys_read(soul, keys.clone(), result));
+        }
         if let Some(s) = &exact {
             self.reading.remove(s);
         }
@@ -298,13 +354,48 @@ impl Storage {
         Ok(ReadDone { found, affected })
     }
 
+    /// A read of some keys of `soul` finished.
+    fn keys_read(
+        &mut self,
+        soul: &str,
+        keys: Vec<String>,
+        result: Result<Graph, StoreError>,
+    ) -> ReadDone {
+        self.reading_keys.remove(soul);
+        let found = match result {
+            Ok(found) => {
+                if !self.loaded.contains_key(soul) {
+                    if !self.partial.contains_key(soul) {
+                        // Leaves memory as loaded souls do.
+                        self.ring.push_back(soul.to_owned());
+                    }
+                    self.partial
+                        .entry(soul.to_owned())
+                        .or_default()
+                        .extend(keys);
+                }
+                Some(found)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, soul, "store read failed");
+                self.failed.insert(soul.to_owned(), e);
+                None
+            }
+        };
+        ReadDone {
+            found,
+            affected: vec![soul.to_owned()],
+        }
+    }
+
     /// How many souls are loaded.
     pub(super) fn cached(&self) -> usize {
         self.loaded.len()
     }
 
     fn mark_loaded(&mut self, soul: &str) {
-        if self.loaded.insert(soul.to_owned(), true).is_none() {
+        let was_partial = self.partial.remove(soul).is_some();
+        if self.loaded.insert(soul.to_owned(), true).is_none() && !was_partial {
             self.ring.push_back(soul.to_owned());
         }
     }
@@ -318,23 +409,30 @@ impl Storage {
             return;
         }
         let mut looked = 0;
-        while self.loaded.len() > self.max_cached && looked < self.ring.len() * 2 {
+        while self.loaded.len() + self.partial.len() > self.max_cached
+            && looked < self.ring.len() * 2
+        {
             let Some(soul) = self.ring.pop_front() else {
                 break;
             };
-            let Some(used) = self.loaded.get_mut(&soul) else {
-                continue;
-            };
-            looked += 1;
             let busy = self.pending.contains_key(&soul)
                 || self.reading.contains(&soul)
+                || self.reading_keys.contains(&soul)
                 || self.parked.contains_key(&soul)
                 || keep(&soul);
-            if std::mem::take(used) || busy {
+            let used = match self.loaded.get_mut(&soul) {
+                Some(used) => std::mem::take(used),
+                // Partly loaded: used only by the put that read it.
+                None if self.partial.contains_key(&soul) => false,
+                None => continue,
+            };
+            looked += 1;
+            if used || busy {
                 self.ring.push_back(soul);
                 continue;
             }
             self.loaded.remove(&soul);
+            self.partial.remove(&soul);
             graph.remove_node(&soul);
         }
     }
