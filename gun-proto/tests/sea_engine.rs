@@ -266,6 +266,25 @@ fn an_alias_is_claimed_once() {
 }
 
 #[test]
+fn an_alias_claimed_before_a_restart_is_still_taken() {
+    let (alice, eve) = (pair(1), pair(2));
+    let (a, e) = (format!("~{}", alice.pub_key), format!("~{}", eve.pub_key));
+    // The claim is in the store, not in memory (as after a restart).
+    let mut r = Relay::new(8);
+    let t = now(&r) - 1.0;
+    let mut stored = gun_proto::Graph::new();
+    stored.insert("~@alice", &a, Value::Link(a.clone()), t);
+    gun_proto::Store::write(&mut r.node.store, &[stored]).expect("store");
+    r.connect(1);
+    let (err, _) = send(&mut r, "a2", &put("a2", "~@alice", &e, &json!({"#": e}), t));
+    assert_eq!(
+        err.as_deref(),
+        Some("Alias already taken."),
+        "a put to an alias reads the whole node, not only its own key"
+    );
+}
+
+#[test]
 fn a_user_writes_signed_and_reads_values() {
     let alice = pair(3);
     let soul = format!("~{}", alice.pub_key);

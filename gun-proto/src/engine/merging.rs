@@ -116,11 +116,12 @@ impl Engine {
         self.storage.ensure_loaded(diff.souls(), &mut self.outputs)
     }
 
-    /// What a peer's put needs in memory: the properties it touches, or,
-    /// where a local listener watches a soul (it is shown whole), the
-    /// whole node.
+    /// What a peer's put needs in memory: the properties it touches, or the
+    /// whole node where a local listener watches a soul (it is shown whole)
+    /// or a rule reads the whole node (an alias's claims).
     fn ensure_put_loaded(&mut self, diff: &Graph) -> Loaded {
-        if self.queries.watching(diff.souls()).is_empty() {
+        let whole = diff.souls().any(super::spaces::reads_whole_node);
+        if !whole && self.queries.watching(diff.souls()).is_empty() {
             self.storage.ensure_keys_loaded(diff, &mut self.outputs)
         } else {
             self.ensure_diff_loaded(diff)

@@ -23,6 +23,12 @@ use super::{Engine, SeaProof};
 use crate::graph::{Graph, Node};
 use crate::value::Value;
 
+/// Whether the rules read all of `soul`'s node, not only the properties a
+/// put touches: an alias (`~@alias`), whose other claims decide a new one.
+pub(super) fn reads_whole_node(soul: &str) -> bool {
+    soul.starts_with("~@") && soul != "~@"
+}
+
 /// An alias someone claimed already.
 const ALIAS_TAKEN: &str = "Alias already taken.";
 
@@ -35,10 +41,10 @@ impl Engine {
     }
 
     /// Whether `diff` claims an alias someone else holds (the souls it
-    /// touches are in memory).
+    /// touches are in memory, whole: [`reads_whole_node`]).
     pub(super) fn alias_taken(&self, diff: &Graph) -> Option<&'static str> {
         for (soul, node) in diff.iter() {
-            if !soul.starts_with("~@") || soul == "~@" {
+            if !reads_whole_node(soul) {
                 continue;
             }
             let Some(held) = self.graph.node(soul) else {
