@@ -429,26 +429,22 @@ fn our_put_is_acked_only_by_the_relay_it_was_written_to() {
     assert_eq!(peer_acks(&mut n), 1, "the relay's does");
 }
 
-#[test]
-fn puts_to_many_souls_keep_a_bounded_cache_of_what_they_read() {
-    use gun_proto::harness::{Node, at};
-    use gun_proto::{Config, Input, Role};
-    let now = at(10_000);
-    let mut cfg = Config::new(15);
-    cfg.max_cached_souls = 100;
+/// A relay that keeps at most `max_cached` souls in memory, peer 1 connected.
+fn caching_relay(seed: u64, max_cached: usize) -> Relay {
+    let now = gun_proto::harness::at(10_000);
+    let mut cfg = gun_proto::Config::new(seed);
+    cfg.max_cached_souls = max_cached;
     let mut r = Relay {
-        node: Node::new(cfg, now),
+        node: gun_proto::harness::Node::new(cfg, now),
         now,
     };
-    r.node
-        .input(
-            now,
-            Input::Connected {
-                peer: PeerId(1),
-                role: Role::Accepted,
-            },
-        )
-        .expect("connect");
+    r.connect(1);
+    r
+}
+
+#[test]
+fn puts_to_many_souls_keep_a_bounded_cache_of_what_they_read() {
+    let mut r = caching_relay(15, 100);
     // Each put reads only the property it touches: the souls are partly
     // loaded, and leave memory as whole ones do.
     for chunk in 0..10 {
@@ -479,24 +475,7 @@ fn puts_to_many_souls_keep_a_bounded_cache_of_what_they_read() {
 
 #[test]
 fn reading_many_souls_keeps_a_bounded_cache_and_ham_still_sees_the_store() {
-    use gun_proto::harness::{Node, at};
-    use gun_proto::{Config, Input, Role};
-    let now = at(10_000);
-    let mut cfg = Config::new(14);
-    cfg.max_cached_souls = 100;
-    let mut r = Relay {
-        node: Node::new(cfg, now),
-        now,
-    };
-    r.node
-        .input(
-            now,
-            Input::Connected {
-                peer: PeerId(1),
-                role: Role::Accepted,
-            },
-        )
-        .expect("connect");
+    let mut r = caching_relay(14, 100);
     r.frame(1, &put("w", "kept", "k", "newer", 5));
     for chunk in 0..10 {
         let gets: Vec<String> = (0..100)

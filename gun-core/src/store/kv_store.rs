@@ -254,6 +254,7 @@ impl<K: Kv> Store for KvStore<K> {
 
     fn apply(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
         let mut puts = Vec::new();
+        let mut props = 0;
         let mut last_soul: Option<&str> = None;
         for part in batch {
             for (soul, node) in part.iter() {
@@ -266,13 +267,13 @@ impl<K: Kv> Store for KvStore<K> {
                         prefixed(PROPS, &key::encode(soul, name)),
                         record::to_vec(prop),
                     ));
+                    props += 1;
                 }
             }
         }
         if puts.is_empty() {
             return Ok(());
         }
-        let props = batch.iter().map(Graph::prop_count).sum();
         let tally = self.ledger.tally().after(props);
         puts.push((TALLY_KEY.to_vec(), tally.to_bytes().to_vec()));
         self.kv.apply(puts)?;

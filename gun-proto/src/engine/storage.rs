@@ -169,17 +169,10 @@ impl Storage {
         }
         let mut state = Loaded::Yes;
         for soul in souls {
-            if let Some(used) = self.loaded.get_mut(soul) {
-                *used = true;
-                continue;
-            }
-            if let Some(e) = self.failed.get(soul) {
-                return Loaded::Failed(e.clone());
-            }
-            if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
-                // Certainly not stored: nothing to read.
-                self.mark_loaded(soul);
-                continue;
+            match self.settled(soul) {
+                Some(Loaded::Yes) => continue,
+                Some(failed) => return failed,
+                None => {}
             }
             if state == Loaded::Yes {
                 state = Loaded::No(soul.to_owned());
@@ -205,16 +198,10 @@ impl Storage {
         }
         let mut state = Loaded::Yes;
         for (soul, node) in diff.iter() {
-            if let Some(used) = self.loaded.get_mut(soul) {
-                *used = true;
-                continue;
-            }
-            if let Some(e) = self.failed.get(soul) {
-                return Loaded::Failed(e.clone());
-            }
-            if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
-                self.mark_loaded(soul);
-                continue;
+            match self.settled(soul) {
+                Some(Loaded::Yes) => continue,
+                Some(failed) => return failed,
+                None => {}
             }
             let known = self.partial.get(soul);
             let missing: Vec<String> = node
@@ -235,6 +222,25 @@ impl Storage {
             }
         }
         state
+    }
+
+    /// What needs no read of `soul`: it is loaded (marked used), or the
+    /// soul index rules it out (then it is loaded, empty), or its read
+    /// failed this round. `None`: it must be read.
+    fn settled(&mut self, soul: &str) -> Option<Loaded> {
+        if let Some(used) = self.loaded.get_mut(soul) {
+            *used = true;
+            return Some(Loaded::Yes);
+        }
+        if let Some(e) = self.failed.get(soul) {
+            return Some(Loaded::Failed(e.clone()));
+        }
+        if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
+            // Certainly not stored: nothing to read.
+            self.mark_loaded(soul);
+            return Some(Loaded::Yes);
+        }
+        None
     }
 
     /// Asks the store for `query`.
