@@ -161,3 +161,22 @@ fn cold_start_runs() {
         "{text}"
     );
 }
+
+#[test]
+fn two_clients_webrtc_runs() {
+    run("two_clients_webrtc");
+}
+
+#[test]
+fn webrtc_bench_runs() {
+    let out = Command::new(example("webrtc_bench"))
+        .args(["--puts", "200", "--samples", "20"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("WebSocket relay") && text.contains("WebRTC data channel"),
+        "{text}"
+    );
+}

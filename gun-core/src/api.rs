@@ -90,11 +90,7 @@ impl Gun {
                 "the public key does not belong to the secret key".into(),
             ));
         }
-        if opts.webrtc.enabled {
-            return Err(GunError::WebRTC(
-                "the WebRTC transport is not built yet: set `webrtc.enabled = false`".into(),
-            ));
-        }
+        opts.webrtc.check()?;
         for url in &opts.peers {
             crate::transport::url::PeerUrl::parse(url)?;
         }
@@ -128,6 +124,7 @@ impl Gun {
         let (dtx, drx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
         let shared = Arc::new(Shared::new(opts.quotas.clone()));
         let driver = Driver::new(cfg, Some(store), dtx, shared.clone(), tx.clone())?;
+        let _ = shared.pid.set(driver.pid().to_owned());
         let driver = std::thread::Builder::new()
             .name("gun-driver".into())
             .spawn(move || driver.run(&rx))?;
@@ -232,6 +229,12 @@ impl Gun {
         let deadline = Instant::now() + Duration::from_millis(timeout_ms);
         self.command(Command::WaitConnected { deadline, done });
         c
+    }
+
+    /// How many WebRTC peers are connected now (see
+    /// [`crate::WebRTCOptions`]).
+    pub fn webrtc_peers(&self) -> usize {
+        self.inner.shared.rtc_peers.load(Ordering::Acquire)
     }
 
     /// Stops the instance: pending writes are flushed, connections closed and

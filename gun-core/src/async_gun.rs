@@ -123,6 +123,11 @@ impl<D: Transports> AsyncGun<D> {
             .unwrap_or(false)
     }
 
+    /// How many WebRTC peers are connected now.
+    pub fn webrtc_peers(&self) -> usize {
+        self.core.webrtc_peers()
+    }
+
     /// Stops the instance: pending writes are flushed, connections closed
     /// and the store closed; resolves when that is done.
     pub async fn shutdown(&self) -> GunResult<()> {

@@ -57,7 +57,7 @@ pub struct GunOptions {
     pub super_peer: bool,
     /// The port to serve on (`None`: 8765, as Gun.js; `Some(0)`: any free port).
     pub port: Option<u16>,
-    /// WebRTC settings (the transport is not built yet: enabling it fails).
+    /// WebRTC peers (off by default; see [`WebRTCOptions`]).
     pub webrtc: WebRTCOptions,
     /// A filter over incoming messages, run before they are processed.
     pub message_predicate: Option<MessagePredicate>,

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod rtc;
 mod ws;
 
 use std::net::SocketAddr;
@@ -92,6 +93,10 @@ impl gun_core::transport::Transports for AsyncIo {
                     tls.clone(),
                 )),
             );
+        }
+        if opts.webrtc.enabled {
+            rtc::start(core.transport(), &opts.webrtc, &rt)
+                .map_err(|e| GunError::io("cannot start the WebRTC peers", e))?;
         }
         Ok(addr)
     }

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod rtc;
 mod ws;
 
 use std::net::SocketAddr;
@@ -112,6 +113,18 @@ impl Gun {
             let url = gun_core::transport::url::PeerUrl::parse(url)?;
             core.adopt_thread(ws::dial(url, opts.max_backoff, core.transport(), &tls)?);
         }
+        if opts.webrtc.enabled {
+            let threads = match rtc::start(core.transport(), &opts.webrtc) {
+                Ok(t) => t,
+                Err(e) => {
+                    core.shutdown_blocking()?;
+                    return Err(GunError::io("cannot start the WebRTC peers", e));
+                }
+            };
+            for t in threads {
+                core.adopt_thread(t);
+            }
+        }
         Ok(Self { core, addr })
     }
 
@@ -162,6 +175,11 @@ impl Gun {
             .wait_for_connection(timeout_ms)
             .wait()
             .unwrap_or(false)
+    }
+
+    /// How many WebRTC peers are connected now (see [`webrtc::WebRTCOptions`]).
+    pub fn webrtc_peers(&self) -> usize {
+        self.core.webrtc_peers()
     }
 
     /// Stops the instance: writes flushed, connections closed, threads joined.

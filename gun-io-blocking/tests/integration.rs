@@ -92,11 +92,20 @@ fn keys_must_belong_together_and_bad_options_are_refused_clearly() {
         g.root().put(json!({"v": 1})),
         Err(GunError::InvalidSoul(_))
     ));
+    // WebRTC settings that cannot work are refused, saying which.
     let mut opts = GunOptions::default();
     opts.webrtc.enabled = true;
+    opts.webrtc.max_connections = 0;
     assert!(matches!(
         Gun::without_keys(opts).unwrap_err(),
-        GunError::WebRTC(_)
+        GunError::WebRTC(m) if m.contains("max_connections")
+    ));
+    let mut opts = GunOptions::default();
+    opts.webrtc.enabled = true;
+    opts.webrtc.data_channel.negotiated = Some(0);
+    assert!(matches!(
+        Gun::without_keys(opts).unwrap_err(),
+        GunError::WebRTC(m) if m.contains("negotiated")
     ));
     for bad in [
         "ftp://127.0.0.1/gun",

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod rtc;
 mod ws;
 
 use std::net::SocketAddr;
@@ -87,6 +88,10 @@ impl gun_core::transport::Transports for Tokio {
                 rt.clone(),
                 tls.clone(),
             ));
+        }
+        if opts.webrtc.enabled {
+            rtc::start(core.transport(), &opts.webrtc)
+                .map_err(|e| GunError::io("cannot start the WebRTC peers", e))?;
         }
         Ok(addr)
     }

@@ -10,53 +10,14 @@
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    HONEST, Raw, Relay, assert_isolated, free_port, fresh_id, in_namespace, now_ms, put,
+    GunJs, HONEST, Raw, Relay, assert_isolated, free_port, fresh_id, in_namespace, interop_dir,
+    now_ms, put,
 };
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop")
-}
-
-/// A Gun.js relay in this namespace: `relay-multicast.js` (multicast on)
-/// or `relay.js` (off).
-struct GunJs(Child);
-
-impl GunJs {
-    fn start(script: &str, port: u16, data: &std::path::Path) -> Self {
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(data)
-            .current_dir(interop_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs");
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        while !line.contains("listening") {
-            line.clear();
-            let n = std::io::BufRead::read_line(&mut out, &mut line).expect("read");
-            assert!(n > 0, "the Gun.js relay did not start");
-        }
-        // Its other lines are not read; keep the pipe open.
-        std::mem::forget(out);
-        Self(child)
-    }
-}
-
-impl Drop for GunJs {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// What `port`'s relay holds at `soul`.`key`, asked until `deadline`.
 fn eventually(port: u16, soul: &str, key: &str, want: &Value, within: Duration) -> bool {

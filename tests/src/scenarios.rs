@@ -699,6 +699,122 @@ macro_rules! scenarios {
     };
 }
 
+/// A peer of `room` on the relay at `url`, WebRTC on (on 127.0.0.1, no
+/// STUN), as `adjust` changes it.
+fn rtc_peer(net: &impl Net, url: &str, room: &str, adjust: impl FnOnce(&mut GunOptions)) -> Node {
+    let mut opts = GunOptions {
+        once_wait: Duration::from_millis(300),
+        ..GunOptions::with_relay(url)
+    };
+    opts.webrtc.enabled = true;
+    opts.webrtc.room = Some(room.into());
+    opts.webrtc.ice_servers.clear();
+    opts.webrtc.bind = Some("127.0.0.1:0".parse().expect("addr"));
+    adjust(&mut opts);
+    let n = net.start(opts);
+    assert!(n.gun.wait_for_connection(5_000).wait().expect("wait"));
+    n
+}
+
+/// Waits until each of `nodes` has `n` WebRTC peers.
+fn rtc_connected(nodes: &[&Node], n: usize) {
+    let deadline = Instant::now() + PATIENCE * 2;
+    while nodes.iter().any(|x| x.gun.webrtc_peers() != n) {
+        assert!(
+            Instant::now() < deadline,
+            "WebRTC peers: {:?}, not {n}",
+            nodes
+                .iter()
+                .map(|x| x.gun.webrtc_peers())
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two peers meet in a room on a relay, open a data channel, and keep
+/// syncing both ways once the relay is gone.
+pub fn webrtc_peers_sync_without_the_relay(net: &impl Net) {
+    let r = relay(net);
+    let a = rtc_peer(net, &r.url(), "sync", |_| {});
+    // Announced later: the first peer dials it.
+    std::thread::sleep(Duration::from_millis(100));
+    let b = rtc_peer(net, &r.url(), "sync", |_| {});
+    rtc_connected(&[&a, &b], 1);
+    r.gun.shutdown().wait().expect("relay stops");
+    drop(r);
+    let (cb, rx) = channel();
+    b.gun.get("rtc").get("x").on(cb);
+    a.gun
+        .get("rtc")
+        .get("x")
+        .put(json!("from a"))
+        .wait()
+        .expect("put");
+    until(&rx, |v, _| v == &json!("from a"));
+    b.gun
+        .get("rtc")
+        .get("y")
+        .put(json!("from b"))
+        .wait()
+        .expect("put");
+    eventually(&a, &["rtc", "y"], |v| v == &Some(json!("from b")));
+    // A peer that reads what the other holds: the get goes over the channel.
+    b.gun
+        .get("only-b")
+        .get("k")
+        .put(json!(1))
+        .wait()
+        .expect("put");
+    eventually(&a, &["only-b", "k"], |v| v == &Some(json!(1)));
+}
+
+/// A burst past what the reader's driver takes at once (its message rate
+/// held low here) waits in the WebRTC loop, in order, and arrives: the
+/// last write is seen (dropped, it would leave the reader behind for good).
+pub fn webrtc_bursts_are_held_not_dropped(net: &impl Net) {
+    let r = relay(net);
+    let a = rtc_peer(net, &r.url(), "burst", |_| {});
+    std::thread::sleep(Duration::from_millis(100));
+    let b = rtc_peer(net, &r.url(), "burst", |o| {
+        o.quotas.max_msgs_per_sec = 1_000.0
+    });
+    rtc_connected(&[&a, &b], 1);
+    drop(r);
+    let (cb, rx) = channel();
+    b.gun.get("burst").get("n").on(cb);
+    std::thread::sleep(Duration::from_millis(200));
+    let n = 3_000;
+    for i in 0..n {
+        a.gun
+            .get("burst")
+            .get("n")
+            .put(json!(i))
+            .wait()
+            .expect("put");
+    }
+    until(&rx, |v, _| v == &json!(n - 1));
+    assert_eq!(b.gun.webrtc_peers(), 1, "still connected");
+}
+
+/// `enabled = false` opens nothing; `max_connections` caps a peer's
+/// connections.
+pub fn webrtc_options_are_honoured(net: &impl Net) {
+    let r = relay(net);
+    let a = rtc_peer(net, &r.url(), "opts", |o| o.webrtc.max_connections = 1);
+    std::thread::sleep(Duration::from_millis(100));
+    let off = rtc_peer(net, &r.url(), "opts", |o| o.webrtc.enabled = false);
+    let b = rtc_peer(net, &r.url(), "opts", |_| {});
+    rtc_connected(&[&a, &b], 1);
+    std::thread::sleep(Duration::from_millis(100));
+    let c = rtc_peer(net, &r.url(), "opts", |_| {});
+    // `c` is one more than `a` takes; `b`, already there, dials it.
+    rtc_connected(&[&b], 2);
+    rtc_connected(&[&c], 1);
+    assert_eq!(a.gun.webrtc_peers(), 1);
+    assert_eq!(off.gun.webrtc_peers(), 0);
+}
+
 /// Every scenario, for `scenarios!`.
 #[macro_export]
 macro_rules! all_scenarios {
@@ -720,6 +836,9 @@ macro_rules! all_scenarios {
             message_predicate_filters,
             hundred_clients_each_see_every_write,
             users_sign_in_and_write_their_space,
+            webrtc_peers_sync_without_the_relay,
+            webrtc_options_are_honoured,
+            webrtc_bursts_are_held_not_dropped,
         );
     };
 }

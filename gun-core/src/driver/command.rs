@@ -82,6 +82,18 @@ pub(crate) enum Command {
         deadline: Instant,
         done: Completer<bool>,
     },
+    /// A WebRTC loop attached: hand it signalling, and join `room`.
+    RtcAttach {
+        sink: crate::transport::rtc::RtcSink,
+        room: String,
+        max: usize,
+    },
+    /// WebRTC signalling to send through the relay `via`.
+    RtcSignal {
+        via: gun_proto::PeerId,
+        reply_to: String,
+        rtc: serde_json::Value,
+    },
     /// Stop: flush, close every link, end the thread.
     Shutdown { done: Completer<()> },
 }

@@ -26,6 +26,7 @@ use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
 use crate::metrics::Dropped;
 use crate::store::BoxStore;
+use crate::transport::rtc::RtcWake;
 use crate::transport::{DriverEvent, Link, Queued, Shared};
 
 /// A put or set waiting for its answer.
@@ -79,6 +80,8 @@ pub(crate) struct Driver {
     conn_waiters: Vec<(Instant, Completer<bool>)>,
     dispatch: Sender<Box<dyn FnOnce() + Send>>,
     shared: Arc<Shared>,
+    /// The WebRTC loop's sink, once one attached.
+    rtc: Option<crate::transport::rtc::RtcSink>,
 }
 
 /// Longest a shutdown waits for writes on their way to disk.
@@ -139,11 +142,17 @@ impl Driver {
             conn_waiters: Vec::new(),
             dispatch,
             shared,
+            rtc: None,
         })
     }
 
     fn now(&self) -> Now {
         now_at(self.start)
+    }
+
+    /// The engine's pid.
+    pub(crate) fn pid(&self) -> &str {
+        self.engine.pid()
     }
 
     /// Runs until shut down or every sender is gone.
@@ -508,6 +517,13 @@ impl Driver {
                     done.complete(Ok(true));
                 }
             }
+            Command::RtcAttach { sink, room, max } => {
+                self.rtc = Some(sink);
+                let _ = self.input(Input::Call(Call::RtcJoin { room, max }));
+            }
+            Command::RtcSignal { via, reply_to, rtc } => {
+                let _ = self.input(Input::Call(Call::RtcSignal { via, reply_to, rtc }));
+            }
             Command::Shutdown { done } => return Some(done),
         }
         None
@@ -591,6 +607,21 @@ impl Driver {
                 }
             }
             Event::PeerGreeted { peer, pid } => debug!(?peer, pid, "peer greeted"),
+            Event::RtcAnnounced {
+                via, pid, reply_to, ..
+            } => self.hand_rtc(RtcWake::Announced { via, pid, reply_to }),
+            Event::RtcSignal { via, reply_to, rtc } => {
+                self.hand_rtc(RtcWake::Signalled { via, reply_to, rtc });
+            }
+        }
+    }
+
+    /// Hands the WebRTC loop signalling (dropped when none is attached).
+    fn hand_rtc(&mut self, wake: RtcWake) {
+        if let Some(sink) = &self.rtc
+            && !sink(wake)
+        {
+            self.rtc = None;
         }
     }
 

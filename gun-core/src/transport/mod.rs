@@ -5,12 +5,15 @@
 //! the driver holds the other end, a [`Link`]. The WebSocket loop the async
 //! drivers share is [`ws`]; [`http`] answers `/health` and `/metrics` on
 //! the relay's port; [`net`] has the limits every driver applies, [`url`]
-//! reads peer URLs and [`tls`] builds the TLS configurations.
+//! reads peer URLs and [`tls`] builds the TLS configurations; [`rtc`] is
+//! the part of the WebRTC peers every runtime shares, [`multicast`] the
+//! LAN transport (threads of its own).
 
 mod conn;
 pub mod http;
 pub mod multicast;
 pub mod net;
+pub mod rtc;
 pub mod tls;
 pub mod url;
 pub mod ws;
@@ -76,6 +79,10 @@ pub(crate) struct Shared {
     pub(crate) totals: Totals,
     pub(crate) metrics: Metrics,
     start: Instant,
+    /// The engine's pid, once the driver made it.
+    pub(crate) pid: std::sync::OnceLock<String>,
+    /// WebRTC connections open now.
+    pub(crate) rtc_peers: AtomicUsize,
 }
 
 /// Run by the driver thread at shutdown, before the shutdown resolves.
@@ -101,6 +108,8 @@ impl Shared {
             totals: Totals::default(),
             metrics: Metrics::default(),
             start: Instant::now(),
+            pid: std::sync::OnceLock::new(),
+            rtc_peers: AtomicUsize::new(0),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -328,4 +328,44 @@ pub fn assert_isolated() {
         links.lines().all(|l| l.contains(": lo:")),
         "not an isolated namespace: {links}"
     );
+}
+
+/// The interop scripts and their node modules.
+pub fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop")
+}
+
+/// A Gun.js relay of `tests/interop` (`relay.js`, `relay-multicast.js`),
+/// started with its port and data directory; killed when dropped.
+pub struct GunJs(Child);
+
+impl GunJs {
+    pub fn start(script: &str, port: u16, data: &Path) -> Self {
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(data)
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        while !line.contains("listening") {
+            line.clear();
+            let n = out.read_line(&mut line).expect("read");
+            assert!(n > 0, "the Gun.js relay did not start");
+        }
+        // Its other lines are not read; keep the pipe open.
+        std::mem::forget(out);
+        Self(child)
+    }
+}
+
+impl Drop for GunJs {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -93,6 +93,8 @@ impl Engine {
                 return Err(Error::DuplicateListener(sub));
             }
             Call::On { sub, path } => self.listen(sub, path, Kind::On)?,
+            Call::RtcJoin { room, max } => self.rtc_join(room, max),
+            Call::RtcSignal { via, reply_to, rtc } => self.rtc_signal(via, reply_to, rtc),
             Call::Map { sub, path } => self.listen(sub, path, Kind::Map)?,
             Call::Off { sub } => {
                 if let Some(l) = self.queries.listeners.remove(&sub) {
@@ -187,7 +189,7 @@ impl Engine {
             // peers it was pushed to.
             let above = targets
                 .into_iter()
-                .filter(|t| self.mesh.role(*t) == Some(super::Role::Dialed))
+                .filter(|t| self.mesh.role(*t).is_some_and(super::Role::upstream))
                 .collect();
             self.track_write_id(id, write.req, above);
         }

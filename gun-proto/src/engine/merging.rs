@@ -137,7 +137,7 @@ impl Engine {
     fn peer_put(&mut self, peer: PeerId, mut msg: Message) {
         let Some(diff) = msg.put.take() else { return };
         let id = msg.id.clone().unwrap_or_default();
-        let serves = self.mesh.role(peer) == Some(Role::Accepted);
+        let serves = self.mesh.role(peer).is_some_and(Role::served);
         if serves && let Some(why) = self.alias_taken(&diff) {
             self.refused(peer, Refusal::Sea, format_args!("message {id}: {why}"));
             self.nack(peer, msg.id, why);
@@ -174,10 +174,14 @@ impl Engine {
     fn forward_put(&mut self, origin: PeerId, msg: &Message) {
         let Some(put) = &msg.put else { return };
         let seen = self.mesh.seen_by(origin, msg.seen.as_deref());
-        let targets = self.mesh.targets(put.souls(), Some(origin), &seen, true);
+        let mut targets = self.mesh.targets(put.souls(), Some(origin), &seen, true);
+        // A room's announcements stay on relays (see `ask`).
+        if put.souls().all(is_rtc_room) {
+            targets.retain(|t| self.mesh.role(*t) != Some(Role::Direct));
+        }
         // Only writes flowing up (from a peer we serve) are kept for the
         // upstream peers until acked; pushes coming down from them are not.
-        let from_below = self.mesh.role(origin) == Some(Role::Accepted);
+        let from_below = self.mesh.role(origin).is_some_and(Role::served);
         if targets.is_empty() {
             if from_below
                 && self.cfg.has_upstream
@@ -201,7 +205,7 @@ impl Engine {
             let above: Vec<PeerId> = targets
                 .iter()
                 .copied()
-                .filter(|t| signalling || self.mesh.role(*t) == Some(Role::Dialed))
+                .filter(|t| signalling || self.mesh.role(*t).is_some_and(Role::upstream))
                 .collect();
             self.mesh.sent_to(id, &above);
             if upstream {
@@ -251,7 +255,7 @@ impl Engine {
     fn any_upstream(&self, targets: &[PeerId]) -> bool {
         targets
             .iter()
-            .any(|t| self.mesh.role(*t) == Some(Role::Dialed))
+            .any(|t| self.mesh.role(*t).is_some_and(Role::upstream))
     }
 
     /// Keeps a put sent upstream as message `id` until an upstream peer acks it.

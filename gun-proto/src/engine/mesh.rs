@@ -174,7 +174,7 @@ impl Mesh {
             return;
         }
         if let Some(p) = self.peers.get_mut(&peer)
-            && p.role == Role::Accepted
+            && p.role.served()
         {
             p.rate.refill(per_sec, now);
             p.rate.tokens -= n as f64;
@@ -209,11 +209,12 @@ impl Mesh {
         self.peers.get(&peer).map(|p| p.role)
     }
 
-    /// The peers we dialed (our relays).
+    /// The peers our puts and gets go to: those we dialed (our relays) and
+    /// those met directly.
     pub(super) fn upstream(&self) -> Vec<PeerId> {
         self.peers
             .iter()
-            .filter(|(_, p)| p.role == Role::Dialed)
+            .filter(|(_, p)| p.role.upstream())
             .map(|(id, _)| *id)
             .collect()
     }
@@ -328,7 +329,7 @@ impl Mesh {
             out.extend(
                 self.peers
                     .iter()
-                    .filter(|(_, p)| p.role == Role::Dialed)
+                    .filter(|(_, p)| p.role.upstream())
                     .map(|(id, _)| *id),
             );
         }

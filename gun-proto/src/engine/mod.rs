@@ -9,7 +9,8 @@
 //! - `own`: our writes, their two answers (local, peer) and the outbox;
 //! - `admission`: the signed mesh's checks and the message predicate, with
 //!   signature verification asked of the driver as an effect;
-//! - `timers`, `deferred` (future-state properties and the acks they owe).
+//! - `timers`, `deferred` (future-state properties and the acks they owe);
+//! - `rooms`: the WebRTC rooms joined, and the signalling ids that are ours.
 //!
 //! This module takes inputs and hands out outputs, routing each to the flow
 //! that handles it: `merging` (puts from anywhere, merged by HAM, stored,
@@ -27,6 +28,7 @@ mod mesh;
 mod own;
 mod queries;
 mod reading;
+mod rooms;
 mod serving;
 mod signing;
 mod spaces;
@@ -79,6 +81,7 @@ pub struct Engine {
     /// Whether the whole store was read and sent upstream since start.
     repaired: bool,
     stats: Stats,
+    rooms: rooms::Rooms,
     /// Our user (SEA): its writes into its space are signed.
     #[cfg(feature = "sea")]
     user: Option<crate::sea::Pair>,
@@ -110,6 +113,7 @@ impl Engine {
             timers: Timers::default(),
             outputs: VecDeque::new(),
             repaired: false,
+            rooms: rooms::Rooms::default(),
             #[cfg(feature = "sea")]
             user: None,
             cfg,
@@ -300,7 +304,11 @@ impl Engine {
                 };
                 self.send(peer, &hi);
             }
-            Role::Dialed => self.resync(peer),
+            Role::Dialed => {
+                self.resync(peer);
+                self.announce(&[peer]);
+            }
+            Role::Direct => self.resync(peer),
         }
         Ok(())
     }
@@ -513,6 +521,7 @@ impl Engine {
         } else if msg.get.is_some() {
             self.on_get(peer, msg);
         } else if msg.put.is_some() {
+            self.rtc_put(peer, &msg);
             self.run(Job::PeerPut { peer, msg });
         }
     }

@@ -13,7 +13,7 @@ use super::queries::{Kind, Listener, Once, OutGet, Waiting};
 use super::spaces;
 use super::storage::Loaded;
 use super::timers::Timer;
-use super::{Engine, Error, Event, Message, Path, Refusal};
+use super::{Engine, Error, Event, Message, Path, Refusal, Role};
 use crate::graph::Graph;
 use crate::ids::{PeerId, ReqId, SubId};
 use crate::lex::Lex;
@@ -81,7 +81,13 @@ impl Engine {
         key: Option<Lex>,
         once: Option<ReqId>,
     ) -> Option<String> {
-        let upstream = self.mesh.upstream();
+        let mut upstream = self.mesh.upstream();
+        // WebRTC rooms are met on relays: a peer met directly is not asked
+        // (it would pass announcements on, and one that came that way
+        // first would hide the relay's copy, the one to answer through).
+        if super::merging::is_rtc_room(soul) {
+            upstream.retain(|p| self.mesh.role(*p) == Some(Role::Dialed));
+        }
         if upstream.is_empty() {
             return None;
         }
@@ -447,6 +453,9 @@ impl Engine {
         self.queries.index(sub, &old, &souls);
         for (soul, key) in new_asks {
             let _ = self.ask(&soul, key.map(Lex::exact), None);
+        }
+        if super::rooms::is_room_sub(sub) {
+            return;
         }
         for (key, value) in updates {
             debug!(?sub, key, "listener update");

@@ -193,7 +193,7 @@ impl Engine {
     /// A get from a peer we serve goes on to our upstream peers, same id;
     /// their replies come back by `@` through dedup's routes.
     fn forward_get(&mut self, origin: PeerId, msg: &Message) -> BTreeSet<PeerId> {
-        if self.mesh.role(origin) != Some(Role::Accepted) {
+        if !self.mesh.role(origin).is_some_and(Role::served) {
             return BTreeSet::new();
         }
         let targets = self.mesh.targets([], Some(origin), &[], true);
@@ -212,7 +212,7 @@ impl Engine {
     /// A reply (`@`): an ack of our forward, an answer to our own request,
     /// or one to route back to the peer that asked.
     pub(super) fn on_reply(&mut self, peer: PeerId, msg: Message) {
-        if self.own_reply(peer, &msg) {
+        if self.rtc_reply(peer, &msg) || self.own_reply(peer, &msg) {
             return;
         }
         let Some(ack) = msg.ack.as_deref() else {

@@ -45,6 +45,25 @@ pub enum Role {
     /// The peer dialed us (we serve it). We greet it with `dam:"?"`, answer its
     /// gets, push it the puts on souls it asked for, and ack its puts once stored.
     Accepted,
+    /// A peer met directly, as equals (a WebRTC data channel: both sides
+    /// dial). We serve it as an accepted peer (its gets answered, its puts
+    /// acked once stored, its rates held), and our puts and gets go to it
+    /// as to a dialed one, our listeners resubscribing when it connects.
+    /// It is not greeted with `dam:"?"` (Gun.js names such a peer itself).
+    Direct,
+}
+
+impl Role {
+    /// Whether we serve the peer: answer its gets, ack its puts, hold it
+    /// to the rates of a peer we serve.
+    pub fn served(self) -> bool {
+        matches!(self, Self::Accepted | Self::Direct)
+    }
+
+    /// Whether our puts and gets go to the peer and its acks settle them.
+    pub fn upstream(self) -> bool {
+        matches!(self, Self::Dialed | Self::Direct)
+    }
 }
 
 /// A place in the graph: a soul and a chain of keys (`gun.get(soul).get(k)…`).
@@ -170,6 +189,28 @@ pub enum Call {
         data: serde_json::Value,
         /// The certificate (`SEA{"m":…,"s":…}`).
         cert: String,
+    },
+    /// Join a WebRTC room as Gun.js's `lib/webrtc.js` does: subscribe to
+    /// `/RTC/<room><?99` and announce our pid there (again to each
+    /// upstream peer that connects). Peers already there dial us
+    /// ([`Event::RtcSignal`] brings their offers); newer ones are ours to
+    /// dial ([`Event::RtcAnnounced`]).
+    RtcJoin {
+        /// The room's name.
+        room: String,
+        /// How many answers our announcement takes (Gun.js: 55).
+        max: usize,
+    },
+    /// Send WebRTC signalling (an offer, answer or candidate, as
+    /// `{"offer": {…}, "id": <our pid>}`) through `via`, as a reply to
+    /// `reply_to`; replies to it come back as [`Event::RtcSignal`].
+    RtcSignal {
+        /// The relay the signalling goes through.
+        via: PeerId,
+        /// The message it answers: an announcement or a signal.
+        reply_to: String,
+        /// What Gun.js reads as `ok.rtc`.
+        rtc: serde_json::Value,
     },
     /// Our user: from now on, what we write into its space (`~<pub>…`) is
     /// signed with its pair, as Gun.js's SEA signs its logged-in user's
@@ -397,6 +438,28 @@ pub enum Event {
         value: serde_json::Value,
         /// The path's last key, or the property's key for `map`.
         key: String,
+    },
+    /// A newer peer announced itself in a room we joined: ours to dial,
+    /// with an offer sent as a reply to `reply_to` ([`Call::RtcSignal`]).
+    RtcAnnounced {
+        /// The relay it came through.
+        via: PeerId,
+        /// The room.
+        room: String,
+        /// Its pid.
+        pid: String,
+        /// The announcement's id.
+        reply_to: String,
+    },
+    /// WebRTC signalling for us: a reply to our announcement (an offer
+    /// or a candidate) or to our signal (an answer or a candidate).
+    RtcSignal {
+        /// The relay it came through.
+        via: PeerId,
+        /// Its id, for a reply to it (an answer to an offer).
+        reply_to: String,
+        /// Its `ok.rtc`: `{"offer"|"answer"|"candidate": …, "id": <pid>}`.
+        rtc: serde_json::Value,
     },
     /// A peer told us its peer id in the `dam:"?"` greeting.
     PeerGreeted {
