@@ -34,9 +34,8 @@ fn announcement(id: &str, pid: &str, state: f64) -> String {
     )
 }
 
-#[test]
-fn joining_subscribes_and_announces_through_the_relay() {
-    let mut n = client();
+/// Join room `meet` at 10 s, taking 55 answers.
+fn join(n: &mut Node) {
     n.input(
         at(10_000),
         Input::Call(Call::RtcJoin {
@@ -45,6 +44,12 @@ fn joining_subscribes_and_announces_through_the_relay() {
         }),
     )
     .expect("join");
+}
+
+#[test]
+fn joining_subscribes_and_announces_through_the_relay() {
+    let mut n = client();
+    join(&mut n);
     let out = messages(&n.drain(at(10_000)));
     assert!(out.iter().all(|(p, _)| *p == PeerId(1)));
     let get = out.iter().find(|(_, m)| m.get.is_some()).expect("a get");
@@ -94,14 +99,7 @@ fn joining_subscribes_and_announces_through_the_relay() {
 #[test]
 fn newer_peers_are_handed_over_and_signalling_routes_back_to_us() {
     let mut n = client();
-    n.input(
-        at(10_000),
-        Input::Call(Call::RtcJoin {
-            room: "meet".into(),
-            max: 55,
-        }),
-    )
-    .expect("join");
+    join(&mut n);
     n.drain(at(10_000));
     // Older than our join, our own, and newer: only the last is ours to dial.
     for (id, pid, state) in [
@@ -169,14 +167,7 @@ fn newer_peers_are_handed_over_and_signalling_routes_back_to_us() {
 #[test]
 fn a_peer_met_directly_gets_our_gets_and_is_served_without_a_greeting() {
     let mut n = client();
-    n.input(
-        at(10_000),
-        Input::Call(Call::RtcJoin {
-            room: "meet".into(),
-            max: 55,
-        }),
-    )
-    .expect("join");
+    join(&mut n);
     n.input(
         at(10_000),
         Input::Call(Call::On {

@@ -146,33 +146,13 @@ impl Session {
         to: SocketAddr,
         data: &[u8],
     ) -> bool {
-        let Ok(contents) = data.try_into() else {
-            return false;
-        };
-        self.rtc.accepts(&Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source: from,
-                destination: to,
-                contents,
-            },
-        ))
+        datagram(now, from, to, data).is_some_and(|input| self.rtc.accepts(&input))
     }
 
     pub(crate) fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let Ok(contents) = data.try_into() else {
+        let Some(input) = datagram(now, from, to, data) else {
             return;
         };
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source: from,
-                destination: to,
-                contents,
-            },
-        );
         if let Err(e) = self.rtc.handle_input(input) {
             tracing::debug!(error = %e, "WebRTC input refused");
         }
@@ -312,4 +292,23 @@ impl Session {
         self.closed = true;
         self.rtc.disconnect();
     }
+}
+
+/// A UDP datagram as str0m's input (`None`: not one str0m can parse).
+fn datagram<'a>(
+    now: Instant,
+    from: SocketAddr,
+    to: SocketAddr,
+    data: &'a [u8],
+) -> Option<Input<'a>> {
+    let contents = data.try_into().ok()?;
+    Some(Input::Receive(
+        now,
+        Receive {
+            proto: Protocol::Udp,
+            source: from,
+            destination: to,
+            contents,
+        },
+    ))
 }
