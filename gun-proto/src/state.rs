@@ -45,6 +45,16 @@ impl StateClock {
         self.last = t + f64::from(self.n) / 999.0 + self.drift;
         self.last
     }
+
+    /// The machine state HAM compares incoming states against at wall time
+    /// `unix_ms`: the wall clock (with the drift), or the last state this
+    /// clock gave if that is ahead (Gun.js compares against `State()`, so
+    /// its own writes of one millisecond, at `now + n/999`, are never from
+    /// the future to itself). Unlike [`StateClock::next`], it gives no
+    /// new state.
+    pub fn machine(&self, unix_ms: f64) -> f64 {
+        (unix_ms + self.drift).max(self.last)
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +69,17 @@ mod tests {
         assert_eq!(crate::jstext::number_text(c.next(t)), "1795541784376.001");
         assert_eq!(crate::jstext::number_text(c.next(t)), "1795541784376.002");
         assert_eq!(c.next(t + 1.0), t + 1.0);
+    }
+
+    #[test]
+    fn the_machine_state_is_never_behind_a_state_given() {
+        let mut c = StateClock::default();
+        let t = 1_795_541_784_376.0;
+        assert_eq!(c.machine(t), t);
+        let states: Vec<f64> = (0..1500).map(|_| c.next(t)).collect();
+        assert!(states.iter().all(|s| *s <= c.machine(t)));
+        assert!(c.machine(t) > t + 1.0);
+        assert_eq!(c.machine(t + 5.0), t + 5.0);
     }
 
     #[test]

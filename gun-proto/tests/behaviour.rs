@@ -827,3 +827,72 @@ fn a_peers_put_reads_only_the_properties_it_touches() {
     });
     assert_eq!(read.map(|q| q.keys), Some(None), "the whole node is read");
 }
+
+#[test]
+fn rapid_own_puts_in_one_millisecond_are_applied_and_sent_once() {
+    // Gun.js's state clock gives the second and later puts of one
+    // millisecond `now + n/999`: ahead of the wall clock, but our own
+    // (Gun.js compares against that same clock, never the wall's).
+    let now = at(5_000);
+    let mut n = gun_proto::harness::Node::new(Config::new(1), now);
+    n.hold_writes = true;
+    n.input(
+        now,
+        Input::Connected {
+            peer: PeerId(1),
+            role: Role::Dialed,
+        },
+    )
+    .expect("connect");
+    n.input(
+        now,
+        Input::Call(Call::On {
+            sub: SubId(1),
+            path: Path::soul("s"),
+        }),
+    )
+    .expect("on");
+    n.drain(now);
+    n.take_events();
+    for i in 0..1500_u64 {
+        n.input(
+            now,
+            Input::Call(Call::Put {
+                req: ReqId(i),
+                path: Path::soul("s"),
+                data: json!({ "k": i }),
+            }),
+        )
+        .expect("put");
+    }
+    let puts = |frames: &[(PeerId, String)]| {
+        messages(frames)
+            .iter()
+            .filter(|(_, m)| m.put.is_some())
+            .count()
+    };
+    assert_eq!(puts(&n.drain(now)), 1500);
+    // All applied now: stored (one batch, held), the listener shown the last.
+    assert!(!n.held.is_empty());
+    assert_eq!(
+        n.engine.graph().prop("s", "k").map(|p| p.value.clone()),
+        Some(Value::Number(1499.0))
+    );
+    // Nothing is sent again, nor acked, when their states come due.
+    for ms in [5_001, 5_003, 5_010, 6_000] {
+        assert_eq!(puts(&n.tick(at(ms))), 0, "at {ms} ms");
+    }
+    assert!(
+        !n.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::PutAck { .. })),
+        "acked before the store confirmed"
+    );
+    n.release_writes(at(6_000));
+    let acks = n
+        .take_events()
+        .iter()
+        .filter(|e| matches!(e, Event::PutAck { result: Ok(()), .. }))
+        .count();
+    assert_eq!(acks, 1500);
+}

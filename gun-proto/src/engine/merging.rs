@@ -94,7 +94,7 @@ impl Engine {
                 )),
                 Loaded::Failed(_) => None,
                 Loaded::Yes => {
-                    let merged = self.graph.merge(self.now.unix_ms, &diff);
+                    let merged = self.graph.merge(self.machine_state(), &diff);
                     if merged.deferred.is_empty() {
                         // Applied (or superseded meanwhile): the put's ack may be due.
                         let waiter = ticket.and_then(|t| self.deferred.ticket_done(t));
@@ -143,7 +143,7 @@ impl Engine {
             self.nack(peer, msg.id, why);
             return;
         }
-        let merged = self.graph.merge(self.now.unix_ms, &diff);
+        let merged = self.graph.merge(self.machine_state(), &diff);
         // Ack what we serve once written: also a put that lost entirely, since
         // what it wrote is superseded by what is stored. A put with properties
         // from the future is acked once they have been applied and written
@@ -329,7 +329,7 @@ impl Engine {
     /// Merges `diff` (its souls loaded) into the graph: writes what won, defers
     /// what is from the future, and tells listeners.
     pub(super) fn merge(&mut self, diff: &Graph, waiter: Option<Waiter>) -> Merged {
-        let mut merged = self.graph.merge(self.now.unix_ms, diff);
+        let mut merged = self.graph.merge(self.machine_state(), diff);
         self.defer(&merged.deferred, None, None);
         let prior = std::mem::take(&mut merged.prior);
         self.storage.write(&merged.accepted, prior, waiter);

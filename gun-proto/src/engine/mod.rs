@@ -246,6 +246,12 @@ impl Engine {
         self.clock.next(self.now.unix_ms)
     }
 
+    /// What HAM compares incoming states against: the wall clock, or the
+    /// last state we gave our own writes if that is ahead of it.
+    fn machine_state(&self) -> f64 {
+        self.clock.machine(self.now.unix_ms)
+    }
+
     fn new_id(&mut self) -> String {
         self.rng.text(9)
     }
