@@ -180,3 +180,14 @@ fn webrtc_bench_runs() {
         "{text}"
     );
 }
+
+#[test]
+fn blocking_latency_runs() {
+    let out = Command::new(example("blocking_latency"))
+        .arg("20")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("20 samples, 0 not seen"), "{text}");
+}

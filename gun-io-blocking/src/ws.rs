@@ -3,7 +3,9 @@
 //! TLS ([`Stream`]).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,15 +15,20 @@ use gun_core::transport::{Admitted, Dropped, Out, Role, Transport, net};
 use tracing::{debug, info, warn};
 use tungstenite::{Message, WebSocket};
 
-#[cfg(feature = "tls")]
-use std::sync::Arc;
-
 /// TLS settings for the transports (built once per instance).
 pub(crate) use gun_core::transport::tls::Configs as Tls;
 
 /// A connection's byte stream: plain TCP, or TLS over it.
+///
+/// Plain TCP is read on one handle and written through a [`WriteHalf`], so
+/// that a thread of its own can write while the connection's thread waits
+/// for the peer (what is sent leaves as soon as it is queued). TLS is read
+/// and written by the connection's one thread.
 pub(crate) enum Stream {
-    Plain(TcpStream),
+    Plain {
+        read: TcpStream,
+        write: WriteHalf,
+    },
     #[cfg(feature = "tls")]
     Client(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
     #[cfg(feature = "tls")]
@@ -29,9 +36,17 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Plain TCP, its write half shared.
+    fn plain(tcp: TcpStream) -> std::io::Result<Self> {
+        Ok(Self::Plain {
+            write: WriteHalf::new(tcp.try_clone()?),
+            read: tcp,
+        })
+    }
+
     fn tcp(&self) -> &TcpStream {
         match self {
-            Self::Plain(s) => s,
+            Self::Plain { read, .. } => read,
             #[cfg(feature = "tls")]
             Self::Client(s) => &s.sock,
             #[cfg(feature = "tls")]
@@ -43,7 +58,7 @@ impl Stream {
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Self::Plain(s) => s.read(buf),
+            Self::Plain { read, .. } => read.read(buf),
             #[cfg(feature = "tls")]
             Self::Client(s) => s.read(buf),
             #[cfg(feature = "tls")]
@@ -55,7 +70,7 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Self::Plain(s) => s.write(buf),
+            Self::Plain { write, .. } => write.write(buf),
             #[cfg(feature = "tls")]
             Self::Client(s) => s.write(buf),
             #[cfg(feature = "tls")]
@@ -65,7 +80,7 @@ impl Write for Stream {
 
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
-            Self::Plain(s) => s.flush(),
+            Self::Plain { write, .. } => write.flush(),
             #[cfg(feature = "tls")]
             Self::Client(s) => s.flush(),
             #[cfg(feature = "tls")]
@@ -109,7 +124,70 @@ impl Write for Io {
     }
 }
 
-/// How long a read waits before the connection thread looks at its outbox.
+/// The write side of a plain TCP connection, shared by the connection's
+/// thread (pings, and the pongs and close replies tungstenite sends) and its
+/// writer thread. Each write goes out whole under the lock, so frames from
+/// the two never interleave; a socket that takes nothing is waited on until
+/// the connection is abandoned.
+#[derive(Clone)]
+pub(crate) struct WriteHalf {
+    tcp: Arc<Mutex<TcpStream>>,
+    abandoned: Arc<AtomicBool>,
+}
+
+impl WriteHalf {
+    fn new(tcp: TcpStream) -> Self {
+        Self {
+            tcp: Arc::new(Mutex::new(tcp)),
+            abandoned: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Gives up on writes the socket does not take (within [`POLL`]).
+    fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+    }
+
+    fn shutdown(&self) {
+        let tcp = self.tcp.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = tcp.shutdown(Shutdown::Both);
+    }
+}
+
+impl Write for WriteHalf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut tcp = self.tcp.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut done = 0;
+        while done < buf.len() {
+            match tcp.write(&buf[done..]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) && !self.abandoned.load(Ordering::Acquire) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The writer thread's WebSocket is never read (the connection's thread
+/// reads the other handle); tungstenite needs the bound.
+impl Read for WriteHalf {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(ErrorKind::Unsupported.into())
+    }
+}
+
+/// How long a read waits before the connection thread looks at its outbox
+/// (TLS) and its quotas and timers.
 const POLL: Duration = Duration::from_millis(5);
 
 fn would_block(e: &tungstenite::Error) -> bool {
@@ -118,8 +196,10 @@ fn would_block(e: &tungstenite::Error) -> bool {
 
 /// Runs one open connection until it closes, the driver drops it, or the
 /// instance stops: frames in go to the driver as it has room for them;
-/// frames out are written as the socket takes them (one frame at most held
-/// back in the WebSocket's buffer); a quiet peer is pinged, then closed.
+/// frames out are written as the socket takes them, by a writer thread of
+/// their own on plain TCP (they leave as soon as they are queued), between
+/// reads on TLS (one frame at most held back in the WebSocket's buffer); a
+/// quiet peer is pinged, then closed.
 fn run_connection(
     mut ws: WebSocket<Io>,
     role: Role,
@@ -134,6 +214,99 @@ fn run_connection(
     let Some(conn) = transport.open(role, admitted) else {
         return;
     };
+    let Stream::Plain { write, .. } = &ws.get_ref().stream else {
+        run_reader(&mut ws, &conn, true);
+        return;
+    };
+    let half = write.clone();
+    let ws_role = match role {
+        Role::Dialed => tungstenite::protocol::Role::Client,
+        _ => tungstenite::protocol::Role::Server,
+    };
+    let config = gun_core::transport::ws::config(conn.quotas());
+    let out = WebSocket::from_raw_socket(half.clone(), ws_role, Some(config));
+    std::thread::scope(|s| {
+        let writer = std::thread::Builder::new()
+            .name("gun-conn-out".into())
+            .spawn_scoped(s, || run_writer(out, &conn));
+        let Ok(writer) = writer else {
+            warn!("cannot start a connection's writer thread");
+            return;
+        };
+        run_reader(&mut ws, &conn, false);
+        // At shutdown the writer sends what is queued (the driver lets go
+        // of the connection), then closes; a second at most.
+        let until = Instant::now() + Duration::from_secs(1);
+        while conn.stopping() && !conn.killed() && !writer.is_finished() && Instant::now() < until {
+            std::thread::sleep(POLL);
+        }
+        // Wake the writer (its close frame, if the peer was dropped, goes
+        // now if the socket takes it), and stop waiting on a socket that
+        // takes nothing.
+        conn.finish();
+        half.abandon();
+    });
+    half.shutdown();
+}
+
+/// Writes what the driver queues, batched under one flush, until the
+/// driver lets go of the connection or the reader ends it.
+fn run_writer(mut ws: WebSocket<WriteHalf>, conn: &gun_core::transport::Conn) {
+    'conn: while let Some(mut out) = conn.next_out_blocking() {
+        loop {
+            match out {
+                Out::Frame(f) => {
+                    let len = f.len();
+                    if ws.write(Message::text(f)).is_err() {
+                        break 'conn;
+                    }
+                    conn.wrote(len);
+                }
+                Out::Ping => {
+                    if ws.write(Message::Ping(Vec::new().into())).is_err() {
+                        break 'conn;
+                    }
+                }
+                Out::Close => {
+                    let _ = ws.close(None);
+                    let _ = ws.flush();
+                    ws.get_ref().shutdown();
+                    return;
+                }
+            }
+            match conn.try_next_out() {
+                Some(next) => out = next,
+                None => break,
+            }
+        }
+        if ws.flush().is_err() {
+            break;
+        }
+    }
+    match conn.dropped_for() {
+        Some(why) => send_close(&mut ws, why),
+        None if conn.stopping() => {
+            let _ = ws.close(None);
+            let _ = ws.flush();
+        }
+        None => {}
+    }
+    ws.get_ref().shutdown();
+}
+
+/// Says why the peer was dropped, if the socket takes it.
+fn send_close<S: Read + Write>(ws: &mut WebSocket<S>, why: Dropped) {
+    let (code, reason) = why.close_frame();
+    let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
+        code: code.into(),
+        reason: reason.into(),
+    }));
+    let _ = ws.flush();
+}
+
+/// Reads the connection until it ends; with `writes`, also writes what the
+/// driver queues between reads (no writer thread: TLS).
+fn run_reader(ws: &mut WebSocket<Io>, conn: &gun_core::transport::Conn, writes: bool) {
     let idle = conn.quotas().idle_timeout;
     let mut pinged = Instant::now();
     // The socket took less than it was given: send nothing more until the
@@ -141,19 +314,16 @@ fn run_connection(
     let mut blocked = false;
     'conn: loop {
         if conn.killed() {
-            // Dropped for a reason: say so, if the socket takes it.
-            if let Some(why) = conn.dropped_for() {
-                let (code, reason) = why.close_frame();
-                let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
-                    code: code.into(),
-                    reason: reason.into(),
-                }));
-                let _ = ws.flush();
+            if writes && let Some(why) = conn.dropped_for() {
+                send_close(ws, why);
             }
             break;
         }
         let mut wrote = false;
-        while !blocked && let Some(out) = conn.try_next_out() {
+        while writes
+            && !blocked
+            && let Some(out) = conn.try_next_out()
+        {
             let (msg, len) = match out {
                 Out::Frame(f) => {
                     let len = f.len();
@@ -190,8 +360,10 @@ fn run_connection(
             }
         }
         if conn.stopping() {
-            let _ = ws.close(None);
-            let _ = ws.flush();
+            if writes {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+            }
             break;
         }
         if conn.quiet_for() > idle {
@@ -312,7 +484,10 @@ fn accept_one(
     }
     #[cfg(feature = "tls")]
     let stream = match tls {
-        None => Stream::Plain(stream),
+        None => match Stream::plain(stream) {
+            Ok(s) => s,
+            Err(_) => return,
+        },
         Some(config) => match rustls::ServerConnection::new(config) {
             Ok(conn) => Stream::Server(Box::new(rustls::StreamOwned::new(conn, stream))),
             Err(e) => {
@@ -322,7 +497,9 @@ fn accept_one(
         },
     };
     #[cfg(not(feature = "tls"))]
-    let stream = Stream::Plain(stream);
+    let Ok(stream) = Stream::plain(stream) else {
+        return;
+    };
     let mut io = Io::new(stream);
     // The request head, within the handshake's time: `/health`, `/metrics`
     // are answered here; an upgrade goes on with the head replayed.
@@ -429,7 +606,7 @@ fn connect(url: &PeerUrl, tls: &Tls, transport: &Transport) -> Result<WebSocket<
 #[cfg(feature = "tls")]
 fn secure(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Stream, String> {
     if !url.tls {
-        return Ok(Stream::Plain(stream));
+        return Stream::plain(stream).map_err(|e| e.to_string());
     }
     let config = tls.client.clone().ok_or("no TLS configuration")?;
     let name = gun_core::transport::tls::server_name(&url.host).map_err(|e| e.to_string())?;
@@ -444,5 +621,5 @@ fn secure(url: &PeerUrl, stream: TcpStream, _: &Tls) -> Result<Stream, String> {
     if url.tls {
         return Err("built without the `tls` feature".into());
     }
-    Ok(Stream::Plain(stream))
+    Stream::plain(stream).map_err(|e| e.to_string())
 }

@@ -417,10 +417,13 @@ impl Conn {
         metrics.bytes_out.inc_by(len as u64);
     }
 
-    /// Ends the connection from the socket's side: its writer stops now.
+    /// Ends the connection from the socket's side: its writer stops now
+    /// (one waiting in [`Conn::next_out`] or [`Conn::next_out_blocking`]
+    /// is woken with `None`).
     pub fn finish(&self) {
         self.flow.killed.store(true, Ordering::Release);
         self.flow.wake.notify(usize::MAX);
+        self.out.close();
     }
 
     /// Ends the connection for `why` (counted): its writer sends a close
