@@ -9,6 +9,8 @@ mod fjall_kv;
 mod redb_kv;
 #[cfg(feature = "sled")]
 mod sled_kv;
+#[cfg(feature = "redb")]
+mod wal;
 
 #[cfg(feature = "fjall")]
 pub use fjall_kv::FjallKv;

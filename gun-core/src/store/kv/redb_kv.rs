@@ -1,31 +1,36 @@
-//! redb under the key-value layout.
+//! redb under the key-value layout, with a write-ahead log.
 //!
 //! redb has one writer at a time, and a durable commit holds it through its
 //! fsyncs. So that the driver never waits for one, an applied batch is only
 //! staged here, in memory, where reads see it at once; the syncer (on the
-//! commit thread) writes everything staged in one durable commit. While that
-//! commit runs, reads still see its entries, and new batches stage for the
-//! next one (pipelined group commit). A failed commit drops what it carried:
+//! commit thread) makes everything staged durable in one go, and while it
+//! does, reads still see those entries and new batches stage for the next
+//! one (pipelined group commit). A failed commit drops what it carried:
 //! the engine then undoes those writes, so nothing serves them.
 //!
-//! Quick repair is on, so a database a crash left open is reopened without
-//! walking every page.
+//! Durable means one record appended to the write-ahead log and one
+//! `fdatasync` ([`super::wal`]); redb then takes the entries in a commit
+//! that does not sync, and a durable redb commit (a checkpoint) now and
+//! then, and when the store closes, lets the log start over. On open,
+//! what the log holds is applied again.
+//!
+//! Quick repair is on for durable commits, so a database a crash left open
+//! is reopened without walking every page.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gun_proto::{StoreError, store::Syncer};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use tracing::{info, warn};
 
+use super::wal::{Entries, Wal};
 use super::{Kv, Visit, fail};
 
 const TABLE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("gun");
 /// The database file inside the store's directory.
 const FILE: &str = "gun.redb";
-
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Entries applied but not yet in the database.
 #[derive(Default)]
@@ -61,13 +66,43 @@ impl Staged {
     }
 }
 
-/// A redb database (one table), with what is staged for it.
+/// The database and its log. The log's lock is also the one commit at a
+/// time; the last handle to go checkpoints, so a clean stop leaves an
+/// empty log.
+struct Inner {
+    db: Database,
+    wal: Mutex<Wal>,
+}
+
+impl Inner {
+    fn wal(&self) -> std::sync::MutexGuard<'_, Wal> {
+        self.wal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Makes every commit so far durable in the database, then empties the log.
+fn checkpoint(db: &Database, wal: &mut Wal) -> Result<(), StoreError> {
+    write(db, &Entries::new(), Durability::Immediate)?;
+    wal.reset()
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let wal = self.wal.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if !wal.is_empty()
+            && let Err(e) = checkpoint(&self.db, wal)
+        {
+            // The log still holds it all: the next open applies it.
+            warn!(error = %e, "redb: checkpoint on close failed");
+        }
+    }
+}
+
+/// A redb database (one table), with its log and what is staged for it.
 #[derive(Clone)]
 pub struct RedbKv {
-    db: Arc<Database>,
+    inner: Arc<Inner>,
     staged: Arc<Mutex<Staged>>,
-    /// One durable commit at a time.
-    committer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for RedbKv {
@@ -81,19 +116,32 @@ impl RedbKv {
         self.staged.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Commits everything staged, durably.
+    /// Makes everything staged durable: logged and synced, then in the
+    /// database (not synced; a checkpoint when the log is due).
     fn commit_staged(&self) -> Result<(), StoreError> {
-        let _one = self
-            .committer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut wal = self.inner.wal();
         let entries = {
             let mut s = self.staged();
             let entries = Arc::new(std::mem::take(&mut s.pending));
             s.committing = entries.clone();
             entries
         };
-        let result = write(&self.db, &entries);
+        let result = if entries.is_empty() {
+            Ok(())
+        } else {
+            // Logged but refused by redb: the log replays it on the next
+            // open (an unacked write may come back; an acked one is never
+            // lost).
+            wal.append(&entries)
+                .and_then(|()| write(&self.inner.db, &entries, Durability::None))
+        };
+        let result = result.and_then(|()| {
+            if wal.due() {
+                checkpoint(&self.inner.db, &mut wal)
+            } else {
+                Ok(())
+            }
+        });
         // Committed, or refused: either way no longer staged (the engine
         // undoes a refused batch; memory never serves it).
         self.staged().committing = Arc::default();
@@ -101,11 +149,13 @@ impl RedbKv {
     }
 }
 
-/// One durable commit of `entries`.
-fn write(db: &Database, entries: &Entries) -> Result<(), StoreError> {
+/// One redb commit of `entries`.
+fn write(db: &Database, entries: &Entries, durability: Durability) -> Result<(), StoreError> {
     let mut tx = db.begin_write().map_err(|e| fail("redb begin", e))?;
-    tx.set_quick_repair(true);
-    tx.set_durability(Durability::Immediate)
+    if matches!(durability, Durability::Immediate) {
+        tx.set_quick_repair(true);
+    }
+    tx.set_durability(durability)
         .map_err(|e| fail("redb durability", e))?;
     {
         let mut table = tx.open_table(TABLE).map_err(|e| fail("redb table", e))?;
@@ -118,6 +168,32 @@ fn write(db: &Database, entries: &Entries) -> Result<(), StoreError> {
     tx.commit().map_err(|e| fail("redb commit", e))
 }
 
+/// Applies what the log held (in order, later entries winning) durably,
+/// then empties it.
+fn recover(db: &Database, wal: &mut Wal, replay: super::wal::Replay) -> Result<(), StoreError> {
+    if replay.torn > 0 {
+        warn!(
+            bytes = replay.torn,
+            "redb: the write-ahead log ended in a torn record (a crash while it was written; never acked): dropped"
+        );
+    }
+    if replay.batches.is_empty() {
+        return if replay.torn > 0 { wal.reset() } else { Ok(()) };
+    }
+    let records = replay.batches.len();
+    let mut all = Entries::new();
+    for batch in replay.batches {
+        all.extend(batch);
+    }
+    info!(
+        records,
+        entries = all.len(),
+        "redb: applying the write-ahead log"
+    );
+    write(db, &all, Durability::Immediate)?;
+    wal.reset()
+}
+
 impl Kv for RedbKv {
     const NAME: &'static str = "redb";
 
@@ -128,11 +204,15 @@ impl Kv for RedbKv {
             .set_cache_size(64 << 20)
             .create(&file)
             .map_err(|e| fail(&file.display().to_string(), e))?;
-        write(&db, &Entries::new())?;
+        write(&db, &Entries::new(), Durability::Immediate)?;
+        let (mut wal, replay) = Wal::open(path)?;
+        recover(&db, &mut wal, replay)?;
         Ok(Self {
-            db: Arc::new(db),
+            inner: Arc::new(Inner {
+                db,
+                wal: Mutex::new(wal),
+            }),
             staged: Arc::default(),
-            committer: Arc::default(),
         })
     }
 
@@ -145,7 +225,11 @@ impl Kv for RedbKv {
         // the database holds; a staged entry replaces the stored one.
         let overlay = self.staged().under(prefix);
         let mut over = overlay.iter().peekable();
-        let tx = self.db.begin_read().map_err(|e| fail("redb read", e))?;
+        let tx = self
+            .inner
+            .db
+            .begin_read()
+            .map_err(|e| fail("redb read", e))?;
         let table = tx.open_table(TABLE).map_err(|e| fail("redb table", e))?;
         let range = table.range(prefix..).map_err(|e| fail("redb scan", e))?;
         for item in range {
@@ -181,7 +265,11 @@ impl Kv for RedbKv {
         if let Some(v) = self.staged().get(key) {
             return Ok(Some(v.clone()));
         }
-        let tx = self.db.begin_read().map_err(|e| fail("redb read", e))?;
+        let tx = self
+            .inner
+            .db
+            .begin_read()
+            .map_err(|e| fail("redb read", e))?;
         let table = tx.open_table(TABLE).map_err(|e| fail("redb table", e))?;
         let v = table.get(key).map_err(|e| fail("redb get", e))?;
         Ok(v.map(|v| v.value().to_vec()))
@@ -254,5 +342,59 @@ mod tests {
         drop(kv);
         let kv = RedbKv::open(dir.path()).expect("reopen");
         assert_eq!(scan_all(&kv, b"a"), want, "all durable");
+    }
+
+    /// The child's side of the crash test: set to the store's directory,
+    /// the test commits, then aborts.
+    const CRASH_CHILD: &str = "GUN_REDB_WAL_CHILD";
+
+    #[test]
+    fn logged_batches_survive_a_crash_and_a_torn_record_is_dropped() {
+        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        if let Some(dir) = std::env::var_os(CRASH_CHILD) {
+            let mut kv = RedbKv::open(Path::new(&dir)).expect("open");
+            for i in 0..3 {
+                kv.apply(vec![e(&format!("k{i}"), "v")]).expect("apply");
+                (kv.syncer())().expect("sync");
+            }
+            // No checkpoint: the commits are in the log, and in redb only
+            // as commits that were not synced.
+            std::process::abort();
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args([
+                "store::kv::redb_kv::tests::logged_batches_survive_a_crash_and_a_torn_record_is_dropped",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(CRASH_CHILD, dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("child");
+        assert!(!status.success(), "the child aborts");
+        let log = dir.path().join(super::super::wal::FILE);
+        assert!(std::fs::metadata(&log).expect("log").len() > 0, "logged");
+        // A fourth commit torn by the crash.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("log");
+        std::io::Write::write_all(&mut f, &[40, 0, 0, 0, 9, 9, 9, 9, 1, 2]).expect("torn");
+        drop(f);
+        let kv = RedbKv::open(dir.path()).expect("a crashed store opens");
+        for i in 0..3 {
+            assert_eq!(
+                kv.get(format!("k{i}").as_bytes()).expect("get"),
+                Some(b"v".to_vec()),
+                "synced commit {i} is there"
+            );
+        }
+        assert_eq!(
+            std::fs::metadata(&log).expect("log").len(),
+            0,
+            "applied, then started over"
+        );
     }
 }
