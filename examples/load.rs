@@ -4,9 +4,9 @@
 //! `cargo run --release --example load -- --url ws://127.0.0.1:8765/gun \
 //!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID] [--sign]`
 //!
-//! Writers put to their own soul (`bench/<w>`), keeping `--in-flight` puts
-//! unacked (or sending at `--rate` puts/s); subscribers ask for every writer's
-//! soul and count the pushes. Reports acked puts/s, delivered updates/s, ack
+//! Writers put to their own soul (`bench/<run>/<w>`, `<run>` the process
+//! id), keeping `--in-flight` puts unacked (or sending at `--rate` puts/s);
+//! subscribers ask for every writer's soul and count the pushes. Reports acked puts/s, delivered updates/s, ack
 //! latency (send to ack) and put-to-listener latency percentiles, and (with
 //! `--pid`) the relay's peak resident memory. Puts carry their send time, so latency needs no clock sync
 //! beyond the machine's.
@@ -55,7 +55,7 @@ struct Args {
     /// relay verifies an ECDSA signature per put.
     #[arg(long)]
     sea: bool,
-    /// Put each value into a soul of its own (`bench/<w>/<n>`, as Gun's
+    /// Put each value into a soul of its own (`bench/<run>/<w>/<n>`, as Gun's
     /// `set` makes a node per item), so the relay meets a new soul on
     /// every put; subscribers see none of them.
     #[arg(long)]
@@ -97,7 +97,7 @@ fn sea_frames(writer: usize, puts: u64) -> Vec<(String, String)> {
             let key = format!("k{i}");
             let value = gun_proto::Value::Number(i as f64);
             let signed = gun_proto::sea::space::pack(&soul, &key, &value, state, &pair, None).expect("sign");
-            let id = format!("s{writer}x{i}q");
+            let id = format!("s{writer}x{i}p{}", run());
             let mut frame = String::new();
             frame.push_str(&format!(r##"{{"#":"{id}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":"##));
             signed.push_json(&mut frame);
@@ -107,17 +107,25 @@ fn sea_frames(writer: usize, puts: u64) -> Vec<(String, String)> {
         .collect()
 }
 
+/// This run's tag (the process id), in message ids and souls: a relay
+/// drops an id it has seen as a duplicate, and a soul written by an earlier
+/// run would answer a subscriber with its old values, so runs against one
+/// relay keep apart.
+fn run() -> u32 {
+    std::process::id()
+}
+
 /// A put frame and its id.
 fn put_frame(writer: usize, n: u64, signer: Option<&Signer>, new_soul: bool) -> (String, String) {
     let soul = if new_soul {
-        format!("bench/{writer}/{n}")
+        format!("bench/{}/{writer}/{n}", run())
     } else {
-        format!("bench/{writer}")
+        format!("bench/{}/{writer}", run())
     };
     let key = format!("k{n}");
     let state = (now_us() / 1000) as f64;
     let Some(signer) = signer else {
-        let id = format!("w{writer}x{n}q");
+        let id = format!("w{writer}x{n}p{}", run());
         let frame = format!(
             r##"{{"#":"{id}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":{}}}}}}}"##,
             now_us()
@@ -216,7 +224,8 @@ async fn subscriber(
     let (mut tx, mut rx) = ws.split();
     for w in 0..args.writers {
         tx.send(Message::text(format!(
-            r##"{{"#":"s{s}g{w}q","get":{{"#":"bench/{w}"}}}}"##
+            r##"{{"#":"s{s}g{w}p{run}","get":{{"#":"bench/{run}/{w}"}}}}"##,
+            run = run()
         )))
         .await
         .expect("subscribe");
