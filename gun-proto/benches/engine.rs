@@ -77,6 +77,27 @@ fn merge_props(b: Bencher<'_, '_>, n: u64) {
     });
 }
 
+/// Property puts merged over the same properties already held (each an
+/// update that wins by state, its prior value kept for an undo): the path
+/// of a write to a node that exists, where [`merge_props`] meets only new
+/// nodes.
+#[divan::bench(args = [1_000, 100_000])]
+fn merge_props_update(b: Bencher<'_, '_>, n: u64) {
+    let mut held = Graph::new();
+    let mut diff = Graph::new();
+    for i in 0..n {
+        let (soul, key) = (format!("s{}", i / 10), format!("k{}", i % 10));
+        held.insert(&soul, &key, Value::Number(0.0), T - 1.0);
+        diff.insert(&soul, &key, Value::Number(i as f64), T);
+    }
+    b.counter(divan::counter::ItemsCount::new(n))
+        .with_inputs(|| held.clone())
+        .bench_local_values(|mut g| {
+            g.merge(T + 1.0, black_box(&diff));
+            g
+        });
+}
+
 /// Put frames from one peer through a relay engine: decode, HAM, write batch
 /// to a memory store, ack. One drain per 1,000 frames (group commit). Each
 /// frame names a new soul; the store's souls are listed, so none is read.

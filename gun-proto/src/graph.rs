@@ -292,17 +292,43 @@ impl Graph {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => e.insert(Node::new()),
             };
+            // A node new to us whose properties all win (none from the
+            // future) is taken whole: two clones, no lookups.
+            if mine.props.is_empty()
+                && node
+                    .props
+                    .values()
+                    .all(|p| ham::decide(now, &p.value, p.state, None) == Decision::Accept)
+            {
+                if !node.props.is_empty() {
+                    mine.props.clone_from(&node.props);
+                    out.accepted.nodes.insert(soul.clone(), node.clone());
+                }
+                continue;
+            }
+            let (mut accepted, mut deferred, mut prior) = (Node::new(), Node::new(), Node::new());
             for (key, p) in &node.props {
                 let current = mine.props.get(key).map(|c| (&c.value, c.state));
                 match ham::decide(now, &p.value, p.state, current) {
                     Decision::Accept => {
                         if let Some(was) = mine.props.insert(key.clone(), p.clone()) {
-                            out.prior.node_mut(soul).props.insert(key.clone(), was);
+                            prior.props.insert(key.clone(), was);
                         }
-                        out.accepted.insert(soul, key, p.value.clone(), p.state);
+                        accepted.props.insert(key.clone(), p.clone());
                     }
-                    Decision::Defer => out.deferred.insert(soul, key, p.value.clone(), p.state),
+                    Decision::Defer => {
+                        deferred.props.insert(key.clone(), p.clone());
+                    }
                     Decision::Historical | Decision::Lose => out.dropped += 1,
+                }
+            }
+            for (graph, part) in [
+                (&mut out.accepted, accepted),
+                (&mut out.deferred, deferred),
+                (&mut out.prior, prior),
+            ] {
+                if !part.is_empty() {
+                    graph.nodes.insert(soul.clone(), part);
                 }
             }
         }
