@@ -183,11 +183,16 @@ fn webrtc_bench_runs() {
 
 #[test]
 fn blocking_latency_runs() {
-    let out = Command::new(example("blocking_latency"))
-        .arg("20")
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("20 samples, 0 not seen"), "{text}");
+    for tls in [false, true] {
+        let mut cmd = Command::new(example("blocking_latency"));
+        cmd.arg("20");
+        if tls {
+            cmd.arg("--tls");
+        }
+        let out = cmd.output().expect("runs");
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("20 samples, 0 not seen"), "{text}");
+        assert_eq!(text.contains("(wss)"), tls, "{text}");
+    }
 }

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod rtc;
+mod stream;
 mod ws;
 
 use std::net::SocketAddr;

@@ -1,11 +1,9 @@
 //! WebSocket transports on OS threads: a relay server (one thread per
-//! connection) and a client that reconnects with backoff, each over TCP or
-//! TLS ([`Stream`]).
+//! connection, and a writer thread beside it) and a client that reconnects
+//! with backoff, each over TCP or TLS ([`Stream`]).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,79 +13,13 @@ use gun_core::transport::{Admitted, Dropped, Out, Role, Transport, net};
 use tracing::{debug, info, warn};
 use tungstenite::{Message, WebSocket};
 
+use crate::stream::{Outbound, Stream};
+
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
 /// TLS settings for the transports (built once per instance).
 pub(crate) use gun_core::transport::tls::Configs as Tls;
-
-/// A connection's byte stream: plain TCP, or TLS over it.
-///
-/// Plain TCP is read on one handle and written through a [`WriteHalf`], so
-/// that a thread of its own can write while the connection's thread waits
-/// for the peer (what is sent leaves as soon as it is queued). TLS is read
-/// and written by the connection's one thread.
-pub(crate) enum Stream {
-    Plain {
-        read: TcpStream,
-        write: WriteHalf,
-    },
-    #[cfg(feature = "tls")]
-    Client(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-    #[cfg(feature = "tls")]
-    Server(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
-}
-
-impl Stream {
-    /// Plain TCP, its write half shared.
-    fn plain(tcp: TcpStream) -> std::io::Result<Self> {
-        Ok(Self::Plain {
-            write: WriteHalf::new(tcp.try_clone()?),
-            read: tcp,
-        })
-    }
-
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain { read, .. } => read,
-            #[cfg(feature = "tls")]
-            Self::Client(s) => &s.sock,
-            #[cfg(feature = "tls")]
-            Self::Server(s) => &s.sock,
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain { read, .. } => read.read(buf),
-            #[cfg(feature = "tls")]
-            Self::Client(s) => s.read(buf),
-            #[cfg(feature = "tls")]
-            Self::Server(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain { write, .. } => write.write(buf),
-            #[cfg(feature = "tls")]
-            Self::Client(s) => s.write(buf),
-            #[cfg(feature = "tls")]
-            Self::Server(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Plain { write, .. } => write.flush(),
-            #[cfg(feature = "tls")]
-            Self::Client(s) => s.flush(),
-            #[cfg(feature = "tls")]
-            Self::Server(s) => s.flush(),
-        }
-    }
-}
 
 /// A connection's bytes as the WebSocket reads them: what was read ahead
 /// (the request head) first, then the stream's own.
@@ -124,70 +56,8 @@ impl Write for Io {
     }
 }
 
-/// The write side of a plain TCP connection, shared by the connection's
-/// thread (pings, and the pongs and close replies tungstenite sends) and its
-/// writer thread. Each write goes out whole under the lock, so frames from
-/// the two never interleave; a socket that takes nothing is waited on until
-/// the connection is abandoned.
-#[derive(Clone)]
-pub(crate) struct WriteHalf {
-    tcp: Arc<Mutex<TcpStream>>,
-    abandoned: Arc<AtomicBool>,
-}
-
-impl WriteHalf {
-    fn new(tcp: TcpStream) -> Self {
-        Self {
-            tcp: Arc::new(Mutex::new(tcp)),
-            abandoned: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Gives up on writes the socket does not take (within [`POLL`]).
-    fn abandon(&self) {
-        self.abandoned.store(true, Ordering::Release);
-    }
-
-    fn shutdown(&self) {
-        let tcp = self.tcp.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = tcp.shutdown(Shutdown::Both);
-    }
-}
-
-impl Write for WriteHalf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut tcp = self.tcp.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut done = 0;
-        while done < buf.len() {
-            match tcp.write(&buf[done..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => done += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) && !self.abandoned.load(Ordering::Acquire) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(done)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The writer thread's WebSocket is never read (the connection's thread
-/// reads the other handle); tungstenite needs the bound.
-impl Read for WriteHalf {
-    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-        Err(ErrorKind::Unsupported.into())
-    }
-}
-
-/// How long a read waits before the connection thread looks at its outbox
-/// (TLS) and its quotas and timers.
+/// How long a read waits before the connection thread looks at its quotas
+/// and timers.
 const POLL: Duration = Duration::from_millis(5);
 
 fn would_block(e: &tungstenite::Error) -> bool {
@@ -195,11 +65,10 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 /// Runs one open connection until it closes, the driver drops it, or the
-/// instance stops: frames in go to the driver as it has room for them;
-/// frames out are written as the socket takes them, by a writer thread of
-/// their own on plain TCP (they leave as soon as they are queued), between
-/// reads on TLS (one frame at most held back in the WebSocket's buffer); a
-/// quiet peer is pinged, then closed.
+/// instance stops. This thread reads: frames in go to the driver as it has
+/// room for them, and a quiet peer is pinged, then closed. A writer thread
+/// of the connection's own sends what the driver queues as soon as it is
+/// queued ([`crate::stream`]).
 fn run_connection(
     mut ws: WebSocket<Io>,
     role: Role,
@@ -214,17 +83,15 @@ fn run_connection(
     let Some(conn) = transport.open(role, admitted) else {
         return;
     };
-    let Stream::Plain { write, .. } = &ws.get_ref().stream else {
-        run_reader(&mut ws, &conn, true);
-        return;
-    };
-    let half = write.clone();
+    let half = ws.get_ref().stream.write_half().clone();
+    // A peer that reads nothing for its idle timeout holds neither thread.
+    half.stall(conn.quotas().idle_timeout);
     let ws_role = match role {
         Role::Dialed => tungstenite::protocol::Role::Client,
         _ => tungstenite::protocol::Role::Server,
     };
     let config = gun_core::transport::ws::config(conn.quotas());
-    let out = WebSocket::from_raw_socket(half.clone(), ws_role, Some(config));
+    let out = WebSocket::from_raw_socket(ws.get_ref().stream.outbound(), ws_role, Some(config));
     std::thread::scope(|s| {
         let writer = std::thread::Builder::new()
             .name("gun-conn-out".into())
@@ -233,7 +100,7 @@ fn run_connection(
             warn!("cannot start a connection's writer thread");
             return;
         };
-        run_reader(&mut ws, &conn, false);
+        run_reader(&mut ws, &conn);
         // At shutdown the writer sends what is queued (the driver lets go
         // of the connection), then closes; a second at most.
         let until = Instant::now() + Duration::from_secs(1);
@@ -251,7 +118,7 @@ fn run_connection(
 
 /// Writes what the driver queues, batched under one flush, until the
 /// driver lets go of the connection or the reader ends it.
-fn run_writer(mut ws: WebSocket<WriteHalf>, conn: &gun_core::transport::Conn) {
+fn run_writer(mut ws: WebSocket<Outbound>, conn: &gun_core::transport::Conn) {
     'conn: while let Some(mut out) = conn.next_out_blocking() {
         loop {
             match out {
@@ -270,7 +137,7 @@ fn run_writer(mut ws: WebSocket<WriteHalf>, conn: &gun_core::transport::Conn) {
                 Out::Close => {
                     let _ = ws.close(None);
                     let _ = ws.flush();
-                    ws.get_ref().shutdown();
+                    ws.get_ref().write_half().shutdown();
                     return;
                 }
             }
@@ -284,87 +151,41 @@ fn run_writer(mut ws: WebSocket<WriteHalf>, conn: &gun_core::transport::Conn) {
         }
     }
     match conn.dropped_for() {
-        Some(why) => send_close(&mut ws, why),
+        Some(why) => {
+            let (code, reason) = why.close_frame();
+            let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            }));
+            let _ = ws.flush();
+        }
         None if conn.stopping() => {
             let _ = ws.close(None);
             let _ = ws.flush();
         }
         None => {}
     }
-    ws.get_ref().shutdown();
+    ws.get_ref().write_half().shutdown();
 }
 
-/// Says why the peer was dropped, if the socket takes it.
-fn send_close<S: Read + Write>(ws: &mut WebSocket<S>, why: Dropped) {
-    let (code, reason) = why.close_frame();
-    let _ = ws.close(Some(tungstenite::protocol::CloseFrame {
-        code: code.into(),
-        reason: reason.into(),
-    }));
-    let _ = ws.flush();
-}
-
-/// Reads the connection until it ends; with `writes`, also writes what the
-/// driver queues between reads (no writer thread: TLS).
-fn run_reader(ws: &mut WebSocket<Io>, conn: &gun_core::transport::Conn, writes: bool) {
+/// Reads the connection until it ends (the writer thread writes).
+fn run_reader(ws: &mut WebSocket<Io>, conn: &gun_core::transport::Conn) {
     let idle = conn.quotas().idle_timeout;
     let mut pinged = Instant::now();
-    // The socket took less than it was given: send nothing more until the
-    // WebSocket's buffer is flushed.
-    let mut blocked = false;
-    'conn: loop {
-        if conn.killed() {
-            if writes && let Some(why) = conn.dropped_for() {
-                send_close(ws, why);
-            }
+    loop {
+        if conn.killed() || conn.stopping() {
             break;
-        }
-        let mut wrote = false;
-        while writes
-            && !blocked
-            && let Some(out) = conn.try_next_out()
-        {
-            let (msg, len) = match out {
-                Out::Frame(f) => {
-                    let len = f.len();
-                    (Message::text(f), len)
-                }
-                Out::Ping => (Message::Ping(Vec::new().into()), 0),
-                Out::Close => {
-                    let _ = ws.close(None);
-                    let _ = ws.flush();
-                    break 'conn;
-                }
-            };
-            match ws.write(msg) {
-                Ok(()) => {}
-                Err(e) if would_block(&e) => blocked = true,
-                Err(_) => break 'conn,
-            }
-            conn.wrote(len);
-            wrote = true;
         }
         if conn.quiet_for() >= idle / 4 && pinged.elapsed() >= idle / 4 {
             pinged = Instant::now();
-            match ws.write(Message::Ping(Vec::new().into())) {
-                Ok(()) => wrote = true,
-                Err(e) if would_block(&e) => blocked = true,
+            let ping = ws
+                .write(Message::Ping(Vec::new().into()))
+                .and_then(|()| ws.flush());
+            match ping {
+                Ok(()) => {}
+                Err(e) if would_block(&e) => {}
                 Err(_) => break,
             }
-        }
-        if wrote || blocked {
-            match ws.flush() {
-                Ok(()) => blocked = false,
-                Err(e) if would_block(&e) => blocked = true,
-                Err(_) => break,
-            }
-        }
-        if conn.stopping() {
-            if writes {
-                let _ = ws.close(None);
-                let _ = ws.flush();
-            }
-            break;
         }
         if conn.quiet_for() > idle {
             debug!(peer = ?conn.peer(), "idle: closing");
@@ -489,7 +310,10 @@ fn accept_one(
             Err(_) => return,
         },
         Some(config) => match rustls::ServerConnection::new(config) {
-            Ok(conn) => Stream::Server(Box::new(rustls::StreamOwned::new(conn, stream))),
+            Ok(conn) => match Stream::tls(stream, conn.into()) {
+                Ok(s) => s,
+                Err(_) => return,
+            },
             Err(e) => {
                 warn!(error = %e, "cannot start TLS");
                 return;
@@ -611,9 +435,7 @@ fn secure(url: &PeerUrl, stream: TcpStream, tls: &Tls) -> Result<Stream, String>
     let config = tls.client.clone().ok_or("no TLS configuration")?;
     let name = gun_core::transport::tls::server_name(&url.host).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
-    Ok(Stream::Client(Box::new(rustls::StreamOwned::new(
-        conn, stream,
-    ))))
+    Stream::tls(stream, conn.into()).map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "tls"))]

@@ -158,3 +158,71 @@ fn store_errors_keep_their_cause() {
     // Other nodes are unaffected.
     g.get("other").put(json!({"k": 1})).expect("stored");
 }
+
+/// The relay's `/metrics` value of `name` (0 when it is not there).
+fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return 0.0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_dropped_and_its_threads_end() {
+    let mut opts = GunOptions::relay_server(0);
+    opts.quotas.max_msgs_per_sec = 0.0;
+    opts.quotas.max_bytes_per_sec = 0.0;
+    let relay = Gun::without_keys(opts).expect("relay");
+    let addr = relay.local_addr().expect("bound");
+    let url = format!("ws://{addr}/gun");
+    let connect = || {
+        let tcp = std::net::TcpStream::connect(addr).expect("connect");
+        tungstenite::client(url.as_str(), tcp).expect("handshake").0
+    };
+    let mut slow = connect();
+    slow.send(tungstenite::Message::text(
+        r##"{"#":"g1","get":{"#":"flood"}}"##,
+    ))
+    .expect("subscribe");
+    let _ = slow.read();
+    // From now on it reads nothing: the socket's buffers fill, the relay's
+    // writer thread waits on it, then the relay's queue for it fills (8
+    // MiB) and the driver drops it. Both of its threads must end.
+    let mut writer = connect();
+    writer
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .expect("timeout");
+    let value = "x".repeat(16 << 10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut n = 0;
+    while metric(addr, "gun_connections") > 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow reader's connection is still open after {n} puts"
+        );
+        for _ in 0..20 {
+            n += 1;
+            let frame = format!(
+                r##"{{"#":"p{n}","put":{{"flood":{{"_":{{"#":"flood",">":{{"k{n}":1}}}},"k{n}":"{value}"}}}}}}"##
+            );
+            if writer.send(tungstenite::Message::text(frame)).is_err() {
+                break;
+            }
+            // The writer reads its acks, so it is not a slow reader itself.
+            while writer.read().is_ok() {}
+        }
+    }
+    assert!(
+        metric(addr, r#"gun_peers_dropped_total{reason="slow_reader"}"#) >= 1.0,
+        "dropped as a slow reader"
+    );
+    relay.shutdown().expect("shutdown");
+}
