@@ -10,7 +10,7 @@
 //! and the answer a reply to the offer. The engine hands the driver
 //! [`Event::RtcAnnounced`] (a newer peer to dial) and [`Event::RtcSignal`]
 //! (a reply to one of our announcements or signals), and sends what
-//! [`Call::RtcSignal`] gives it. Only the ids we sent route replies to us;
+//! [`Call::RtcSignal`](super::Call::RtcSignal) gives it. Only the ids we sent route replies to us;
 //! they are kept a minute, and at most [`MAX_OURS`] of them.
 
 use std::collections::{HashSet, VecDeque};

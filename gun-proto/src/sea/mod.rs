@@ -2,7 +2,7 @@
 //! Gun.js SEA 0.2020.1241 (feature `sea`, on by default).
 //!
 //! - Key pairs ([`Pair`]: P-256, `pub`/`priv` to sign, `epub`/`epriv` to
-//!   agree keys), [`sign`]/[`verify`], [`encrypt`]/[`decrypt`] (AES-GCM),
+//!   agree keys), [`sign()`]/[`verify()`], [`encrypt`]/[`decrypt`] (AES-GCM),
 //!   [`work`] (PBKDF2, or [`work_sha256`]), [`secret`] (ECDH) and
 //!   [`certify`]: the same texts Gun.js's `SEA.*` make and read.
 //! - The rules of the graph's protected spaces ([`space`]): what may be
