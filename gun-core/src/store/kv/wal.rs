@@ -70,6 +70,11 @@ impl Wal {
             .truncate(false)
             .open(&path)
             .map_err(|e| fail(&name, e))?;
+        // The log's name in its directory must survive a power cut too:
+        // what it holds is what acks stand on.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| fail(&dir.display().to_string(), e))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| fail(&name, e))?;
         let (batches, whole) = records(&bytes);
