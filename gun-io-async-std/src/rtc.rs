@@ -5,25 +5,16 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_io::{Async, Timer};
 use futures_lite::FutureExt;
 use gun_core::transport::Transport;
-use gun_core::transport::rtc::{self, RtcHost, RtcTask, RtcWake};
+use gun_core::transport::rtc::{self, BACKLOG, MAX_UDP, RtcHost, RtcTask, RtcWake};
 use gun_core::transport::ws::Runtime;
 use gun_core::webrtc::WebRTCOptions;
 
 use crate::ws::Rt;
-
-/// How long the loop waits at most before it looks whether the instance
-/// is stopping.
-const STOP_CHECK: Duration = Duration::from_millis(100);
-/// Most wakes waiting for the loop; past them the driver's signalling
-/// drops (the pumps wait).
-const BACKLOG: usize = 1024;
-/// The biggest UDP payload.
-const MAX_UDP: usize = 65_507;
 
 /// Binds the socket and starts the loop on `rt`.
 pub(crate) fn start(transport: Transport, opts: &WebRTCOptions, rt: &Rt) -> std::io::Result<()> {
@@ -62,9 +53,7 @@ async fn run(
     let mut buf = vec![0u8; MAX_UDP];
     while !host.stopping() {
         let now = Instant::now();
-        let deadline = host
-            .next_timeout()
-            .map_or(now + STOP_CHECK, |t| t.min(now + STOP_CHECK));
+        let deadline = host.wait_until(now);
         let datagram = async {
             match socket.recv_from(&mut buf).await {
                 Ok((n, from)) => Woke::Datagram(from, n),
@@ -90,9 +79,7 @@ async fn run(
             Woke::Gone => break,
             Woke::Time => {}
         }
-        if host.next_timeout().is_some_and(|t| t <= Instant::now()) {
-            host.timeout();
-        }
+        host.timeout_if_due();
         while let Some(task) = host.poll() {
             match task {
                 RtcTask::Send { to, data } => {

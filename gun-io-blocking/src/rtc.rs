@@ -10,17 +10,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use gun_core::transport::Transport;
-use gun_core::transport::rtc::{self, RtcHost, RtcTask, RtcWake};
+use gun_core::transport::rtc::{self, BACKLOG, MAX_UDP, RtcHost, RtcTask, RtcWake, STOP_CHECK};
 use gun_core::webrtc::WebRTCOptions;
-
-/// How long the loop waits at most before it looks whether the instance
-/// is stopping.
-const STOP_CHECK: Duration = Duration::from_millis(100);
-/// Most datagrams (and, apart, wakes) waiting for the loop: past them
-/// datagrams drop, as UDP's do.
-const BACKLOG: usize = 1024;
-/// The biggest UDP payload.
-const MAX_UDP: usize = 65_507;
 
 /// Starts the peers on their socket; returns the threads to join at
 /// shutdown.
@@ -81,9 +72,7 @@ fn run(
     let mut pumps: Vec<JoinHandle<()>> = Vec::new();
     while !host.stopping() {
         let now = Instant::now();
-        let deadline = host
-            .next_timeout()
-            .map_or(now + STOP_CHECK, |t| t.min(now + STOP_CHECK));
+        let deadline = host.wait_until(now);
         crossbeam_channel::select! {
             recv(dgrams) -> d => match d {
                 Ok((from, data)) => host.datagram(from, &data),
@@ -95,9 +84,7 @@ fn run(
             },
             default(deadline.saturating_duration_since(now)) => {}
         }
-        if host.next_timeout().is_some_and(|t| t <= Instant::now()) {
-            host.timeout();
-        }
+        host.timeout_if_due();
         while let Some(task) = host.poll() {
             match task {
                 RtcTask::Send { to, data } => {

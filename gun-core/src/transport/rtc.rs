@@ -21,6 +21,16 @@ use super::{Conn, Out, Role, Transport};
 use crate::driver::command::{Command, Inbox};
 use crate::webrtc::WebRTCOptions;
 
+/// How long a runtime's loop waits at most before it looks whether the
+/// instance is stopping ([`RtcHost::wait_until`]).
+pub const STOP_CHECK: Duration = Duration::from_millis(100);
+/// Most wakes (and, on threads, datagrams) waiting for a loop: past them
+/// the driver's signalling drops (the pumps wait), datagrams drop as UDP's
+/// do.
+pub const BACKLOG: usize = 1024;
+/// The biggest UDP payload: a loop's receive buffer.
+pub const MAX_UDP: usize = 65_507;
+
 /// What reaches a WebRTC loop besides datagrams.
 #[derive(Debug)]
 pub enum RtcWake {
@@ -211,6 +221,20 @@ impl RtcHost {
     pub fn next_timeout(&self) -> Option<Instant> {
         let retry = (!self.held.is_empty()).then(|| Instant::now() + HELD_RETRY);
         self.peers.poll_timeout().into_iter().chain(retry).min()
+    }
+
+    /// How long a loop may wait from `now`: until the next timeout, and
+    /// [`STOP_CHECK`] at most.
+    pub fn wait_until(&self, now: Instant) -> Instant {
+        self.next_timeout()
+            .map_or(now + STOP_CHECK, |t| t.min(now + STOP_CHECK))
+    }
+
+    /// Runs [`RtcHost::timeout`] if it is due (call after every wake).
+    pub fn timeout_if_due(&mut self) {
+        if self.next_timeout().is_some_and(|t| t <= Instant::now()) {
+            self.timeout();
+        }
     }
 
     /// The next thing for the loop to do.
