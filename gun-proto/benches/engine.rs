@@ -140,6 +140,35 @@ fn fanout_100(b: Bencher<'_, '_>) {
         .bench_local_values(|node| feed(node, &frames, 100, PeerId(0)));
 }
 
+/// A burst of 2,000 put frames, each a new item of the node `room`, to a
+/// node whose application maps over `room` (`gun.get('room').map().on()`,
+/// as a chat does): counted in puts. Each put should cost what it changed,
+/// not the size of the node.
+#[divan::bench(sample_count = 10)]
+fn map_listener_burst(b: Bencher<'_, '_>) {
+    let frames: Vec<String> = (0..2_000)
+        .map(|i| {
+            format!(
+                r##"{{"#":"b{i:08}","put":{{"room":{{"_":{{"#":"room",">":{{"k{i}":{T}}}}},"k{i}":"message {i}"}}}}}}"##
+            )
+        })
+        .collect();
+    b.counter(divan::counter::ItemsCount::new(frames.len()))
+        .with_inputs(|| {
+            let mut node = relay_with_peers(1, false);
+            let now = Now::new(Duration::ZERO, T + 1000.0);
+            let path = gun_proto::Path::soul("room");
+            let call = gun_proto::Call::Map {
+                sub: gun_proto::SubId(1),
+                path,
+            };
+            node.input(now, Input::Call(call)).expect("map");
+            node.drain(now);
+            node
+        })
+        .bench_local_values(|node| feed(node, &frames, 1, PeerId(0)));
+}
+
 /// Feeds `frames` from `peer`, draining after every `turn` of them (one
 /// group commit each).
 fn feed(mut node: Node, frames: &[String], turn: usize, peer: PeerId) -> Node {

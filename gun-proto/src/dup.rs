@@ -26,15 +26,22 @@ pub(crate) struct Dup {
     /// Every id by the time it lapses (an id seen again is here twice; the
     /// earlier entry is skipped when it comes up).
     order: VecDeque<(Duration, Arc<str>)>,
-    /// Each owner's ids, oldest first (ids forgotten meanwhile are skipped).
-    by_owner: HashMap<Owner, VecDeque<Arc<str>>>,
-    /// How many live ids each owner has.
-    counts: HashMap<Owner, usize>,
+    /// Each owner's share of the window.
+    shares: HashMap<Owner, Share>,
     /// Owners by how many ids they hold, to find the largest.
     ranked: BTreeSet<(usize, Owner)>,
     age: Duration,
     max: usize,
     max_per_peer: usize,
+}
+
+/// One owner's ids.
+#[derive(Debug, Default)]
+struct Share {
+    /// How many of them are live.
+    live: usize,
+    /// Its ids, oldest first (ids forgotten meanwhile are skipped).
+    ids: VecDeque<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,8 +60,7 @@ impl Dup {
         Self {
             seen: HashMap::new(),
             order: VecDeque::new(),
-            by_owner: HashMap::new(),
-            counts: HashMap::new(),
+            shares: HashMap::new(),
             ranked: BTreeSet::new(),
             age,
             max: max.max(1),
@@ -86,29 +92,32 @@ impl Dup {
     pub(crate) fn track(&mut self, id: &str, via: Option<PeerId>, now: Duration) {
         self.expire(now);
         let expires = now + self.age;
-        let key: Arc<str> = match self.seen.get_key_value(id) {
-            Some((k, _)) => k.clone(),
-            None => Arc::from(id),
-        };
-        if let Some(s) = self.seen.get_mut(id) {
-            s.expires = expires;
-            if via.is_some() {
-                s.via = via;
+        if let Some((key, _)) = self.seen.get_key_value(id) {
+            let key = key.clone();
+            if let Some(s) = self.seen.get_mut(id) {
+                s.expires = expires;
+                if via.is_some() {
+                    s.via = via;
+                }
             }
-        } else {
-            self.make_room(via);
-            self.seen.insert(
-                key.clone(),
-                Seen {
-                    expires,
-                    via,
-                    owner: via,
-                    asked: Vec::new(),
-                },
-            );
-            self.by_owner.entry(via).or_default().push_back(key.clone());
-            self.count(via, 1);
+            self.order.push_back((expires, key));
+            return;
         }
+        self.make_room(via);
+        let key: Arc<str> = Arc::from(id);
+        let seen = Seen {
+            expires,
+            via,
+            owner: via,
+            asked: Vec::new(),
+        };
+        self.seen.insert(key.clone(), seen);
+        let share = self.shares.entry(via).or_default();
+        share.ids.push_back(key.clone());
+        share.live += 1;
+        let live = share.live;
+        self.ranked.remove(&(live - 1, via));
+        self.ranked.insert((live, via));
         self.order.push_back((expires, key));
     }
 
@@ -126,7 +135,7 @@ impl Dup {
     /// Forgets the oldest ids of whoever is past its share, so one more
     /// id of `owner` fits.
     fn make_room(&mut self, owner: Owner) {
-        if owner.is_some() && self.counts.get(&owner).copied().unwrap_or(0) >= self.max_per_peer {
+        if owner.is_some() && self.shares.get(&owner).map_or(0, |s| s.live) >= self.max_per_peer {
             self.evict_oldest(owner);
         }
         while self.seen.len() >= self.max {
@@ -141,26 +150,28 @@ impl Dup {
 
     /// Forgets `owner`'s oldest live id; `false` if it has none.
     fn evict_oldest(&mut self, owner: Owner) -> bool {
-        while let Some(id) = self.by_owner.get_mut(&owner).and_then(VecDeque::pop_front) {
+        while let Some(id) = self.shares.get_mut(&owner).and_then(|s| s.ids.pop_front()) {
             if self.seen.get(&id).is_some_and(|s| s.owner == owner) {
                 self.seen.remove(&id);
-                self.count(owner, -1);
+                self.forgot(owner);
                 return true;
             }
         }
-        self.by_owner.remove(&owner);
+        self.shares.remove(&owner);
         false
     }
 
-    fn count(&mut self, owner: Owner, delta: isize) {
-        let c = self.counts.entry(owner).or_insert(0);
-        self.ranked.remove(&(*c, owner));
-        *c = c.saturating_add_signed(delta);
-        if *c == 0 {
-            self.counts.remove(&owner);
-            self.by_owner.remove(&owner);
+    /// One of `owner`'s live ids was forgotten.
+    fn forgot(&mut self, owner: Owner) {
+        let Some(share) = self.shares.get_mut(&owner) else {
+            return;
+        };
+        self.ranked.remove(&(share.live, owner));
+        share.live = share.live.saturating_sub(1);
+        if share.live == 0 {
+            self.shares.remove(&owner);
         } else {
-            self.ranked.insert((*c, owner));
+            self.ranked.insert((share.live, owner));
         }
     }
 
@@ -177,7 +188,7 @@ impl Dup {
             {
                 let owner = s.owner;
                 self.seen.remove(&id);
-                self.count(owner, -1);
+                self.forgot(owner);
                 self.trim_owner(owner);
             }
         }
@@ -188,14 +199,14 @@ impl Dup {
     /// peer, or us) keeps a list as long as its live ids, not as long as
     /// its whole history.
     fn trim_owner(&mut self, owner: Owner) {
-        let Some(list) = self.by_owner.get_mut(&owner) else {
+        let Some(share) = self.shares.get_mut(&owner) else {
             return;
         };
-        while let Some(id) = list.front() {
+        while let Some(id) = share.ids.front() {
             if self.seen.get(id).is_some_and(|s| s.owner == owner) {
                 break;
             }
-            list.pop_front();
+            share.ids.pop_front();
         }
     }
 }
@@ -236,7 +247,7 @@ mod tests {
             d.track(&format!("p{p}"), Some(PeerId(p)), s(2));
         }
         assert!(d.seen.len() <= 100);
-        assert!(d.contains("honest", s(2)) || d.counts.values().all(|c| *c <= 1));
+        assert!(d.contains("honest", s(2)) || d.shares.values().all(|s| s.live <= 1));
     }
 
     #[test]
@@ -249,7 +260,7 @@ mod tests {
             d.track(&format!("p{i}"), Some(PeerId(1)), ms(i));
             d.track(&format!("u{i}"), None, ms(i));
         }
-        let kept: usize = d.by_owner.values().map(VecDeque::len).sum();
+        let kept: usize = d.shares.values().map(|s| s.ids.len()).sum();
         assert!(
             kept <= 2 * 9_001 + 2,
             "{kept} ids listed for {} live",

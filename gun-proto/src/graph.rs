@@ -1,7 +1,8 @@
 //! Nodes and graphs, and merging one graph into another by HAM.
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+
+use compact_str::CompactString;
 
 use crate::ham::{self, Decision};
 use crate::jstext;
@@ -34,7 +35,7 @@ impl FromIterator<(String, Prop)> for Node {
     /// in one pass when they come in key order, as a store's scan gives them.
     fn from_iter<I: IntoIterator<Item = (String, Prop)>>(props: I) -> Self {
         Self {
-            props: props.into_iter().collect(),
+            props: props.into_iter().map(|(k, p)| (k.into(), p)).collect(),
         }
     }
 }
@@ -44,7 +45,7 @@ impl FromIterator<(String, Node)> for Graph {
     /// earlier one). Built in one pass when they come in soul order.
     fn from_iter<I: IntoIterator<Item = (String, Node)>>(nodes: I) -> Self {
         Self {
-            nodes: nodes.into_iter().collect(),
+            nodes: nodes.into_iter().map(|(s, n)| (s.into(), n)).collect(),
         }
     }
 }
@@ -52,7 +53,7 @@ impl FromIterator<(String, Node)> for Graph {
 /// A node: properties by key. The soul is the key under which the graph holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
-    props: BTreeMap<String, Prop>,
+    props: BTreeMap<CompactString, Prop>,
 }
 
 impl Node {
@@ -67,8 +68,9 @@ impl Node {
     }
 
     /// Sets a property without HAM (for building diffs).
-    pub fn insert(&mut self, key: impl Into<String>, value: Value, state: State) {
-        self.props.insert(key.into(), Prop { value, state });
+    pub fn insert(&mut self, key: impl AsRef<str>, value: Value, state: State) {
+        self.props
+            .insert(CompactString::from(key.as_ref()), Prop { value, state });
     }
 
     /// Properties in key order.
@@ -162,8 +164,8 @@ impl Node {
         let mut states = serde_json::Map::new();
         let mut obj = serde_json::Map::new();
         for (k, p) in &self.props {
-            states.insert(k.clone(), Value::Number(p.state).to_json());
-            obj.insert(k.clone(), p.value.to_json());
+            states.insert(k.to_string(), Value::Number(p.state).to_json());
+            obj.insert(k.to_string(), p.value.to_json());
         }
         let mut meta = serde_json::Map::new();
         meta.insert("#".into(), serde_json::Value::String(soul.to_owned()));
@@ -176,7 +178,7 @@ impl Node {
 /// A graph, or a graph diff: nodes by soul.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Graph {
-    nodes: BTreeMap<String, Node>,
+    nodes: BTreeMap<CompactString, Node>,
 }
 
 /// What a merge did.
@@ -217,15 +219,38 @@ impl Graph {
 
     /// The node at `soul`, created empty if missing.
     pub fn node_mut(&mut self, soul: &str) -> &mut Node {
-        if !self.nodes.contains_key(soul) {
-            self.nodes.insert(soul.to_owned(), Node::new());
+        if self.nodes.contains_key(soul) {
+            self.nodes.get_mut(soul).expect("present")
+        } else {
+            self.nodes.entry(soul.into()).or_default()
         }
-        self.nodes.get_mut(soul).expect("inserted above")
+    }
+
+    /// Sets every property of `diff` here without HAM (a store taking a
+    /// batch the engine has merged): a node new here is copied whole.
+    pub fn overwrite(&mut self, diff: &Self) {
+        for (soul, node) in &diff.nodes {
+            match self.nodes.get_mut(soul) {
+                Some(mine) => {
+                    for (key, p) in &node.props {
+                        match mine.props.get_mut(key) {
+                            Some(held) => held.clone_from(p),
+                            None => {
+                                mine.props.insert(key.clone(), p.clone());
+                            }
+                        }
+                    }
+                }
+                None => {
+                    self.nodes.insert(soul.clone(), node.clone());
+                }
+            }
+        }
     }
 
     /// Adds an (even empty) node: used for a soul that exists with no properties.
     pub fn insert_node(&mut self, soul: String, node: Node) {
-        self.nodes.insert(soul, node);
+        self.nodes.insert(soul.into(), node);
     }
 
     /// Nodes in soul order.
@@ -249,7 +274,7 @@ impl Graph {
 
     /// Souls in order.
     pub fn souls(&self) -> impl Iterator<Item = &str> {
-        self.nodes.keys().map(String::as_str)
+        self.nodes.keys().map(CompactString::as_str)
     }
 
     /// Number of nodes.
@@ -288,51 +313,79 @@ impl Graph {
     pub fn merge(&mut self, now: f64, diff: &Self) -> Merged {
         let mut out = Merged::default();
         for (soul, node) in &diff.nodes {
-            let mine = match self.nodes.entry(soul.clone()) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(Node::new()),
-            };
-            // A node new to us whose properties all win (none from the
-            // future) is taken whole: two clones, no lookups.
-            if mine.props.is_empty()
-                && node
-                    .props
-                    .values()
-                    .all(|p| ham::decide(now, &p.value, p.state, None) == Decision::Accept)
-            {
+            if self.takes_whole(now, soul, node) {
                 if !node.props.is_empty() {
-                    mine.props.clone_from(&node.props);
+                    self.nodes.insert(soul.clone(), node.clone());
                     out.accepted.nodes.insert(soul.clone(), node.clone());
+                } else {
+                    self.node_mut(soul);
                 }
-                continue;
-            }
-            let (mut accepted, mut deferred, mut prior) = (Node::new(), Node::new(), Node::new());
-            for (key, p) in &node.props {
-                let current = mine.props.get(key).map(|c| (&c.value, c.state));
-                match ham::decide(now, &p.value, p.state, current) {
-                    Decision::Accept => {
-                        if let Some(was) = mine.props.insert(key.clone(), p.clone()) {
-                            prior.props.insert(key.clone(), was);
-                        }
-                        accepted.props.insert(key.clone(), p.clone());
-                    }
-                    Decision::Defer => {
-                        deferred.props.insert(key.clone(), p.clone());
-                    }
-                    Decision::Historical | Decision::Lose => out.dropped += 1,
-                }
-            }
-            for (graph, part) in [
-                (&mut out.accepted, accepted),
-                (&mut out.deferred, deferred),
-                (&mut out.prior, prior),
-            ] {
-                if !part.is_empty() {
-                    graph.nodes.insert(soul.clone(), part);
-                }
+            } else {
+                self.merge_node(now, soul, node, &mut out);
             }
         }
         out
+    }
+
+    /// [`Graph::merge`] of a diff not needed afterwards: a node new to us
+    /// is moved into [`Merged::accepted`], and copied once, into this graph.
+    pub fn merge_owned(&mut self, now: f64, diff: Self) -> Merged {
+        let mut out = Merged::default();
+        for (soul, node) in diff.nodes {
+            if self.takes_whole(now, &soul, &node) {
+                if !node.props.is_empty() {
+                    self.nodes.insert(soul.clone(), node.clone());
+                    out.accepted.nodes.insert(soul, node);
+                } else {
+                    self.node_mut(&soul);
+                }
+            } else {
+                self.merge_node(now, &soul, &node, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Whether `node` is new to us and all its properties win (none from
+    /// the future): then it is taken whole, with no lookup per property.
+    fn takes_whole(&self, now: f64, soul: &str, node: &Node) -> bool {
+        self.nodes
+            .get(soul)
+            .is_none_or(|mine| mine.props.is_empty())
+            && node
+                .props
+                .values()
+                .all(|p| ham::decide(now, &p.value, p.state, None) == Decision::Accept)
+    }
+
+    /// Merges one node property by property into `out`.
+    fn merge_node(&mut self, now: f64, soul: &str, node: &Node, out: &mut Merged) {
+        let mine = self.node_mut(soul);
+        let (mut accepted, mut deferred, mut prior) = (Node::new(), Node::new(), Node::new());
+        for (key, p) in &node.props {
+            let current = mine.props.get(key).map(|c| (&c.value, c.state));
+            match ham::decide(now, &p.value, p.state, current) {
+                Decision::Accept => {
+                    if let Some(was) = mine.props.insert(key.clone(), p.clone()) {
+                        prior.props.insert(key.clone(), was);
+                    }
+                    accepted.props.insert(key.clone(), p.clone());
+                }
+                Decision::Defer => {
+                    deferred.props.insert(key.clone(), p.clone());
+                }
+                Decision::Historical | Decision::Lose => out.dropped += 1,
+            }
+        }
+        for (graph, part) in [
+            (&mut out.accepted, accepted),
+            (&mut out.deferred, deferred),
+            (&mut out.prior, prior),
+        ] {
+            if !part.is_empty() {
+                graph.nodes.insert(soul.into(), part);
+            }
+        }
     }
 
     /// Sets `soul.key` back to `prior`, or removes it when `prior` is

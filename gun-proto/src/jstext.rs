@@ -23,6 +23,7 @@ pub(crate) fn push_number(out: &mut String, n: f64) {
 }
 
 /// Returns `n` printed as JavaScript prints it.
+#[cfg(test)]
 pub(crate) fn number_text(n: f64) -> String {
     let mut s = String::new();
     push_number(&mut s, n);

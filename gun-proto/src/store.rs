@@ -353,12 +353,7 @@ impl Store for MemoryStore {
 
     fn write(&mut self, batch: &[Graph]) -> Result<(), StoreError> {
         for part in batch {
-            for (soul, node) in part.iter() {
-                let target = self.graph.node_mut(soul);
-                for (key, p) in node.iter() {
-                    target.insert(key, p.value.clone(), p.state);
-                }
-            }
+            self.graph.overwrite(part);
         }
         Ok(())
     }

@@ -896,3 +896,97 @@ fn rapid_own_puts_in_one_millisecond_are_applied_and_sent_once() {
         .count();
     assert_eq!(acks, 1500);
 }
+
+/// A map listener follows its items as they change, are relinked and are
+/// shared, item by item, and ends where a listener evaluated afresh over
+/// the same graph starts.
+#[test]
+fn a_map_listener_follows_changed_relinked_and_shared_items() {
+    let mut r = Relay::new(1);
+    r.connect(1);
+    let map = |r: &mut Relay, sub: u64| {
+        let call = Call::Map {
+            sub: SubId(sub),
+            path: Path::soul("list"),
+        };
+        r.node.input(r.now, Input::Call(call)).expect("map");
+        r.drain();
+    };
+    map(&mut r, 1);
+    let mut state = T0;
+    let mut put = |r: &mut Relay,
+                   soul: &str,
+                   key: &str,
+                   value: &str|
+     -> Vec<(String, serde_json::Value)> {
+        state += 1.0;
+        let frame = format!(
+            r###"{{"#":"m{state}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":{value}}}}}}}"###
+        );
+        r.frame(1, &frame);
+        r.node
+            .take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Update {
+                    sub: SubId(1),
+                    key,
+                    value,
+                } => Some((key, value)),
+                _ => None,
+            })
+            .collect()
+    };
+    put(&mut r, "c1", "n", "1");
+    assert_eq!(put(&mut r, "list", "a", r##"{"#":"c1"}"##)[0].1["n"], 1);
+    assert_eq!(
+        put(&mut r, "list", "b", r#""plain""#),
+        vec![("b".into(), json!("plain"))]
+    );
+    // The linked child changes: only its item is delivered.
+    let got = put(&mut r, "c1", "n", "2");
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].0.as_str(), &got[0].1["n"]), ("a", &json!(2)));
+    // Relinked to another child: the first no longer counts.
+    put(&mut r, "c2", "n", "3");
+    assert_eq!(put(&mut r, "list", "a", r##"{"#":"c2"}"##)[0].1["n"], 3);
+    assert!(
+        put(&mut r, "c1", "n", "4").is_empty(),
+        "c1 is no item any more"
+    );
+    // A child two items share: both are delivered when it changes.
+    put(&mut r, "list", "c", r##"{"#":"c2"}"##);
+    let got = put(&mut r, "c2", "n", "5");
+    let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a", "c"]);
+    // An item unlinked: its old child no longer wakes the listener.
+    put(&mut r, "list", "c", "null");
+    put(&mut r, "list", "a", r#""text""#);
+    assert!(put(&mut r, "c2", "n", "6").is_empty());
+    // A fresh listener over the same graph sees what the first one holds.
+    map(&mut r, 2);
+    let fresh: std::collections::BTreeMap<String, serde_json::Value> = r
+        .node
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Update {
+                sub: SubId(2),
+                key,
+                value,
+            } => Some((key, value)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fresh,
+        [
+            ("a", json!("text")),
+            ("b", json!("plain")),
+            ("c", json!(null))
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    );
+}

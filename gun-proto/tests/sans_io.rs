@@ -59,7 +59,8 @@ fn dependencies_are_pure() {
     // blst is built with `no-threads` (checked below); sha2 is a pure hash;
     // serde is the single-pass decoder's visitor traits; the SEA crates are
     // pure computation (p256 without its getrandom feature, aes-gcm without
-    // its OsRng; ring's verification only: randomness comes from callers).
+    // its OsRng; ring's verification only: randomness comes from callers);
+    // compact_str is a string type.
     let allowed = [
         "p256",
         "ring",
@@ -73,6 +74,7 @@ fn dependencies_are_pure() {
         "tracing",
         "blst",
         "sha2",
+        "compact_str",
     ];
     for line in deps
         .lines()

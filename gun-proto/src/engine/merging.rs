@@ -98,9 +98,9 @@ impl Engine {
                     if merged.deferred.is_empty() {
                         // Applied (or superseded meanwhile): the put's ack may be due.
                         let waiter = ticket.and_then(|t| self.deferred.ticket_done(t));
-                        self.storage.write(&merged.accepted, merged.prior, waiter);
                         self.changed(&merged.accepted);
                         self.push(&merged.accepted, None, true);
+                        self.storage.write(merged.accepted, merged.prior, waiter);
                     } else {
                         self.defer(&merged.deferred, ticket, owner);
                     }
@@ -143,7 +143,15 @@ impl Engine {
             self.nack(peer, msg.id, why);
             return;
         }
-        let merged = self.graph.merge(self.machine_state(), &diff);
+        // A put that can go nowhere else (no other peer, no upstream) is
+        // not kept for a forward: its new nodes move into the write.
+        let forwarding = self.mesh.len() > 1 || self.cfg.has_upstream;
+        let now = self.machine_state();
+        let (merged, diff) = if forwarding {
+            (self.graph.merge(now, &diff), Some(diff))
+        } else {
+            (self.graph.merge_owned(now, diff), None)
+        };
         // Ack what we serve once written: also a put that lost entirely, since
         // what it wrote is superseded by what is stored. A put with properties
         // from the future is acked once they have been applied and written
@@ -160,9 +168,10 @@ impl Engine {
                 w
             }
         };
-        self.storage.write(&merged.accepted, merged.prior, waiter);
         self.changed(&merged.accepted);
-        if !merged.accepted.is_empty() {
+        let accepted_any = !merged.accepted.is_empty();
+        self.storage.write(merged.accepted, merged.prior, waiter);
+        if accepted_any && let Some(diff) = diff {
             msg.put = Some(diff);
             self.forward_put(peer, &msg);
         }
@@ -332,7 +341,7 @@ impl Engine {
         let mut merged = self.graph.merge(self.machine_state(), diff);
         self.defer(&merged.deferred, None, None);
         let prior = std::mem::take(&mut merged.prior);
-        self.storage.write(&merged.accepted, prior, waiter);
+        self.storage.write(merged.accepted.clone(), prior, waiter);
         self.changed(&merged.accepted);
         merged
     }

@@ -23,6 +23,7 @@ mod budget;
 mod calls;
 mod deferred;
 mod jobs;
+mod mapping;
 mod merging;
 mod mesh;
 mod own;

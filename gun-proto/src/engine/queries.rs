@@ -56,6 +56,62 @@ pub(super) struct Listener {
     pub(super) asked: HashSet<(String, Option<String>)>,
     pub(super) last: Option<serde_json::Value>,
     pub(super) last_map: BTreeMap<String, serde_json::Value>,
+    /// A map listener's node as last evaluated in full, for updating it
+    /// key by key (`None`: the next change evaluates it in full).
+    pub(super) view: Option<MapView>,
+}
+
+/// What a map listener maps over: enough to tell which of its items a
+/// change touches, so that a put into a node of N items costs what it
+/// changed, not N.
+#[derive(Debug, Default)]
+pub(super) struct MapView {
+    /// The node mapped over.
+    pub(super) target: String,
+    /// The souls its path passes through before the node: a change to one
+    /// may lead the path elsewhere, so it is evaluated in full again.
+    pub(super) hops: Vec<String>,
+    /// The child each item links to, by key.
+    pub(super) links: HashMap<String, String>,
+    /// Each linked child with the keys that link to it.
+    pub(super) children: HashMap<String, BTreeSet<String>>,
+}
+
+impl MapView {
+    /// Key `key` now links to `child` (or to nothing). Returns the child
+    /// no key linked to before, and the one no key links to any more.
+    pub(super) fn link(
+        &mut self,
+        key: &str,
+        child: Option<&str>,
+    ) -> (Option<String>, Option<String>) {
+        if self.links.get(key).map(String::as_str) == child {
+            return (None, None);
+        }
+        let mut gone = None;
+        if let Some(old) = self.links.remove(key)
+            && let Some(keys) = self.children.get_mut(&old)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.children.remove(&old);
+                gone = Some(old);
+            }
+        }
+        let mut new = None;
+        if let Some(child) = child {
+            self.links.insert(key.to_owned(), child.to_owned());
+            let keys = self.children.entry(child.to_owned()).or_default();
+            if keys.is_empty() {
+                new = Some(child.to_owned());
+            }
+            keys.insert(key.to_owned());
+        }
+        if new.is_some() && new == gone {
+            return (None, None);
+        }
+        (new, gone)
+    }
 }
 
 /// The application's reads.
@@ -92,6 +148,18 @@ impl Queries {
         self.unindex(sub, old);
         for s in souls {
             self.by_soul.entry(s.clone()).or_default().insert(sub);
+        }
+    }
+
+    /// Listener `sub` depends on `soul` as well.
+    pub(super) fn index_one(&mut self, sub: SubId, soul: &str) {
+        match self.by_soul.get_mut(soul) {
+            Some(set) => {
+                set.insert(sub);
+            }
+            None => {
+                self.by_soul.insert(soul.to_owned(), BTreeSet::from([sub]));
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use tracing::debug;
 
 use super::calls::check_path;
 use super::jobs::Job;
-use super::queries::{Kind, Listener, Once, OutGet, Waiting};
+use super::queries::{Kind, Listener, MapView, Once, OutGet, Waiting};
 use super::spaces;
 use super::storage::Loaded;
 use super::timers::Timer;
@@ -68,6 +68,7 @@ impl Engine {
                 asked: HashSet::new(),
                 last: None,
                 last_map: BTreeMap::new(),
+                view: None,
             },
         );
         self.eval_listener(sub);
@@ -374,10 +375,13 @@ impl Engine {
         }
     }
 
-    /// Properties changed: update the listeners that watch their souls.
+    /// Properties changed: update the listeners that watch their souls (a
+    /// map listener only in the items the change touches, where it can).
     pub(super) fn changed(&mut self, accepted: &Graph) {
         for sub in self.queries.watching(accepted.souls()) {
-            self.eval_listener(sub);
+            if !self.update_map(sub, accepted) {
+                self.eval_listener(sub);
+            }
         }
     }
 
@@ -392,7 +396,7 @@ impl Engine {
         }
     }
 
-    fn eval_listener(&mut self, sub: SubId) {
+    pub(super) fn eval_listener(&mut self, sub: SubId) {
         let Some(l) = self.queries.listeners.get(&sub) else {
             return;
         };
@@ -406,13 +410,20 @@ impl Engine {
         }
         let mut last = None;
         let mut items = BTreeMap::new();
+        let mut view = None;
         match &target {
             Err(None) => {
                 self.queries.waiting.insert(Waiting::Listener(sub));
             }
             Err(_) => {}
             Ok(Target::Node(soul)) if kind == Kind::Map => {
-                items = self.map_items(sub, soul, &mut souls, &mut asks);
+                let mut v = MapView {
+                    target: soul.clone(),
+                    hops: souls[..souls.len().saturating_sub(1)].to_vec(),
+                    ..MapView::default()
+                };
+                items = self.map_items(sub, soul, &mut souls, &mut asks, &mut v);
+                view = Some(v);
             }
             Ok(Target::Node(soul)) => {
                 last = self.graph.node(soul).map(|n| spaces::node_json(soul, n));
@@ -423,6 +434,7 @@ impl Engine {
         let Some(l) = self.queries.listeners.get_mut(&sub) else {
             return;
         };
+        l.view = view;
         let old = std::mem::replace(&mut l.deps, souls.clone());
         let key = path
             .keys
@@ -451,7 +463,19 @@ impl Engine {
             .filter(|a| l.asked.insert(a.clone()))
             .collect();
         self.queries.index(sub, &old, &souls);
-        for (soul, key) in new_asks {
+        self.deliver(sub, new_asks, updates);
+    }
+
+    /// What a listener's evaluation found: its first asks for `asks`, and
+    /// its `updates` to the application (a room's listener has none: its
+    /// news are the engine's own).
+    pub(super) fn deliver(
+        &mut self,
+        sub: SubId,
+        asks: Vec<(String, Option<String>)>,
+        updates: Vec<(String, serde_json::Value)>,
+    ) {
+        for (soul, key) in asks {
             let _ = self.ask(&soul, key.map(Lex::exact), None);
         }
         if super::rooms::is_room_sub(sub) {
@@ -471,6 +495,7 @@ impl Engine {
         soul: &str,
         souls: &mut Vec<String>,
         asks: &mut Vec<(String, Option<String>)>,
+        view: &mut MapView,
     ) -> BTreeMap<String, serde_json::Value> {
         let mut items = BTreeMap::new();
         let children: Vec<(String, Value)> = self
@@ -483,25 +508,38 @@ impl Engine {
             })
             .unwrap_or_default();
         for (k, v) in children {
-            let item = match &v {
-                Value::Link(child) => {
-                    souls.push(child.clone());
-                    asks.push((child.clone(), None));
-                    match self.ensure_loaded([child.as_str()]) {
-                        Loaded::No(_) => {
-                            self.queries.waiting.insert(Waiting::Listener(sub));
-                            continue;
-                        }
-                        _ => match self.graph.node(child) {
-                            Some(n) if !n.is_empty() => spaces::node_json(child, n),
-                            _ => continue,
-                        },
-                    }
-                }
-                other => other.to_json(),
-            };
-            items.insert(k, item);
+            if let Value::Link(child) = &v {
+                view.link(&k, Some(child));
+            }
+            if let Some(item) = self.map_item(sub, v, souls, asks) {
+                items.insert(k, item);
+            }
         }
         items
+    }
+
+    /// One item of a map listener: the value, or the node it links to
+    /// (depended on and asked for; `None` while it is not in memory yet or
+    /// is empty).
+    pub(super) fn map_item(
+        &mut self,
+        sub: SubId,
+        value: Value,
+        souls: &mut Vec<String>,
+        asks: &mut Vec<(String, Option<String>)>,
+    ) -> Option<serde_json::Value> {
+        let Value::Link(child) = &value else {
+            return Some(value.to_json());
+        };
+        souls.push(child.clone());
+        asks.push((child.clone(), None));
+        if let Loaded::No(_) = self.ensure_loaded([child.as_str()]) {
+            self.queries.waiting.insert(Waiting::Listener(sub));
+            return None;
+        }
+        match self.graph.node(child) {
+            Some(n) if !n.is_empty() => Some(spaces::node_json(child, n)),
+            _ => None,
+        }
     }
 }

@@ -462,7 +462,7 @@ impl Storage {
     /// Adds accepted properties (and what they replaced) to this turn's
     /// batch as a part of their own; `waiter` is told when that part is
     /// durable, or that the store refused it.
-    pub(super) fn write(&mut self, accepted: &Graph, prior: Graph, waiter: Option<Waiter>) {
+    pub(super) fn write(&mut self, accepted: Graph, prior: Graph, waiter: Option<Waiter>) {
         if !self.enabled || (accepted.is_empty() && waiter.is_none()) {
             return;
         }
@@ -472,7 +472,7 @@ impl Storage {
                 souls.insert(soul);
             }
         }
-        self.batch.push(accepted.clone());
+        self.batch.push(accepted);
         self.batch_meta.push(PartMeta { waiter, prior });
     }
 

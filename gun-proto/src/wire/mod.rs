@@ -271,6 +271,11 @@ pub fn decode_values(bytes: &[u8], limits: &Limits) -> Result<Vec<serde_json::Va
 }
 
 fn check_depth(bytes: &[u8], max: usize) -> Result<(), FrameError> {
+    // Nesting cannot go deeper than there are openers: a frame with few
+    // (any single put of a few nodes) needs no walk through its strings.
+    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= max {
+        return Ok(());
+    }
     let (mut depth, mut in_str, mut esc) = (0usize, false, false);
     for &b in bytes {
         if in_str {
@@ -464,64 +469,85 @@ impl Message {
     }
 
     /// Encodes the message as JSON with its keys sorted, as a Gun.js node peer does.
+    /// Written in one pass: the known fields in their sorted order, with any
+    /// `extra` fields merged in where they sort.
     pub fn encode(&self) -> String {
-        let mut fields: Vec<(&str, String)> = Vec::with_capacity(8 + self.extra.len());
-        let text = |s: &str| {
-            let mut o = String::with_capacity(s.len() + 2);
-            jstext::push_string(&mut o, s);
-            o
-        };
-        if let Some(v) = &self.id {
-            fields.push(("#", text(v)));
-        }
-        if let Some(v) = &self.ack {
-            fields.push(("@", text(v)));
-        }
-        if let Some(v) = &self.seen {
-            fields.push(("><", text(v)));
-        }
-        if let Some(v) = &self.dam {
-            fields.push(("dam", text(v)));
-        }
-        if let Some(v) = &self.pid {
-            fields.push(("pid", text(v)));
-        }
-        if let Some(v) = &self.err {
-            fields.push(("err", text(v)));
-        }
-        if let Some(v) = self.hash {
-            fields.push(("##", jstext::number_text(v)));
-        }
-        if let Some(v) = &self.ok {
-            fields.push(("ok", v.to_string()));
-        }
-        if let Some(g) = &self.put {
-            fields.push(("put", g.to_json_text()));
-        }
-        if let Some(g) = &self.get {
-            let mut o = String::new();
-            g.push_json(&mut o);
-            fields.push(("get", o));
-        }
-        for (k, v) in &self.extra {
-            fields.push((k.as_str(), v.to_string()));
-        }
-        fields.sort_by(|a, b| jstext::cmp_utf16(a.0, b.0));
-        let mut out = String::with_capacity(
-            fields
-                .iter()
-                .map(|f| f.0.len() + f.1.len() + 4)
-                .sum::<usize>()
-                + 2,
-        );
+        /// The known fields' keys, sorted as UTF-16 code units compare.
+        const KNOWN: [&str; 10] = [
+            "#", "##", "><", "@", "dam", "err", "get", "ok", "pid", "put",
+        ];
+        let mut extra: Vec<(&str, &serde_json::Value)> =
+            self.extra.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        extra.sort_by(|a, b| jstext::cmp_utf16(a.0, b.0));
+        let mut extra = extra.into_iter().peekable();
+        let mut out = String::with_capacity(64);
         out.push('{');
-        for (i, (k, v)) in fields.iter().enumerate() {
-            if i > 0 {
+        let key = |out: &mut String, k: &str| {
+            if out.len() > 1 {
                 out.push(',');
             }
-            jstext::push_string(&mut out, k);
+            jstext::push_string(out, k);
             out.push(':');
-            out.push_str(v);
+        };
+        let text = |out: &mut String, k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                key(out, k);
+                jstext::push_string(out, v);
+            }
+        };
+        let json = |out: &mut String, v: &serde_json::Value| {
+            use std::fmt::Write as _;
+            match v {
+                serde_json::Value::Bool(true) => out.push_str("true"),
+                v => {
+                    let _ = write!(out, "{v}");
+                }
+            }
+        };
+        for k in KNOWN {
+            while let Some((ek, ev)) =
+                extra.next_if(|(ek, _)| jstext::cmp_utf16(ek, k) == std::cmp::Ordering::Less)
+            {
+                key(&mut out, ek);
+                json(&mut out, ev);
+            }
+            match k {
+                "#" => text(&mut out, k, &self.id),
+                "##" => {
+                    if let Some(h) = self.hash {
+                        key(&mut out, k);
+                        jstext::push_number(&mut out, h);
+                    }
+                }
+                "><" => text(&mut out, k, &self.seen),
+                "@" => text(&mut out, k, &self.ack),
+                "dam" => text(&mut out, k, &self.dam),
+                "err" => text(&mut out, k, &self.err),
+                "get" => {
+                    if let Some(g) = &self.get {
+                        key(&mut out, k);
+                        g.push_json(&mut out);
+                    }
+                }
+                "ok" => {
+                    if let Some(v) = &self.ok {
+                        key(&mut out, k);
+                        json(&mut out, v);
+                    }
+                }
+                "pid" => text(&mut out, k, &self.pid),
+                // "put", the last.
+                _ => {
+                    if let Some(g) = &self.put {
+                        key(&mut out, k);
+                        g.push_json(&mut out);
+                    }
+                }
+            }
+        }
+        for (ek, ev) in extra {
+            key(&mut out, ek);
+            json(&mut out, ev);
         }
         out.push('}');
         out
@@ -554,4 +580,46 @@ pub fn batch(messages: &[String]) -> String {
     }
     out.push(']');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field in the order Gun.js's sorted `JSON.stringify` gives,
+    /// unknown ones merged in where they sort (UTF-16 order).
+    #[test]
+    fn encode_sorts_known_and_extra_fields_together() {
+        let mut put = Graph::new();
+        put.insert("s", "k", Value::Number(1.0), 2.0);
+        let mut m = Message {
+            id: Some("i".into()),
+            ack: Some("a".into()),
+            put: Some(put),
+            ok: Some(serde_json::json!({"@": 1, "/": 2})),
+            err: Some("e\"".into()),
+            hash: Some(-5.0),
+            seen: Some("p".into()),
+            dam: Some("!".into()),
+            pid: Some("q".into()),
+            ..Message::default()
+        };
+        for (k, v) in [
+            ("$", 1),
+            ("a", 2),
+            ("pa", 3),
+            ("zz", 4),
+            ("\u{FFFF}", 5),
+            ("😀", 6),
+        ] {
+            m.extra.insert(k.into(), v.into());
+        }
+        assert_eq!(
+            m.encode(),
+            r###"{"#":"i","##":-5,"$":1,"><":"p","@":"a","a":2,"dam":"!","err":"e\"","ok":{"/":2,"@":1},"pa":3,"pid":"q","put":{"s":{"_":{"#":"s",">":{"k":2}},"k":1}},"zz":4,"😀":6,"￿":5}"###
+        );
+        assert_eq!(Message::default().encode(), "{}");
+        let back = decode(m.encode().as_bytes(), &Limits::default()).expect("frame");
+        assert_eq!(back.len(), 1);
+    }
 }
