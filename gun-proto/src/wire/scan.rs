@@ -142,7 +142,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         // duplicate does. Small nodes are searched, large ones indexed.
         let index: Option<std::collections::HashMap<&str, Option<f64>>> =
             (states.len() > 16).then(|| states.iter().copied().collect());
-        let mut node = Node::new();
+        let mut node = Node::with_capacity(values.len());
         for (key, value) in values {
             let state = match &index {
                 Some(index) => index.get(key).copied().flatten(),

@@ -1,8 +1,12 @@
 //! Nodes and graphs, and merging one graph into another by HAM.
 
+mod props;
+
 use std::collections::BTreeMap;
 
 use compact_str::CompactString;
+
+use props::Props;
 
 use crate::ham::{self, Decision};
 use crate::jstext;
@@ -53,13 +57,20 @@ impl FromIterator<(String, Node)> for Graph {
 /// A node: properties by key. The soul is the key under which the graph holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
-    props: BTreeMap<CompactString, Prop>,
+    props: Props,
 }
 
 impl Node {
     /// An empty node.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty node with room for `n` properties.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            props: Props::with_capacity(n),
+        }
     }
 
     /// The property at `key`.
@@ -78,18 +89,12 @@ impl Node {
         self.props.iter().map(|(k, p)| (k.as_str(), p))
     }
 
-    /// Properties whose key lies in `range`, in key order.
+    /// Properties from key `from` on (all with `None`), in key order.
     pub fn range<'a>(
         &'a self,
         from: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a str, &'a Prop)> + 'a {
-        let it = match from {
-            Some(f) => self
-                .props
-                .range::<str, _>((std::ops::Bound::Included(f), std::ops::Bound::Unbounded)),
-            None => self.props.range::<str, _>(..),
-        };
-        it.map(|(k, p)| (k.as_str(), p))
+        self.props.range_from(from).map(|(k, p)| (k.as_str(), p))
     }
 
     /// Number of properties.
@@ -132,7 +137,7 @@ impl Node {
             }
             out.push_str("}}");
         };
-        for (k, p) in &self.props {
+        for (k, p) in self.props.iter() {
             if !meta_done && k.as_str() > "_" {
                 if !first {
                     out.push(',');
@@ -163,7 +168,7 @@ impl Node {
     pub fn to_json(&self, soul: &str) -> serde_json::Value {
         let mut states = serde_json::Map::new();
         let mut obj = serde_json::Map::new();
-        for (k, p) in &self.props {
+        for (k, p) in self.props.iter() {
             states.insert(k.to_string(), Value::Number(p.state).to_json());
             obj.insert(k.to_string(), p.value.to_json());
         }
@@ -232,7 +237,7 @@ impl Graph {
         for (soul, node) in &diff.nodes {
             match self.nodes.get_mut(soul) {
                 Some(mine) => {
-                    for (key, p) in &node.props {
+                    for (key, p) in node.props.iter() {
                         match mine.props.get_mut(key) {
                             Some(held) => held.clone_from(p),
                             None => {
@@ -361,13 +366,27 @@ impl Graph {
     /// Merges one node property by property into `out`.
     fn merge_node(&mut self, now: f64, soul: &str, node: &Node, out: &mut Merged) {
         let mine = self.node_mut(soul);
-        let (mut accepted, mut deferred, mut prior) = (Node::new(), Node::new(), Node::new());
-        for (key, p) in &node.props {
-            let current = mine.props.get(key).map(|c| (&c.value, c.state));
+        let mut accepted = Node::with_capacity(node.len());
+        // Updates of held properties keep what they replace.
+        let mut prior = if mine.is_empty() {
+            Node::new()
+        } else {
+            Node::with_capacity(node.len())
+        };
+        let mut deferred = Node::new();
+        for (key, p) in node.props.iter() {
+            let held = mine.props.get_mut(key);
+            let current = held.as_ref().map(|c| (&c.value, c.state));
             match ham::decide(now, &p.value, p.state, current) {
                 Decision::Accept => {
-                    if let Some(was) = mine.props.insert(key.clone(), p.clone()) {
-                        prior.props.insert(key.clone(), was);
+                    match held {
+                        Some(held) => {
+                            let was = std::mem::replace(held, p.clone());
+                            prior.props.insert(key.clone(), was);
+                        }
+                        None => {
+                            mine.props.insert(key.clone(), p.clone());
+                        }
                     }
                     accepted.props.insert(key.clone(), p.clone());
                 }
