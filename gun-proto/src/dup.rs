@@ -2,8 +2,9 @@
 //! peers we passed it to (the only ones whose replies to it count).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
+
+use compact_str::CompactString;
 
 use crate::ids::PeerId;
 
@@ -22,10 +23,12 @@ type Owner = Option<PeerId>;
 /// the routes of another peer's messages.
 #[derive(Debug)]
 pub(crate) struct Dup {
-    seen: HashMap<Arc<str>, Seen>,
+    /// Ids up to 24 bytes (every id Gun.js makes) are held inline: copying
+    /// one into the lists below is a `memcpy`, no allocation, no atomics.
+    seen: HashMap<CompactString, Seen>,
     /// Every id by the time it lapses (an id seen again is here twice; the
     /// earlier entry is skipped when it comes up).
-    order: VecDeque<(Duration, Arc<str>)>,
+    order: VecDeque<(Duration, CompactString)>,
     /// Each owner's share of the window.
     shares: HashMap<Owner, Share>,
     /// Owners by how many ids they hold, to find the largest.
@@ -41,7 +44,7 @@ struct Share {
     /// How many of them are live.
     live: usize,
     /// Its ids, oldest first (ids forgotten meanwhile are skipped).
-    ids: VecDeque<Arc<str>>,
+    ids: VecDeque<CompactString>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,7 +107,7 @@ impl Dup {
             return;
         }
         self.make_room(via);
-        let key: Arc<str> = Arc::from(id);
+        let key = CompactString::from(id);
         let seen = Seen {
             expires,
             via,
@@ -116,8 +119,10 @@ impl Dup {
         share.ids.push_back(key.clone());
         share.live += 1;
         let live = share.live;
-        self.ranked.remove(&(live - 1, via));
+        // The new rank in before the old one out: a set that never empties
+        // keeps its node (a lone owner's would be freed and made again).
         self.ranked.insert((live, via));
+        self.ranked.remove(&(live - 1, via));
         self.order.push_back((expires, key));
     }
 
@@ -166,13 +171,14 @@ impl Dup {
         let Some(share) = self.shares.get_mut(&owner) else {
             return;
         };
-        self.ranked.remove(&(share.live, owner));
-        share.live = share.live.saturating_sub(1);
+        let was = share.live;
+        share.live = was.saturating_sub(1);
         if share.live == 0 {
             self.shares.remove(&owner);
         } else {
             self.ranked.insert((share.live, owner));
         }
+        self.ranked.remove(&(was, owner));
     }
 
     fn expire(&mut self, now: Duration) {

@@ -373,29 +373,40 @@ impl Engine {
     // ----- frames in ----------------------------------------------------------
 
     fn on_frame(&mut self, peer: PeerId, data: &[u8]) {
-        let items = match wire::split(data, &self.cfg.limits) {
-            Ok(items) => items,
-            Err(e) => {
-                self.refused(peer, Refusal::Frame, &e);
-                let id = self.new_id();
-                self.send(peer, &Message::dam_error(id, e.to_string()));
-                return;
+        match wire::split_frame(data, &self.cfg.limits) {
+            Ok(wire::Split::One(text)) => {
+                self.mesh.took_messages(peer, 1, self.now.mono);
+                self.on_item(peer, text, true);
             }
-        };
-        self.mesh.took_messages(peer, items.len(), self.now.mono);
-        for item in items {
-            self.on_item(peer, item.get());
+            Ok(wire::Split::Batch(items)) => {
+                self.mesh.took_messages(peer, items.len(), self.now.mono);
+                for item in items {
+                    self.on_item(peer, item.get(), false);
+                }
+            }
+            Err(e) => self.refuse_frame(peer, &e),
         }
+    }
+
+    /// A frame that cannot be read: a `dam:"!"` notice.
+    fn refuse_frame(&mut self, peer: PeerId, e: &wire::FrameError) {
+        self.refused(peer, Refusal::Frame, e);
+        let id = self.new_id();
+        self.send(peer, &Message::dam_error(id, e.to_string()));
     }
 
     /// One message of a frame: admitted (its signatures checked, then
     /// verified by the driver), read, and handled. A message that is neither
     /// signed nor looked at by the policy or the predicate is read in one
-    /// pass, with no JSON tree.
-    fn on_item(&mut self, peer: PeerId, text: &str) {
+    /// pass, with no JSON tree. A `lone` message is the whole frame, not yet
+    /// known to be JSON: when it is not, the frame is refused.
+    fn on_item(&mut self, peer: PeerId, text: &str, lone: bool) {
         let inspect = self.admission.inspects_all() || text.contains("\"sigs\"");
         let (read, json, signed) = if inspect {
             let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+                if lone {
+                    return self.refuse_frame(peer, &wire::FrameError::Json);
+                }
                 return self.refuse_message(peer, None, &wire::MessageError::Json);
             };
             let signed = match self.admission.check(&json) {
@@ -426,6 +437,9 @@ impl Engine {
         };
         let msg = match read {
             Ok(msg) => msg,
+            Err((None, wire::MessageError::Json)) if lone => {
+                return self.refuse_frame(peer, &wire::FrameError::Json);
+            }
             Err((id, e)) => return self.refuse_message(peer, id, &e),
         };
         if let Err(e) = self.cfg.limits.check(&msg) {

@@ -218,24 +218,43 @@ pub fn split<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<Vec<&'a serde_json::value::RawValue>, FrameError> {
+    match split_frame(bytes, limits)? {
+        Split::Batch(items) => Ok(items),
+        Split::One(text) => {
+            let one: &serde_json::value::RawValue =
+                serde_json::from_str(text).map_err(|_| FrameError::Json)?;
+            Ok(vec![one])
+        }
+    }
+}
+
+/// A frame's messages, as [`split_frame`] finds them.
+#[derive(Debug)]
+pub enum Split<'a> {
+    /// A batch `[m1,m2,…]`: each message's text, known to be JSON.
+    Batch(Vec<&'a serde_json::value::RawValue>),
+    /// A lone message's text, not yet known to be JSON: the pass that
+    /// reads it checks it (a frame that is not JSON is refused then).
+    One(&'a str),
+}
+
+/// Splits a frame as [`split`] does, leaving a lone message's text to be
+/// checked by the pass that reads it, so that it is scanned once.
+pub fn split_frame<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Split<'a>, FrameError> {
     if bytes.len() > limits.max_frame_bytes {
         return Err(FrameError::TooBig);
     }
     check_depth(bytes, limits.max_depth)?;
     let text = std::str::from_utf8(bytes).map_err(|_| FrameError::Json)?;
-    let first = text.trim_start().as_bytes().first();
-    if first == Some(&b'[') {
-        let items: Vec<&serde_json::value::RawValue> =
-            serde_json::from_str(text).map_err(|_| FrameError::Json)?;
-        if items.len() > limits.max_batch {
-            return Err(FrameError::BatchTooLong);
-        }
-        Ok(items)
-    } else {
-        let one: &serde_json::value::RawValue =
-            serde_json::from_str(text).map_err(|_| FrameError::Json)?;
-        Ok(vec![one])
+    if text.trim_start().as_bytes().first() != Some(&b'[') {
+        return Ok(Split::One(text));
     }
+    let items: Vec<&serde_json::value::RawValue> =
+        serde_json::from_str(text).map_err(|_| FrameError::Json)?;
+    if items.len() > limits.max_batch {
+        return Err(FrameError::BatchTooLong);
+    }
+    Ok(Split::Batch(items))
 }
 
 /// Reads one message from its text: in one pass when it is well formed,
