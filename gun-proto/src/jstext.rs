@@ -32,28 +32,31 @@ pub(crate) fn number_text(n: f64) -> String {
 
 /// Appends `s` as a JSON string literal, escaped exactly as `JSON.stringify` does.
 pub(crate) fn push_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    // Everything that needs escaping is ASCII, and no byte of a multi-byte
+    // UTF-8 sequence is: the text is searched bytewise, and copied in runs.
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let esc: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            c if (c as u32) < 0x20 => None,
-            _ => continue,
-        };
+    while let Some(at) = bytes[start..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let i = start + at;
         out.push_str(&s[start..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{c:04x}");
             }
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -97,6 +100,19 @@ mod tests {
         let mut s = String::new();
         push_string(&mut s, "a\"b\\c\n\u{1b}\u{2028}é😀");
         assert_eq!(s, "\"a\\\"b\\\\c\\n\\u001b\u{2028}é😀\"");
+    }
+
+    proptest::proptest! {
+        /// Every string prints as `JSON.stringify` prints it (which is
+        /// serde_json's form too: the short escapes, `\u00xx` for the other
+        /// controls, everything else as it is), after text already written.
+        #[test]
+        fn any_string_escapes_as_json_stringify(s in "\\PC*|[\\x00-\\x7f]*", before in "[a-z]{0,3}") {
+            let mut out = before.clone();
+            push_string(&mut out, &s);
+            let want = format!("{before}{}", serde_json::to_string(&s).expect("json"));
+            proptest::prop_assert_eq!(out, want);
+        }
     }
 
     #[test]
