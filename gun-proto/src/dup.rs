@@ -1,6 +1,7 @@
 //! Dedup: message ids seen recently, which peer each came from, and which
 //! peers we passed it to (the only ones whose replies to it count).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
@@ -56,6 +57,18 @@ struct Seen {
     asked: Vec<PeerId>,
 }
 
+impl Seen {
+    /// A new id, brought in by `via` (`None`: ours).
+    fn new(expires: Duration, via: Option<PeerId>) -> Self {
+        Self {
+            expires,
+            via,
+            owner: via,
+            asked: Vec::new(),
+        }
+    }
+}
+
 impl Dup {
     /// A window of `age`, holding at most `max` ids, and at most
     /// `max_per_peer` brought in by any one peer (the oldest go first).
@@ -108,13 +121,40 @@ impl Dup {
         }
         self.make_room(via);
         let key = CompactString::from(id);
-        let seen = Seen {
-            expires,
-            via,
-            owner: via,
-            asked: Vec::new(),
-        };
-        self.seen.insert(key.clone(), seen);
+        self.seen.insert(key.clone(), Seen::new(expires, via));
+        self.listed(key, via, expires);
+    }
+
+    /// Records `id` as brought in by `from`, unless it was seen and has not
+    /// expired: then it is a duplicate (`false`) and nothing changes. With
+    /// room in the window, one lookup does both.
+    pub(crate) fn arrive(&mut self, id: &str, from: PeerId, now: Duration) -> bool {
+        // What is left after this has not expired.
+        self.expire(now);
+        let via = Some(from);
+        let crowded = self.seen.len() >= self.max
+            || self.shares.get(&via).map_or(0, |s| s.live) >= self.max_per_peer;
+        if crowded {
+            if self.seen.contains_key(id) {
+                return false;
+            }
+            self.track(id, via, now);
+            return true;
+        }
+        let expires = now + self.age;
+        let key = CompactString::from(id);
+        match self.seen.entry(key.clone()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(e) => {
+                e.insert(Seen::new(expires, via));
+                self.listed(key, via, expires);
+                true
+            }
+        }
+    }
+
+    /// A new id is on its owner's list and in the window's order.
+    fn listed(&mut self, key: CompactString, via: Owner, expires: Duration) {
         let share = self.shares.entry(via).or_default();
         share.ids.push_back(key.clone());
         share.live += 1;
@@ -272,6 +312,33 @@ mod tests {
             "{kept} ids listed for {} live",
             d.seen.len()
         );
+    }
+
+    /// Arriving is checking and tracking in one: a repeat within the window
+    /// is a duplicate and changes nothing; after it, or once forgotten to
+    /// make room, the id is new again. The same with room and when crowded.
+    #[test]
+    fn arriving_is_a_check_and_a_track() {
+        let s = Duration::from_secs;
+        for (max, per_peer) in [(100, 100), (2, 1)] {
+            let mut d = Dup::new(s(9), max, per_peer);
+            assert!(d.arrive("a", PeerId(1), s(0)));
+            assert!(!d.arrive("a", PeerId(2), s(1)), "a repeat");
+            assert_eq!(
+                d.via("a", s(1)),
+                Some(PeerId(1)),
+                "the first peer keeps the route"
+            );
+            assert!(d.arrive("a", PeerId(2), s(9)), "new after the window");
+            assert_eq!(d.via("a", s(9)), Some(PeerId(2)));
+            assert!(d.arrive("b", PeerId(2), s(9)));
+            assert_eq!(
+                d.contains("a", s(9)),
+                max > 2,
+                "crowded out of a full window"
+            );
+            assert!(d.seen.len() <= max);
+        }
     }
 
     #[test]

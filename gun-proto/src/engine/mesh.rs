@@ -430,9 +430,10 @@ impl Mesh {
         self.dup.contains(id, now)
     }
 
-    /// Remembers `id` as arrived from `from`: replies to it route back there.
-    pub(super) fn arrived(&mut self, id: &str, from: PeerId, now: Duration) {
-        self.dup.track(id, Some(from), now);
+    /// Remembers `id` as arrived from `from` (replies to it route back
+    /// there), unless it was seen lately: `false` for a duplicate.
+    pub(super) fn arrive(&mut self, id: &str, from: PeerId, now: Duration) -> bool {
+        self.dup.arrive(id, from, now)
     }
 
     /// Where a reply to `id` goes.

@@ -516,25 +516,25 @@ impl Engine {
 
     /// Routes one message: mesh control, a reply, a get or a put.
     fn on_message(&mut self, peer: PeerId, mut msg: Message) {
-        let id = match msg.id.clone() {
-            Some(id) => id,
-            None => {
-                let id = self.new_id();
-                msg.id = Some(id.clone());
-                id
-            }
+        if msg.id.is_none() {
+            msg.id = Some(self.new_id());
+        }
+        let id = msg.id.as_deref().unwrap_or_default();
+        // A reply's id routes nothing: it need not be remembered, unless it
+        // is signed (a replay then costs no signature check) or is WebRTC
+        // signalling (answered in turn: an offer by an answer).
+        let remember =
+            msg.ack.is_none() || msg.extra.contains_key("sigs") || merging::is_signal(&msg);
+        let fresh = if remember {
+            self.mesh.arrive(id, peer, self.now.mono)
+        } else {
+            !self.mesh.seen(id, self.now.mono)
         };
-        if self.mesh.seen(&id, self.now.mono) {
+        if !fresh {
             debug!(?peer, id, "duplicate message dropped");
             return;
         }
         self.stats.messages_in += 1;
-        // A reply's id routes nothing: it need not be remembered, unless it
-        // is signed (a replay then costs no signature check) or is WebRTC
-        // signalling (answered in turn: an offer by an answer).
-        if msg.ack.is_none() || msg.extra.contains_key("sigs") || merging::is_signal(&msg) {
-            self.mesh.arrived(&id, peer, self.now.mono);
-        }
         if let Some(dam) = msg.dam.clone() {
             self.on_dam(peer, &dam, msg);
         } else if msg.ack.is_some() {

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use super::jobs::Job;
 use super::{Error, Output};
 use crate::graph::{Graph, Prop};
@@ -78,15 +80,15 @@ pub(super) struct Storage {
     enabled: bool,
     /// Souls whose stored copy has been merged into the graph.
     /// Each with whether it was used since the cache last looked at it.
-    loaded: HashMap<String, bool>,
+    loaded: HashMap<CompactString, bool>,
     /// Loaded souls, oldest first: the cache's clock hand.
-    ring: VecDeque<String>,
+    ring: VecDeque<CompactString>,
     /// Most souls kept in memory (0: all); past it, souls nobody used
     /// lately leave memory (the store still has them).
     max_cached: usize,
     /// Souls with writes not yet durable, and how many parts touch them:
     /// these never leave memory.
-    pending: HashMap<String, usize>,
+    pending: HashMap<CompactString, usize>,
     /// Souls not loaded whole, of which some properties are (read for a
     /// put, which needs only the ones it touches): the keys read.
     partial: HashMap<String, HashSet<String>>,
@@ -373,7 +375,7 @@ impl Storage {
                 if !self.loaded.contains_key(soul) {
                     if !self.partial.contains_key(soul) {
                         // Leaves memory as loaded souls do.
-                        self.ring.push_back(soul.to_owned());
+                        self.ring.push_back(soul.into());
                     }
                     self.partial
                         .entry(soul.to_owned())
@@ -401,8 +403,8 @@ impl Storage {
 
     fn mark_loaded(&mut self, soul: &str) {
         let was_partial = self.partial.remove(soul).is_some();
-        if self.loaded.insert(soul.to_owned(), true).is_none() && !was_partial {
-            self.ring.push_back(soul.to_owned());
+        if self.loaded.insert(soul.into(), true).is_none() && !was_partial {
+            self.ring.push_back(soul.into());
         }
     }
 
@@ -421,15 +423,15 @@ impl Storage {
             let Some(soul) = self.ring.pop_front() else {
                 break;
             };
-            let busy = self.pending.contains_key(&soul)
-                || self.reading.contains(&soul)
-                || self.reading_keys.contains(&soul)
-                || self.parked.contains_key(&soul)
+            let busy = self.pending.contains_key(soul.as_str())
+                || self.reading.contains(soul.as_str())
+                || self.reading_keys.contains(soul.as_str())
+                || self.parked.contains_key(soul.as_str())
                 || keep(&soul);
-            let used = match self.loaded.get_mut(&soul) {
+            let used = match self.loaded.get_mut(soul.as_str()) {
                 Some(used) => std::mem::take(used),
                 // Partly loaded: used only by the put that read it.
-                None if self.partial.contains_key(&soul) => false,
+                None if self.partial.contains_key(soul.as_str()) => false,
                 None => continue,
             };
             looked += 1;
@@ -437,8 +439,8 @@ impl Storage {
                 self.ring.push_back(soul);
                 continue;
             }
-            self.loaded.remove(&soul);
-            self.partial.remove(&soul);
+            self.loaded.remove(soul.as_str());
+            self.partial.remove(soul.as_str());
             graph.remove_node(&soul);
         }
     }
@@ -467,7 +469,7 @@ impl Storage {
             return;
         }
         for soul in accepted.souls() {
-            *self.pending.entry(soul.to_owned()).or_insert(0) += 1;
+            *self.pending.entry(soul.into()).or_insert(0) += 1;
             if let Some(souls) = self.souls.as_mut().filter(|s| !s.may_hold(soul)) {
                 souls.insert(soul);
             }

@@ -289,10 +289,23 @@ pub fn decode_values(bytes: &[u8], limits: &Limits) -> Result<Vec<serde_json::Va
     }
 }
 
+/// How many `{` and `[` the bytes hold (`[` is `{` with bit 5 clear, and no
+/// other byte or'ed with 0x20 is `{`), counted 255 bytes at a time in bytes
+/// so that the count runs many bytes to an instruction.
+fn openers(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|c| {
+            let n = c.iter().fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{'));
+            usize::from(n)
+        })
+        .sum()
+}
+
 fn check_depth(bytes: &[u8], max: usize) -> Result<(), FrameError> {
     // Nesting cannot go deeper than there are openers: a frame with few
     // (any single put of a few nodes) needs no walk through its strings.
-    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= max {
+    if openers(bytes) <= max {
         return Ok(());
     }
     let (mut depth, mut in_str, mut esc) = (0usize, false, false);
@@ -640,5 +653,16 @@ mod tests {
         assert_eq!(Message::default().encode(), "{}");
         let back = decode(m.encode().as_bytes(), &Limits::default()).expect("frame");
         assert_eq!(back.len(), 1);
+    }
+
+    /// The openers counted for the depth check: every `{` and `[`, and
+    /// nothing else, past a chunk's 255 bytes too.
+    #[test]
+    fn openers_count_braces_and_brackets_only() {
+        assert_eq!(openers(b"{[}]\"{\" ;{{"), 5);
+        let all: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let want = all.iter().filter(|&&b| b == b'{' || b == b'[').count();
+        assert_eq!(openers(&all), want);
+        assert_eq!(openers(&[b'{'; 1_000]), 1_000);
     }
 }
