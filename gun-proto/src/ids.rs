@@ -68,9 +68,18 @@ impl Rng {
 
     /// `len` characters from Gun.js's id alphabet.
     pub fn text(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|_| char::from(ALPHABET[(self.next_u64() % ALPHABET.len() as u64) as usize]))
-            .collect()
+        let mut s = String::with_capacity(len);
+        self.push_text(&mut s, len);
+        s
+    }
+
+    /// Appends `len` characters from Gun.js's id alphabet (letters and
+    /// digits: nothing JSON escapes).
+    pub(crate) fn push_text(&mut self, out: &mut String, len: usize) {
+        for _ in 0..len {
+            let i = (self.next_u64() % ALPHABET.len() as u64) as usize;
+            out.push(char::from(ALPHABET[i]));
+        }
     }
 }
 

@@ -438,6 +438,11 @@ impl Engine {
     /// (or an error ack that names no local detail), our own write settles.
     fn write_answered(&mut self, w: Waiter, result: Result<(), StoreError>) {
         match w {
+            Waiter::Peer { peer, id } if result.is_ok() && self.cfg.signer.is_none() => {
+                self.stats.puts_acked += 1;
+                let ack = ack_text(&mut self.rng, &id);
+                self.mesh.send(peer, ack, None, self.now.mono);
+            }
             Waiter::Peer { peer, id } => {
                 let reply_id = self.new_id();
                 let mut ack = Message {
@@ -465,6 +470,19 @@ impl Engine {
     pub(super) fn emit(&mut self, event: super::Event) {
         self.outputs.push_back(Output::Event(event));
     }
+}
+
+/// A put's ack, `{"#":new id,"@":id,"ok":true}`, written straight from its
+/// parts: what [`Message::encode`] makes of that message (the test below
+/// holds the two to it), without building one.
+fn ack_text(rng: &mut crate::ids::Rng, id: &str) -> String {
+    let mut text = String::with_capacity(id.len() + 36);
+    text.push_str("{\"#\":\"");
+    rng.push_text(&mut text, 9);
+    text.push_str("\",\"@\":");
+    crate::jstext::push_string(&mut text, id);
+    text.push_str(",\"ok\":true}");
+    text
 }
 
 /// Splits a graph into graphs of at most `n` properties (whole nodes kept
@@ -499,4 +517,26 @@ pub(super) fn is_rtc_room(soul: &str) -> bool {
 /// answer or a candidate), which we route between peers, not an ack.
 pub(super) fn is_signal(msg: &Message) -> bool {
     msg.ok.as_ref().is_some_and(|ok| ok.get("rtc").is_some()) && msg.put.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Rng;
+
+    /// The ack written from its parts is the message's encoding, byte for
+    /// byte, whatever the id holds.
+    #[test]
+    fn an_ack_from_its_parts_is_the_encoded_message() {
+        for id in ["m00000001", "a\"b\\c", "é😀\n", ""] {
+            let (mut a, mut b) = (Rng::new(7), Rng::new(7));
+            let want = Message {
+                id: Some(b.text(9)),
+                ack: Some(id.to_owned()),
+                ok: Some(serde_json::Value::Bool(true)),
+                ..Message::default()
+            };
+            assert_eq!(ack_text(&mut a, id), want.encode());
+        }
+    }
 }
