@@ -897,6 +897,18 @@ fn rapid_own_puts_in_one_millisecond_are_applied_and_sent_once() {
     assert_eq!(acks, 1500);
 }
 
+/// The updates listener `sub` was sent since the last look.
+fn updates(r: &mut Relay, sub: u64) -> Vec<(String, serde_json::Value)> {
+    r.node
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Update { sub: s, key, value } if s == SubId(sub) => Some((key, value)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A map listener follows its items as they change, are relinked and are
 /// shared, item by item, and ends where a listener evaluated afresh over
 /// the same graph starts.
@@ -924,18 +936,7 @@ fn a_map_listener_follows_changed_relinked_and_shared_items() {
             r###"{{"#":"m{state}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"{key}":{state}}}}},"{key}":{value}}}}}}}"###
         );
         r.frame(1, &frame);
-        r.node
-            .take_events()
-            .into_iter()
-            .filter_map(|e| match e {
-                Event::Update {
-                    sub: SubId(1),
-                    key,
-                    value,
-                } => Some((key, value)),
-                _ => None,
-            })
-            .collect()
+        updates(r, 1)
     };
     put(&mut r, "c1", "n", "1");
     assert_eq!(put(&mut r, "list", "a", r##"{"#":"c1"}"##)[0].1["n"], 1);
@@ -965,19 +966,8 @@ fn a_map_listener_follows_changed_relinked_and_shared_items() {
     assert!(put(&mut r, "c2", "n", "6").is_empty());
     // A fresh listener over the same graph sees what the first one holds.
     map(&mut r, 2);
-    let fresh: std::collections::BTreeMap<String, serde_json::Value> = r
-        .node
-        .take_events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Update {
-                sub: SubId(2),
-                key,
-                value,
-            } => Some((key, value)),
-            _ => None,
-        })
-        .collect();
+    let fresh: std::collections::BTreeMap<String, serde_json::Value> =
+        updates(&mut r, 2).into_iter().collect();
     assert_eq!(
         fresh,
         [

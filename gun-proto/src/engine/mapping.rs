@@ -79,17 +79,8 @@ impl Engine {
             l.deps.retain(|d| !gone.contains(d));
         }
         l.deps.extend(added.iter().cloned());
-        let mut updates = Vec::new();
-        for (k, v) in items {
-            if l.last_map.get(&k) != Some(&v) {
-                updates.push((k.clone(), v.clone()));
-                l.last_map.insert(k, v);
-            }
-        }
-        let asks: Vec<(String, Option<String>)> = asks
-            .into_iter()
-            .filter(|a| l.asked.insert(a.clone()))
-            .collect();
+        let updates = l.changed_items(items);
+        let asks = l.first_asks(asks);
         self.queries.unindex(sub, &gone);
         for soul in &added {
             self.queries.index_one(sub, soul);

@@ -61,6 +61,34 @@ pub(super) struct Listener {
     pub(super) view: Option<MapView>,
 }
 
+impl Listener {
+    /// The map items that differ from what it last delivered, recorded as
+    /// delivered: the updates to send.
+    pub(super) fn changed_items(
+        &mut self,
+        items: impl IntoIterator<Item = (String, serde_json::Value)>,
+    ) -> Vec<(String, serde_json::Value)> {
+        let mut updates = Vec::new();
+        for (k, v) in items {
+            if self.last_map.get(&k) != Some(&v) {
+                updates.push((k.clone(), v.clone()));
+                self.last_map.insert(k, v);
+            }
+        }
+        updates
+    }
+
+    /// The asks it has not made yet, recorded as made.
+    pub(super) fn first_asks(
+        &mut self,
+        asks: Vec<(String, Option<String>)>,
+    ) -> Vec<(String, Option<String>)> {
+        asks.into_iter()
+            .filter(|a| self.asked.insert(a.clone()))
+            .collect()
+    }
+}
+
 /// What a map listener maps over: enough to tell which of its items a
 /// change touches, so that a put into a node of N items costs what it
 /// changed, not N.

@@ -449,19 +449,9 @@ impl Engine {
                     l.last = last;
                 }
             }
-            Kind::Map => {
-                for (k, v) in items {
-                    if l.last_map.get(&k) != Some(&v) {
-                        updates.push((k.clone(), v.clone()));
-                        l.last_map.insert(k, v);
-                    }
-                }
-            }
+            Kind::Map => updates = l.changed_items(items),
         }
-        let new_asks: Vec<(String, Option<String>)> = asks
-            .into_iter()
-            .filter(|a| l.asked.insert(a.clone()))
-            .collect();
+        let new_asks = l.first_asks(asks);
         self.queries.index(sub, &old, &souls);
         self.deliver(sub, new_asks, updates);
     }
