@@ -436,14 +436,7 @@ mod tests {
             std::process::abort();
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
-            .args([test, "--exact", "--test-threads=1"])
-            .env(CRASH_CHILD, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("child");
-        assert!(!status.success(), "the child aborts");
+        crate::store::crash::run_child(test, CRASH_CHILD, dir.path());
         let mut s = KvStore::<K>::open(dir.path()).expect("a crashed store opens");
         let durable = s.read(&StoreQuery::soul("durable")).expect("read");
         assert_eq!(durable.prop_count(), 3, "what was durable is there");

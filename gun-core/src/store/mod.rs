@@ -27,6 +27,26 @@ mod sled_store;
 #[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
 mod tally;
 
+/// Crash tests: a test that runs itself again as a child process, which
+/// writes to a store and aborts; the parent then opens what it left.
+#[cfg(all(test, any(feature = "sled", feature = "redb", feature = "fjall")))]
+pub(crate) mod crash {
+    use std::path::Path;
+
+    /// Runs test `name` (this test binary, the test alone) as a child with
+    /// `var` set to `dir`, its output dropped, and asserts that it aborted.
+    pub(crate) fn run_child(name: &str, var: &str, dir: &Path) {
+        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args([name, "--exact", "--test-threads=1"])
+            .env(var, dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("child");
+        assert!(!status.success(), "the child aborts");
+    }
+}
+
 pub use file::FileStore;
 #[cfg(any(feature = "sled", feature = "redb", feature = "fjall"))]
 pub use kv_store::KvStore;

@@ -362,18 +362,11 @@ mod tests {
             std::process::abort();
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
-            .args([
-                "store::kv::redb_kv::tests::logged_batches_survive_a_crash_and_a_torn_record_is_dropped",
-                "--exact",
-                "--test-threads=1",
-            ])
-            .env(CRASH_CHILD, dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("child");
-        assert!(!status.success(), "the child aborts");
+        crate::store::crash::run_child(
+            "store::kv::redb_kv::tests::logged_batches_survive_a_crash_and_a_torn_record_is_dropped",
+            CRASH_CHILD,
+            dir.path(),
+        );
         let log = dir.path().join(super::super::wal::FILE);
         assert!(std::fs::metadata(&log).expect("log").len() > 0, "logged");
         // A fourth commit torn by the crash.
