@@ -26,6 +26,7 @@ use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
 use crate::metrics::Dropped;
 use crate::store::BoxStore;
+use crate::transport::outbox::Wakes;
 use crate::transport::rtc::RtcWake;
 use crate::transport::{DriverEvent, Link, Queued, Shared};
 
@@ -82,6 +83,8 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     /// The WebRTC loop's sink, once one attached.
     rtc: Option<crate::transport::rtc::RtcSink>,
+    /// Writers with frames queued in this drain, woken at its end.
+    wakes: Wakes,
 }
 
 /// Longest a shutdown waits for writes on their way to disk.
@@ -143,6 +146,7 @@ impl Driver {
             dispatch,
             shared,
             rtc: None,
+            wakes: Wakes::default(),
         })
     }
 
@@ -549,7 +553,7 @@ impl Driver {
             match out {
                 Output::Transmit { peer, frame } => {
                     if let Some(link) = self.links.get(&peer) {
-                        match link.send(frame) {
+                        match link.send(frame, &mut self.wakes) {
                             Queued::Yes => {}
                             Queued::Full => full.push(peer),
                             Queued::Gone => debug!(?peer, "link gone while sending"),
@@ -577,6 +581,9 @@ impl Driver {
                 self.drop_peer(peer, Dropped::SlowReader);
             }
         }
+        // Every writer with something new, woken at once: not one by one
+        // while the driver goes on queueing (each wake-up could preempt it).
+        self.wakes.wake(self.shared.waker.get());
         if !checks.is_empty() {
             self.verifier.check(checks);
         }
