@@ -80,7 +80,11 @@ fn messages(text: &str) -> Vec<serde_json::Value> {
 async fn connect(
     url: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    tokio_tungstenite::connect_async(url)
+    // Nagle off, as the relay's side has it: with it on, a put written
+    // while the previous one's TCP segment waits for its ACK is held back
+    // (a relay on disk acks a put only after its commit, so that ACK is
+    // often a delayed one), and the hold counted as the relay's latency.
+    tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .expect("connect to the relay")
         .0
