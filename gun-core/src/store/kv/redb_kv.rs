@@ -367,14 +367,19 @@ mod tests {
             CRASH_CHILD,
             dir.path(),
         );
+        // A fourth commit torn by the crash: its record cut short.
         let log = dir.path().join(super::super::wal::FILE);
-        assert!(std::fs::metadata(&log).expect("log").len() > 0, "logged");
-        // A fourth commit torn by the crash.
+        let end = super::super::wal::records_end(dir.path());
+        assert!(end > 16, "logged");
+        let mut torn = vec![40, 0, 0, 0, 9, 9, 9, 9];
+        torn.extend_from_slice(&super::super::wal::records_epoch(dir.path()).to_le_bytes());
+        torn.extend_from_slice(&[1, 2]);
         let mut f = std::fs::OpenOptions::new()
-            .append(true)
+            .write(true)
             .open(&log)
             .expect("log");
-        std::io::Write::write_all(&mut f, &[40, 0, 0, 0, 9, 9, 9, 9, 1, 2]).expect("torn");
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(end)).expect("seek");
+        std::io::Write::write_all(&mut f, &torn).expect("torn");
         drop(f);
         let kv = RedbKv::open(dir.path()).expect("a crashed store opens");
         for i in 0..3 {
@@ -385,8 +390,8 @@ mod tests {
             );
         }
         assert_eq!(
-            std::fs::metadata(&log).expect("log").len(),
-            0,
+            super::super::wal::records_end(dir.path()),
+            16,
             "applied, then started over"
         );
     }
