@@ -987,3 +987,22 @@ fn the_relay_withstands_every_hostile_case() {
     }
     relay.stop();
 }
+
+/// The other side of the idle limit: a client that sends nothing but
+/// answers the relay's pings is kept past it, and its connection works.
+#[test]
+fn a_quiet_client_that_answers_pings_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(dir.path(), &["--idle-timeout", "1"]);
+    let mut c = Raw::connect(relay.port, HONEST).expect("connect");
+    // Reading answers pings (tungstenite queues a pong and sends it on the
+    // next read); nothing else is sent for three idle timeouts.
+    let quiet = c.read_for(Duration::from_secs(3));
+    assert!(quiet.iter().all(|m| m.get("dam").is_some()), "{quiet:?}");
+    let id = fresh_id("quiet");
+    assert!(c.send_json(&put(&id, "quiet", "k", &json!(1), now_ms())));
+    assert!(
+        c.wait_for(LIVENESS, |m| acks(m, &id)).is_some(),
+        "the quiet client was closed"
+    );
+}

@@ -78,7 +78,9 @@ struct Flow {
     why: AtomicU8,
     /// When it last sent anything (ms since the transport's start).
     heard: AtomicU64,
-    /// Wakes the reader (room for frames, resumed, killed).
+    /// Wakes the reader (room for frames, resumed, killed) and the writer
+    /// (killed). Always notified in full: the writer waits on it for the
+    /// whole connection, and must not take the reader's wake-up.
     wake: Event,
     /// Its byte rate: bytes it may still send now (below zero: it waits).
     bytes: Mutex<ByteRate>,
@@ -538,7 +540,7 @@ impl Link {
         self.shared.metrics.queued_in.dec_by(len as i64);
         let q = &self.shared.quotas;
         if before >= q.max_inbound_per_peer && before - len < q.max_inbound_per_peer {
-            self.flow.wake.notify(1);
+            self.flow.wake.notify(usize::MAX);
         }
         let cap = q.max_queued_bytes / 8;
         if all >= cap && all - len < cap {
@@ -550,7 +552,7 @@ impl Link {
     pub(crate) fn pause(&self, paused: bool) {
         self.flow.paused.store(paused, Ordering::Release);
         if !paused {
-            self.flow.wake.notify(1);
+            self.flow.wake.notify(usize::MAX);
         }
     }
 

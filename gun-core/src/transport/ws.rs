@@ -166,16 +166,18 @@ where
     R: Runtime,
 {
     let ping_every = conn.quotas().idle_timeout / 4;
+    // One wait for the driver dropping the peer and one ping timer for the
+    // connection's life, not a new one for every frame.
+    let mut dropped = Box::pin(conn.dropped());
+    let mut ping = rt.sleep(ping_every);
     'conn: loop {
-        let next = select(
-            Box::pin(conn.next_out()),
-            select(Box::pin(conn.dropped()), rt.sleep(ping_every)),
-        )
-        .await;
+        let out = std::pin::pin!(conn.next_out());
+        let next = select(out, select(&mut dropped, &mut ping)).await;
         let first = match next {
             Either::Left((Some(out), _)) => out,
             Either::Left((None, _)) | Either::Right((Either::Left(_), _)) => break,
             Either::Right((Either::Right(_), _)) => {
+                ping = rt.sleep(ping_every);
                 if conn.quiet_for() < ping_every {
                     continue;
                 }
@@ -198,7 +200,7 @@ where
             };
             // A peer that stopped reading blocks this; the driver dropping
             // it ends the wait.
-            match select(sink.feed(msg), Box::pin(conn.dropped())).await {
+            match select(sink.feed(msg), &mut dropped).await {
                 Either::Left((Ok(()), _)) => {}
                 _ => break 'conn,
             }
@@ -207,7 +209,7 @@ where
             }
             next = conn.try_next_out();
         }
-        match select(sink.flush(), Box::pin(conn.dropped())).await {
+        match select(sink.flush(), &mut dropped).await {
             Either::Left((Ok(()), _)) if !close => {}
             Either::Left((Ok(()), _)) => {
                 let _ = select(sink.close(), rt.sleep(Duration::from_secs(1))).await;
