@@ -26,7 +26,6 @@ use crate::completion::Completer;
 use crate::error::{GunError, GunResult};
 use crate::metrics::Dropped;
 use crate::store::BoxStore;
-use crate::transport::outbox::Wakes;
 use crate::transport::rtc::RtcWake;
 use crate::transport::{DriverEvent, Link, Queued, Shared};
 
@@ -83,8 +82,6 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     /// The WebRTC loop's sink, once one attached.
     rtc: Option<crate::transport::rtc::RtcSink>,
-    /// Writers with frames queued in this drain, woken at its end.
-    wakes: Wakes,
 }
 
 /// Longest a shutdown waits for writes on their way to disk.
@@ -146,7 +143,6 @@ impl Driver {
             dispatch,
             shared,
             rtc: None,
-            wakes: Wakes::default(),
         })
     }
 
@@ -553,7 +549,7 @@ impl Driver {
             match out {
                 Output::Transmit { peer, frame } => {
                     if let Some(link) = self.links.get(&peer) {
-                        match link.send(frame, &mut self.wakes) {
+                        match link.send(frame) {
                             Queued::Yes => {}
                             Queued::Full => full.push(peer),
                             Queued::Gone => debug!(?peer, "link gone while sending"),
@@ -581,9 +577,6 @@ impl Driver {
                 self.drop_peer(peer, Dropped::SlowReader);
             }
         }
-        // Every writer with something new, woken at once: not one by one
-        // while the driver goes on queueing (each wake-up could preempt it).
-        self.wakes.wake(self.shared.waker.get());
         if !checks.is_empty() {
             self.verifier.check(checks);
         }

@@ -11,8 +11,7 @@
 //! back on the sender; nothing is dropped.
 //!
 //! Its writer takes frames with [`Conn::next_out`]. The driver queues them
-//! through the [`Link`] (a turn's frames first, then one wake-up for all
-//! writers: [`super::outbox`]); a peer that lets more than
+//! through the [`Link`]; a peer that lets more than
 //! `max_outbound_per_peer` bytes pile up is dropped: the link is killed,
 //! and the writer stops at once, sending nothing more.
 
@@ -24,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use event_listener::{Event, Listener as _};
 
-use super::outbox::{Outbox, Wakes};
 use super::{DriverEvent, PeerId, Role, Shared, Transport};
 pub use crate::metrics::Dropped;
 use crate::options::Quotas;
@@ -207,9 +205,9 @@ impl Transport {
                 at: Instant::now(),
             }),
         });
-        let outbox = Outbox::new();
+        let (tx, rx) = async_channel::unbounded();
         let link = Link {
-            outbox: outbox.clone(),
+            tx,
             flow: flow.clone(),
             shared: self.shared.clone(),
         };
@@ -221,7 +219,7 @@ impl Transport {
             peer,
             transport: self.clone(),
             flow,
-            out: outbox,
+            out: rx,
             _slot: admitted.map(|a| a.slot),
         })
     }
@@ -238,7 +236,7 @@ pub struct Conn {
     peer: PeerId,
     transport: Transport,
     flow: Arc<Flow>,
-    out: Arc<Outbox>,
+    out: async_channel::Receiver<Out>,
     _slot: Option<Slot>,
 }
 
@@ -382,7 +380,7 @@ impl Conn {
         if self.killed() {
             return None;
         }
-        self.out.take().await.map(|o| self.dequeued(o))
+        self.out.recv().await.ok().map(|o| self.dequeued(o))
     }
 
     /// The next thing to send, waiting on this thread for it (`None`: the
@@ -391,7 +389,7 @@ impl Conn {
         if self.killed() {
             return None;
         }
-        self.out.take_blocking().map(|o| self.dequeued(o))
+        self.out.recv_blocking().ok().map(|o| self.dequeued(o))
     }
 
     /// The next thing to send, if one is waiting.
@@ -399,7 +397,7 @@ impl Conn {
         if self.killed() {
             return None;
         }
-        self.out.try_take().ok().map(|o| self.dequeued(o))
+        self.out.try_recv().ok().map(|o| self.dequeued(o))
     }
 
     /// A frame left the queue: its bytes no longer count as waiting.
@@ -468,7 +466,7 @@ impl Drop for Conn {
         // the driver queues from now on is refused, and it takes its bytes
         // back itself).
         self.out.close();
-        while let Ok(out) = self.out.try_take() {
+        while let Ok(out) = self.out.try_recv() {
             self.dequeued(out);
         }
         let shared = &self.transport.shared;
@@ -481,7 +479,7 @@ impl Drop for Conn {
 /// The driver's side of a connection: it queues frames, frees the room a
 /// handled frame took, pauses and resumes reading, and drops the peer.
 pub struct Link {
-    outbox: Arc<Outbox>,
+    tx: async_channel::Sender<Out>,
     flow: Arc<Flow>,
     shared: Arc<Shared>,
 }
@@ -495,9 +493,8 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// Queues a frame, unless the peer already has its share waiting. The
-    /// writer is woken when `wakes` is.
-    pub(crate) fn send(&self, frame: String, wakes: &mut Wakes) -> Queued {
+    /// Queues a frame, unless the peer already has its share waiting.
+    pub(crate) fn send(&self, frame: String) -> Queued {
         let len = frame.len();
         let waiting = self.flow.outbound.load(Ordering::Acquire);
         if waiting > 0 && waiting + len > self.shared.quotas.max_outbound_per_peer {
@@ -506,7 +503,7 @@ impl Link {
         self.flow.outbound.fetch_add(len, Ordering::AcqRel);
         self.shared.totals.outbound.fetch_add(len, Ordering::AcqRel);
         self.shared.metrics.queued_out.inc_by(len as i64);
-        if self.outbox.push(Out::Frame(frame), wakes).is_err() {
+        if self.tx.try_send(Out::Frame(frame)).is_err() {
             take(&self.flow.outbound, len);
             take(&self.shared.totals.outbound, len);
             self.shared.metrics.queued_out.dec_by(len as i64);
@@ -558,7 +555,7 @@ impl Link {
 
     /// Closes the connection once what is queued is sent.
     pub(crate) fn close(&self) {
-        let _ = self.outbox.push_now(Out::Close);
+        let _ = self.tx.try_send(Out::Close);
     }
 
     /// Drops the peer now for `why`: nothing more is read or sent (but a
@@ -570,7 +567,7 @@ impl Link {
             .compare_exchange(0, why.code(), Ordering::AcqRel, Ordering::Acquire);
         self.flow.killed.store(true, Ordering::Release);
         self.flow.wake.notify(usize::MAX);
-        self.outbox.close();
+        self.tx.close();
     }
 }
 
@@ -601,19 +598,14 @@ mod tests {
         let (t, rx) = transport();
         let conn = t.open(Role::Accepted, None).expect("open");
         let link = link(&rx);
-        let wakes = &mut Wakes::default();
-        assert_eq!(link.send("a".repeat(60), wakes), Queued::Yes);
-        assert_eq!(
-            link.send("b".repeat(60), wakes),
-            Queued::Full,
-            "past its share"
-        );
+        assert_eq!(link.send("a".repeat(60)), Queued::Yes);
+        assert_eq!(link.send("b".repeat(60)), Queued::Full, "past its share");
         assert_eq!(t.shared.totals.outbound.load(Ordering::Acquire), 60);
         assert!(matches!(conn.try_next_out(), Some(Out::Frame(_))));
         assert_eq!(link.queued(), 0, "taken from the queue");
-        assert_eq!(link.send("c".repeat(60), wakes), Queued::Yes);
+        assert_eq!(link.send("c".repeat(60)), Queued::Yes);
         drop(conn);
-        assert_eq!(link.send("d".repeat(10), wakes), Queued::Gone);
+        assert_eq!(link.send("d".repeat(10)), Queued::Gone);
         assert_eq!(
             t.shared.totals.outbound.load(Ordering::Acquire),
             0,

@@ -13,7 +13,6 @@ mod conn;
 pub mod http;
 pub mod multicast;
 pub mod net;
-pub(crate) mod outbox;
 pub mod rtc;
 pub mod tls;
 pub mod url;
@@ -84,9 +83,6 @@ pub(crate) struct Shared {
     pub(crate) pid: std::sync::OnceLock<String>,
     /// WebRTC connections open now.
     pub(crate) rtc_peers: AtomicUsize,
-    /// The async runtime's task that wakes connections' writers, once a
-    /// connection loop started it ([`outbox`]).
-    pub(crate) waker: std::sync::OnceLock<outbox::Waker>,
 }
 
 /// Run by the driver thread at shutdown, before the shutdown resolves.
@@ -114,7 +110,6 @@ impl Shared {
             start: Instant::now(),
             pid: std::sync::OnceLock::new(),
             rtc_peers: AtomicUsize::new(0),
-            waker: std::sync::OnceLock::new(),
         }
     }
 
@@ -163,16 +158,6 @@ impl Transport {
     /// Whether shutdown has begun.
     pub fn stopping(&self) -> bool {
         self.shared.stopping()
-    }
-
-    /// Starts, with `spawn`, the task that wakes writers for the driver,
-    /// unless it runs already.
-    pub(crate) fn start_waker(&self, spawn: impl FnOnce(outbox::WakerTask)) {
-        self.shared.waker.get_or_init(|| {
-            let (waker, task) = outbox::Waker::new();
-            spawn(task);
-            waker
-        });
     }
 
     /// The answer to an HTTP request for `path` on the relay's port

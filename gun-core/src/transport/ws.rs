@@ -84,7 +84,6 @@ pub async fn run_connection<W, R>(
     W: WebSocket,
     R: Runtime,
 {
-    transport.start_waker(|task| rt.spawn(task));
     let Some(conn) = transport.open(role, admitted) else {
         return;
     };
