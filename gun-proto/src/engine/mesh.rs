@@ -416,11 +416,20 @@ impl Mesh {
             n += 1;
         }
         let rest = p.queue.split_off(n);
-        let taken = std::mem::replace(&mut p.queue, rest);
+        let mut taken = std::mem::replace(&mut p.queue, rest);
         if p.queue.is_empty() {
             self.dirty.remove(&peer);
         }
-        Some((peer, wire::batch(&taken)))
+        // A lone message is its own frame: moved, not copied.
+        let frame = match taken.pop() {
+            Some(one) if taken.is_empty() => one,
+            Some(last) => {
+                taken.push(last);
+                wire::batch(&taken)
+            }
+            None => "[]".into(),
+        };
+        Some((peer, frame))
     }
 
     // ----- dedup and routes ---------------------------------------------------
