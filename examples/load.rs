@@ -10,6 +10,7 @@
 //! latency (send to ack) and put-to-listener latency percentiles, and (with
 //! `--pid`) the relay's peak resident memory. Puts carry their send time, so latency needs no clock sync
 //! beyond the machine's.
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use gun_proto::auth::{self, Signer};
+use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -165,7 +167,7 @@ async fn writer(
     let signer = args
         .sign
         .then(|| Signer::from_seed(&[u8::try_from(w % 250).unwrap_or(0) + 1; 32]).expect("key"));
-    let mut pending = std::collections::HashMap::new();
+    let mut pending = HashMap::new();
     let mut mine = Vec::with_capacity(usize::try_from(args.puts).unwrap_or(0));
     while got < args.puts {
         // Send what the window (or the rate) allows.
@@ -235,39 +237,74 @@ async fn subscriber(
         .expect("subscribe");
     }
     ready.fetch_add(1, Ordering::SeqCst);
-    let mut seen = std::collections::HashSet::new();
+    // Properties seen, by soul.
+    let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut got = 0u64;
     let mut mine = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    while (seen.len() as u64) < expect && Instant::now() < deadline {
+    while got < expect && Instant::now() < deadline {
         let Ok(Some(Ok(Message::Text(t)))) =
             tokio::time::timeout(Duration::from_secs(5), rx.next()).await
         else {
             break;
         };
         let now = now_us();
-        for m in messages(t.as_str()) {
-            let Some(put) = m.get("put").and_then(|p| p.as_object()) else {
+        updates(t.as_str(), |soul, key, sent| {
+            let keys = match seen.get_mut(soul) {
+                Some(keys) => keys,
+                None => seen.entry(soul.to_owned()).or_default(),
+            };
+            if keys.insert(key.to_owned()) {
+                got += 1;
+                delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(sent) = sent {
+                    mine.push(now.saturating_sub(sent));
+                }
+            }
+        });
+    }
+    lat.lock().await.extend(mine);
+}
+
+/// What a subscriber reads of a message: its put, borrowed from the frame
+/// (the load tool parses 100,000s of frames a second on the relay's cores:
+/// a JSON tree per frame cost more than the relay's own work).
+#[derive(serde::Deserialize)]
+struct Pushed<'a> {
+    #[serde(borrow, default)]
+    put: Option<HashMap<&'a str, HashMap<&'a str, &'a RawValue>>>,
+}
+
+/// Calls `each(soul, key, value)` for every property put in `frame` (the
+/// value when it is a whole number: the writer's send time).
+fn updates(frame: &str, mut each: impl FnMut(&str, &str, Option<u64>)) {
+    let borrowed: Option<Vec<Pushed<'_>>> = if frame.trim_start().starts_with('[') {
+        serde_json::from_str(frame).ok()
+    } else {
+        serde_json::from_str(frame).ok().map(|m| vec![m])
+    };
+    if let Some(messages) = borrowed {
+        for (soul, node) in messages.iter().filter_map(|m| m.put.as_ref()).flatten() {
+            for (key, value) in node.iter().filter(|(k, _)| **k != "_") {
+                each(soul, key, value.get().parse().ok());
+            }
+        }
+        return;
+    }
+    // Escaped strings do not borrow: the whole tree then.
+    for m in messages(frame) {
+        let Some(put) = m.get("put").and_then(|p| p.as_object()) else {
+            continue;
+        };
+        for (soul, node) in put {
+            let Some(node) = node.as_object() else {
                 continue;
             };
-            for (soul, node) in put {
-                let Some(node) = node.as_object() else {
-                    continue;
-                };
-                for (k, v) in node {
-                    if k == "_" {
-                        continue;
-                    }
-                    if seen.insert((soul.clone(), k.clone())) {
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                        if let Some(sent) = v.as_u64() {
-                            mine.push(now.saturating_sub(sent));
-                        }
-                    }
-                }
+            for (key, value) in node.iter().filter(|(k, _)| *k != "_") {
+                each(soul, key, value.as_u64());
             }
         }
     }
-    lat.lock().await.extend(mine);
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
