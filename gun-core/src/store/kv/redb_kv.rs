@@ -8,18 +8,25 @@
 //! one (pipelined group commit). A failed commit drops what it carried:
 //! the engine then undoes those writes, so nothing serves them.
 //!
-//! Durable means one record appended to the write-ahead log and one
-//! `fdatasync` ([`super::wal`]); redb then takes the entries in a commit
-//! that does not sync, and a durable redb commit (a checkpoint) now and
-//! then, and when the store closes, lets the log start over. On open,
-//! what the log holds is applied again.
+//! Durable means one record written to the write-ahead log and one
+//! `fdatasync` ([`super::wal`]): then the batch is acked. redb takes the
+//! logged entries on a thread of its own (the applier), every couple of
+//! milliseconds in one commit that does not sync, so neither its work nor
+//! its writer lock stands between a batch and its ack; until it has them,
+//! reads find them here. Now and then (when the log is due), and when the
+//! store closes, the applier makes a durable redb commit of all of it (a
+//! checkpoint) and lets the log start over. On open, what the log holds is
+//! applied again.
 //!
 //! Quick repair is on for durable commits, so a database a crash left open
 //! is reopened without walking every page.
 
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use gun_proto::{StoreError, store::Syncer};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -31,67 +38,206 @@ use super::{Kv, Visit, fail};
 const TABLE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("gun");
 /// The database file inside the store's directory.
 const FILE: &str = "gun.redb";
+/// How long logged entries gather before the applier writes them to redb.
+const APPLY_EVERY: Duration = Duration::from_millis(2);
+/// How long the applier sleeps with nothing to do (it looks at the log's
+/// age then: an idle store still checkpoints).
+const IDLE: Duration = Duration::from_millis(100);
 
-/// Entries applied but not yet in the database.
+/// Entries not yet in the database, newest last.
 #[derive(Default)]
 struct Staged {
     /// Applied since the last commit began.
     pending: Entries,
-    /// Being committed now.
+    /// Being logged now.
     committing: Arc<Entries>,
+    /// Logged (durable), for the applier to write to redb; oldest first.
+    logged: VecDeque<Arc<Entries>>,
+    /// The log is due for a checkpoint (set by the commit thread).
+    due: bool,
+    /// Why the applier's last write to redb failed: commits are refused
+    /// until one succeeds, so what waits here stays bounded.
+    behind: Option<StoreError>,
 }
 
 impl Staged {
     /// The newest staged value at `key`.
     fn get(&self, key: &[u8]) -> Option<&Vec<u8>> {
-        self.pending.get(key).or_else(|| self.committing.get(key))
+        self.pending
+            .get(key)
+            .or_else(|| self.committing.get(key))
+            .or_else(|| self.logged.iter().rev().find_map(|e| e.get(key)))
     }
 
     /// The staged entries under `prefix`, newest winning, in key order.
     fn under(&self, prefix: &[u8]) -> Entries {
         let range = (Bound::Included(prefix.to_vec()), Bound::Unbounded);
-        let mut out: Entries = self
-            .committing
-            .range::<Vec<u8>, _>(range.clone())
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        out.extend(
-            self.pending
-                .range::<Vec<u8>, _>(range)
-                .take_while(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let mut out = Entries::new();
+        let tiers = self
+            .logged
+            .iter()
+            .map(|e| &**e)
+            .chain([&*self.committing, &self.pending]);
+        for tier in tiers {
+            out.extend(
+                tier.range::<Vec<u8>, _>(range.clone())
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
         out
     }
 }
 
-/// The database and its log. The log's lock is also the one commit at a
-/// time; the last handle to go checkpoints, so a clean stop leaves an
-/// empty log.
-struct Inner {
+/// The database, its log and what is staged for them: shared by the
+/// handles and the applier. The log's lock is also the one commit at a
+/// time, and is taken before the staged entries' lock.
+struct Core {
     db: Database,
     wal: Mutex<Wal>,
+    staged: Mutex<Staged>,
+    /// Wakes the applier: something was logged, or the store is closing.
+    logged: Condvar,
+    /// The store is closing: the applier stops.
+    closing: AtomicBool,
 }
 
-impl Inner {
-    fn wal(&self) -> std::sync::MutexGuard<'_, Wal> {
+impl Core {
+    fn wal(&self) -> MutexGuard<'_, Wal> {
         self.wal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn staged(&self) -> MutexGuard<'_, Staged> {
+        self.staged.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes everything staged durable: logged and synced. The applier
+    /// writes it to redb.
+    fn commit_staged(&self) -> Result<(), StoreError> {
+        let mut wal = self.wal();
+        let entries = {
+            let mut s = self.staged();
+            let entries = Arc::new(std::mem::take(&mut s.pending));
+            if let Some(e) = s.behind.clone() {
+                // Refused: the engine undoes the batch; memory never
+                // serves it.
+                return Err(e);
+            }
+            s.committing = entries.clone();
+            entries
+        };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let result = wal.append(&entries);
+        // Handed to the applier before the log's lock goes: a checkpoint
+        // (which takes it) then finds the entries it must write first.
+        let mut s = self.staged();
+        s.committing = Arc::default();
+        if result.is_ok() {
+            s.logged.push_back(entries);
+            s.due |= wal.due();
+            self.logged.notify_one();
+        }
+        result
+    }
+
+    /// Writes what is logged to redb (`durability`), then takes it off the
+    /// staged list (reads find it there until redb has it).
+    fn apply_logged(&self, durability: Durability) -> Result<(), StoreError> {
+        let batches: Vec<Arc<Entries>> = self.staged().logged.iter().cloned().collect();
+        if batches.is_empty() && matches!(durability, Durability::None) {
+            return Ok(());
+        }
+        let mut all = Entries::new();
+        for batch in &batches {
+            all.extend(batch.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let written = write(&self.db, &all, durability);
+        let mut s = self.staged();
+        match &written {
+            Ok(()) => {
+                s.logged.drain(..batches.len());
+                s.behind = None;
+            }
+            Err(e) => s.behind = Some(e.clone()),
+        }
+        written
+    }
+
+    /// Makes every logged entry durable in redb, then empties the log.
+    /// Holds the log's lock: nothing is logged meanwhile.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut wal = self.wal();
+        self.staged().due = false;
+        if wal.is_empty() {
+            return Ok(());
+        }
+        self.apply_logged(Durability::Immediate)?;
+        wal.reset()
     }
 }
 
-/// Makes every commit so far durable in the database, then empties the log.
-fn checkpoint(db: &Database, wal: &mut Wal) -> Result<(), StoreError> {
-    write(db, &Entries::new(), Durability::Immediate)?;
-    wal.reset()
+/// The applier: writes logged entries to redb every [`APPLY_EVERY`] while
+/// there are some, and checkpoints when the log is due, until the store
+/// closes.
+fn run_applier(core: &Core) {
+    loop {
+        let idle = {
+            let s = core.staged();
+            let quiet = |s: &Staged| s.logged.is_empty() && !s.due;
+            if quiet(&s) {
+                let (s, _) = core
+                    .logged
+                    .wait_timeout_while(s, IDLE, |s| {
+                        quiet(s) && !core.closing.load(Ordering::Acquire)
+                    })
+                    .unwrap_or_else(PoisonError::into_inner);
+                quiet(&s)
+            } else {
+                false
+            }
+        };
+        if core.closing.load(Ordering::Acquire) {
+            return;
+        }
+        if !idle {
+            // Let a few commits' entries gather: one redb commit for them.
+            std::thread::sleep(APPLY_EVERY);
+        }
+        if let Err(e) = core.apply_logged(Durability::None) {
+            warn!(error = %e, "redb: writing the logged entries failed (they stay in the log and in memory; commits wait)");
+            continue;
+        }
+        let due = core.staged().due;
+        let aged = || core.wal.try_lock().is_ok_and(|w| w.due());
+        if (due || aged())
+            && let Err(e) = core.checkpoint()
+        {
+            warn!(error = %e, "redb: checkpoint failed (the log keeps everything)");
+        }
+    }
+}
+
+/// What the handles share: the core, and the applier, stopped and joined
+/// by the last handle to go, which then checkpoints: a clean stop leaves
+/// an empty log.
+struct Inner {
+    core: Arc<Core>,
+    applier: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let wal = self.wal.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if !wal.is_empty()
-            && let Err(e) = checkpoint(&self.db, wal)
+        self.core.closing.store(true, Ordering::Release);
         {
+            let _s = self.core.staged();
+            self.core.logged.notify_all();
+        }
+        if let Some(t) = self.applier.take() {
+            let _ = t.join();
+        }
+        if let Err(e) = self.core.checkpoint() {
             // The log still holds it all: the next open applies it.
             warn!(error = %e, "redb: checkpoint on close failed");
         }
@@ -102,7 +248,6 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct RedbKv {
     inner: Arc<Inner>,
-    staged: Arc<Mutex<Staged>>,
 }
 
 impl std::fmt::Debug for RedbKv {
@@ -112,40 +257,12 @@ impl std::fmt::Debug for RedbKv {
 }
 
 impl RedbKv {
-    fn staged(&self) -> std::sync::MutexGuard<'_, Staged> {
-        self.staged.lock().unwrap_or_else(PoisonError::into_inner)
+    fn core(&self) -> &Core {
+        &self.inner.core
     }
 
-    /// Makes everything staged durable: logged and synced, then in the
-    /// database (not synced; a checkpoint when the log is due).
-    fn commit_staged(&self) -> Result<(), StoreError> {
-        let mut wal = self.inner.wal();
-        let entries = {
-            let mut s = self.staged();
-            let entries = Arc::new(std::mem::take(&mut s.pending));
-            s.committing = entries.clone();
-            entries
-        };
-        let result = if entries.is_empty() {
-            Ok(())
-        } else {
-            // Logged but refused by redb: the log replays it on the next
-            // open (an unacked write may come back; an acked one is never
-            // lost).
-            wal.append(&entries)
-                .and_then(|()| write(&self.inner.db, &entries, Durability::None))
-        };
-        let result = result.and_then(|()| {
-            if wal.due() {
-                checkpoint(&self.inner.db, &mut wal)
-            } else {
-                Ok(())
-            }
-        });
-        // Committed, or refused: either way no longer staged (the engine
-        // undoes a refused batch; memory never serves it).
-        self.staged().committing = Arc::default();
-        result
+    fn staged(&self) -> MutexGuard<'_, Staged> {
+        self.core().staged()
     }
 }
 
@@ -207,12 +324,25 @@ impl Kv for RedbKv {
         write(&db, &Entries::new(), Durability::Immediate)?;
         let (mut wal, replay) = Wal::open(path)?;
         recover(&db, &mut wal, replay)?;
+        let core = Arc::new(Core {
+            db,
+            wal: Mutex::new(wal),
+            staged: Mutex::default(),
+            logged: Condvar::new(),
+            closing: AtomicBool::new(false),
+        });
+        let applier = {
+            let core = core.clone();
+            std::thread::Builder::new()
+                .name("gun-redb-apply".into())
+                .spawn(move || run_applier(&core))
+                .map_err(|e| fail("redb: the applier thread", e))?
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
-                wal: Mutex::new(wal),
+                core,
+                applier: Some(applier),
             }),
-            staged: Arc::default(),
         })
     }
 
@@ -227,6 +357,7 @@ impl Kv for RedbKv {
         let mut over = overlay.iter().peekable();
         let tx = self
             .inner
+            .core
             .db
             .begin_read()
             .map_err(|e| fail("redb read", e))?;
@@ -267,6 +398,7 @@ impl Kv for RedbKv {
         }
         let tx = self
             .inner
+            .core
             .db
             .begin_read()
             .map_err(|e| fail("redb read", e))?;
@@ -282,7 +414,7 @@ impl Kv for RedbKv {
 
     fn syncer(&self) -> Syncer {
         let kv = self.clone();
-        Box::new(move || kv.commit_staged())
+        Box::new(move || kv.core().commit_staged())
     }
 }
 
@@ -342,6 +474,40 @@ mod tests {
         drop(kv);
         let kv = RedbKv::open(dir.path()).expect("reopen");
         assert_eq!(scan_all(&kv, b"a"), want, "all durable");
+    }
+
+    #[test]
+    fn the_applier_writes_logged_entries_to_redb_and_checkpoints_an_idle_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut kv = RedbKv::open(dir.path()).expect("open");
+        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        for i in 0..50 {
+            kv.apply(vec![e(&format!("k{i:02}"), &i.to_string())])
+                .expect("apply");
+            (kv.syncer())().expect("sync");
+            assert_eq!(
+                kv.get(format!("k{i:02}").as_bytes()).expect("get"),
+                Some(i.to_string().into_bytes()),
+                "read at once, wherever it is"
+            );
+        }
+        let in_redb = |key: &str| {
+            let tx = kv.core().db.begin_read().expect("read");
+            let table = tx.open_table(TABLE).expect("table");
+            table.get(key.as_bytes()).expect("get").is_some()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !(kv.staged().logged.is_empty() && kv.core().wal().is_empty()) {
+            assert!(std::time::Instant::now() < deadline, "not applied");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(in_redb("k00") && in_redb("k49"), "in redb itself");
+        assert_eq!(scan_all(&kv, b"k").len(), 50);
+        assert_eq!(
+            super::super::wal::records_end(dir.path()),
+            16,
+            "an idle log is checkpointed once it is a second old"
+        );
     }
 
     /// The child's side of the crash test: set to the store's directory,
