@@ -182,6 +182,8 @@ impl Core {
 /// there are some, and checkpoints when the log is due, until the store
 /// closes.
 fn run_applier(core: &Core) {
+    // Failed writes in a row: retried less and less often, up to a second.
+    let mut failed: u32 = 0;
     loop {
         let idle = {
             let s = core.staged();
@@ -203,11 +205,21 @@ fn run_applier(core: &Core) {
         }
         if !idle {
             // Let a few commits' entries gather: one redb commit for them.
-            std::thread::sleep(APPLY_EVERY);
+            std::thread::sleep(APPLY_EVERY.saturating_mul(1 << failed.min(9)));
         }
         if let Err(e) = core.apply_logged(Durability::None) {
-            warn!(error = %e, "redb: writing the logged entries failed (they stay in the log and in memory; commits wait)");
+            if failed == 0 {
+                warn!(error = %e, "redb: writing the logged entries failed (they stay in the log and in memory; commits are refused until it works again)");
+            }
+            failed = failed.saturating_add(1);
             continue;
+        }
+        if failed > 0 {
+            info!(
+                attempts = failed + 1,
+                "redb: the logged entries are written again"
+            );
+            failed = 0;
         }
         let due = core.staged().due;
         let aged = || core.wal.try_lock().is_ok_and(|w| w.due());
