@@ -124,7 +124,7 @@ fn run_writer(mut ws: WebSocket<Outbound>, conn: &gun_core::transport::Conn) {
             match out {
                 Out::Frame(f) => {
                     let len = f.len();
-                    if ws.write(Message::text(f)).is_err() {
+                    if ws.write(gun_core::transport::ws::text_message(f)).is_err() {
                         break 'conn;
                     }
                     conn.wrote(len);

@@ -24,6 +24,7 @@ use std::time::Duration;
 use crate::graph::Graph;
 use crate::ids::{PeerId, WriteId};
 use crate::store::{MemoryStore, Store};
+use crate::wire::Frame;
 use crate::{Call, Config, Engine, Error, Event, Input, Now, Output, Role};
 
 /// The engine's seeded id generator, for workloads that must replay exactly.
@@ -51,7 +52,7 @@ pub struct Node {
     /// Writes held.
     pub held: Vec<(WriteId, std::sync::Arc<[Graph]>)>,
     /// Every frame it sent: (to, frame), while `keep_sent` (the default).
-    pub sent: Vec<(PeerId, String)>,
+    pub sent: Vec<(PeerId, Frame)>,
     /// Whether to keep what it sent in `sent`.
     pub keep_sent: bool,
     /// Signature checks asked for, counted.
@@ -123,7 +124,7 @@ impl Node {
     }
 
     /// Feeds a frame from `peer` and returns the frames sent in response.
-    pub fn frame(&mut self, now: Now, peer: PeerId, data: &[u8]) -> Vec<(PeerId, String)> {
+    pub fn frame(&mut self, now: Now, peer: PeerId, data: &[u8]) -> Vec<(PeerId, Frame)> {
         if self.input(now, Input::Frame { peer, data }).is_err() {
             return Vec::new();
         }
@@ -131,7 +132,7 @@ impl Node {
     }
 
     /// Runs the timers due at `now`; returns the frames sent.
-    pub fn tick(&mut self, now: Now) -> Vec<(PeerId, String)> {
+    pub fn tick(&mut self, now: Now) -> Vec<(PeerId, Frame)> {
         if self.engine.poll_timeout().is_some_and(|t| t <= now.mono) {
             self.engine.handle_timeout(now);
         }
@@ -141,7 +142,7 @@ impl Node {
     /// Carries out every output: reads and writes against the memory store
     /// (writes held when `hold_writes`), signatures verified in full, events
     /// kept. Returns the frames to transmit (also kept in `sent`).
-    pub fn drain(&mut self, now: Now) -> Vec<(PeerId, String)> {
+    pub fn drain(&mut self, now: Now) -> Vec<(PeerId, Frame)> {
         let mut frames = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
@@ -180,7 +181,7 @@ impl Node {
     }
 
     /// Writes what was held; returns the frames sent (the acks).
-    pub fn release_writes(&mut self, now: Now) -> Vec<(PeerId, String)> {
+    pub fn release_writes(&mut self, now: Now) -> Vec<(PeerId, Frame)> {
         for (id, batch) in std::mem::take(&mut self.held) {
             let result = self.commit(&batch);
             self.answer(now, Input::StoreWritten { id, result });
@@ -211,7 +212,7 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// How long a frame takes.
     pub latency: Duration,
-    inflight: BTreeMap<(Duration, u64), (usize, PeerId, String)>,
+    inflight: BTreeMap<(Duration, u64), (usize, PeerId, Frame)>,
     seq: u64,
 }
 

@@ -865,7 +865,7 @@ fn rapid_own_puts_in_one_millisecond_are_applied_and_sent_once() {
         )
         .expect("put");
     }
-    let puts = |frames: &[(PeerId, String)]| {
+    let puts = |frames: &[(PeerId, gun_proto::wire::Frame)]| {
         messages(frames)
             .iter()
             .filter(|(_, m)| m.put.is_some())

@@ -14,7 +14,7 @@ fn put(id: &str, soul: &str, key: &str, value: &str, state: u64) -> String {
     )
 }
 
-fn acks(frames: &[(PeerId, String)], to: u64) -> Vec<(String, bool)> {
+fn acks(frames: &[(PeerId, gun_proto::wire::Frame)], to: u64) -> Vec<(String, bool)> {
     messages(frames)
         .into_iter()
         .filter(|(p, m)| p.0 == to && m.ack.is_some() && m.dam.is_none())

@@ -11,7 +11,7 @@ use gun_proto::auth::{self, Signer};
 use gun_proto::{Config, Engine};
 use serde_json::{Value, json};
 
-fn parse(frames: &[(gun_proto::PeerId, String)], to: u64) -> Vec<Value> {
+fn parse(frames: &[(gun_proto::PeerId, gun_proto::wire::Frame)], to: u64) -> Vec<Value> {
     frames
         .iter()
         .filter(|(p, _)| p.0 == to)

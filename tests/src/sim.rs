@@ -70,7 +70,7 @@ pub struct Sim {
     mono: Duration,
     peers: Vec<Peer>,
     links: Vec<Link>,
-    inflight: BTreeMap<(Duration, u64), (usize, usize, u64, String)>,
+    inflight: BTreeMap<(Duration, u64), (usize, usize, u64, gun_proto::wire::Frame)>,
     seq: u64,
     stats: Stats,
     /// Client puts: req → (client, soul, key, state); acked ones move to `acked`.
@@ -227,7 +227,7 @@ impl Sim {
             .position(|l| (l.client == a && l.relay == b) || (l.client == b && l.relay == a))
     }
 
-    fn transmit(&mut self, from: usize, to: usize, frame: String) {
+    fn transmit(&mut self, from: usize, to: usize, frame: gun_proto::wire::Frame) {
         let Some(l) = self.link_of(from, to) else {
             return;
         };

@@ -26,6 +26,7 @@ use event_listener::{Event, Listener as _};
 use super::{DriverEvent, PeerId, Role, Shared, Transport};
 pub use crate::metrics::Dropped;
 use crate::options::Quotas;
+pub use gun_proto::wire::Frame;
 
 /// Takes `n` off a count, never below zero (a miscount must not wrap
 /// around and look like a flood).
@@ -42,8 +43,8 @@ fn take(count: &AtomicUsize, n: usize) -> usize {
 /// What the writer of a connection sends next.
 #[derive(Debug)]
 pub enum Out {
-    /// A text frame.
-    Frame(String),
+    /// A text frame (its text shared with the other peers it goes to).
+    Frame(Frame),
     /// A WebSocket ping (the connection is quiet).
     Ping,
     /// A close frame, then the end.
@@ -494,7 +495,7 @@ impl std::fmt::Debug for Link {
 
 impl Link {
     /// Queues a frame, unless the peer already has its share waiting.
-    pub(crate) fn send(&self, frame: String) -> Queued {
+    pub(crate) fn send(&self, frame: Frame) -> Queued {
         let len = frame.len();
         let waiting = self.flow.outbound.load(Ordering::Acquire);
         if waiting > 0 && waiting + len > self.shared.quotas.max_outbound_per_peer {
@@ -598,14 +599,18 @@ mod tests {
         let (t, rx) = transport();
         let conn = t.open(Role::Accepted, None).expect("open");
         let link = link(&rx);
-        assert_eq!(link.send("a".repeat(60)), Queued::Yes);
-        assert_eq!(link.send("b".repeat(60)), Queued::Full, "past its share");
+        assert_eq!(link.send("a".repeat(60).into()), Queued::Yes);
+        assert_eq!(
+            link.send("b".repeat(60).into()),
+            Queued::Full,
+            "past its share"
+        );
         assert_eq!(t.shared.totals.outbound.load(Ordering::Acquire), 60);
         assert!(matches!(conn.try_next_out(), Some(Out::Frame(_))));
         assert_eq!(link.queued(), 0, "taken from the queue");
-        assert_eq!(link.send("c".repeat(60)), Queued::Yes);
+        assert_eq!(link.send("c".repeat(60).into()), Queued::Yes);
         drop(conn);
-        assert_eq!(link.send("d".repeat(10)), Queued::Gone);
+        assert_eq!(link.send("d".repeat(10).into()), Queued::Gone);
         assert_eq!(
             t.shared.totals.outbound.load(Ordering::Acquire),
             0,

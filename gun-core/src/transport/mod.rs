@@ -18,7 +18,7 @@ pub mod tls;
 pub mod url;
 pub mod ws;
 
-pub use conn::{Admitted, Conn, Dropped, Link, Out, Refused};
+pub use conn::{Admitted, Conn, Dropped, Frame, Link, Out, Refused};
 pub(crate) use conn::{Queued, Totals};
 
 use std::future::Future;

@@ -18,7 +18,7 @@ use tungstenite::Message;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 use super::url::PeerUrl;
-use super::{Admitted, Conn, Dropped, Out, Role, Transport, net};
+use super::{Admitted, Conn, Dropped, Frame, Out, Role, Transport, net};
 use crate::Quotas;
 
 /// A WebSocket connection as the async drivers' socket crates give it.
@@ -49,6 +49,16 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn spawn(&self, task: Task);
     /// Resolves after `d`.
     fn sleep(&self, d: Duration) -> Task;
+}
+
+/// A frame as a WebSocket text message, its text shared, not copied.
+pub fn text_message(frame: Frame) -> Message {
+    let text = frame.clone();
+    match tungstenite::Utf8Bytes::try_from(bytes::Bytes::from_owner(frame)) {
+        Ok(text) => Message::Text(text),
+        // A frame is a `str`: this does not happen.
+        Err(_) => Message::text(text.as_str()),
+    }
 }
 
 /// How often idle loops look whether the instance is stopping.
@@ -189,7 +199,7 @@ where
             let (msg, len) = match out {
                 Out::Frame(f) => {
                     let len = f.len();
-                    (Message::text(f), len)
+                    (text_message(f), len)
                 }
                 Out::Ping => (Message::Ping(Vec::new().into()), 0),
                 Out::Close => {

@@ -205,7 +205,7 @@ impl Engine {
         // goes out when one connects.
         let upstream = from_below && (self.cfg.has_upstream || self.any_upstream(&targets));
         self.mesh
-            .broadcast(&targets, &text, msg.id.as_deref(), self.now.mono);
+            .broadcast(&targets, text, msg.id.as_deref(), self.now.mono);
         if let Some(id) = &msg.id {
             // A WebRTC announcement (a put into a Gun.js room, `/RTC/…`) is
             // answered by the subscribers it reaches: their offers come

@@ -12,7 +12,7 @@ use super::{Config, Error, Role};
 use crate::dup::Dup;
 use crate::graph::Graph;
 use crate::ids::PeerId;
-use crate::wire;
+use crate::wire::{self, Frame};
 
 /// Most `><` entries read (Gun.js writes at most 7).
 const MAX_SEEN: usize = 7;
@@ -27,7 +27,7 @@ struct Peer {
     /// How `><` names it: its pid once it greeted, else a local name.
     label: String,
     /// Encoded messages waiting for the next frame.
-    queue: Vec<String>,
+    queue: Vec<Frame>,
     /// The souls it subscribed to.
     subs: Vec<String>,
     /// Its refusals' share of the log.
@@ -368,14 +368,16 @@ impl Mesh {
     pub(super) fn broadcast(
         &mut self,
         targets: &[PeerId],
-        text: &str,
+        text: String,
         id: Option<&str>,
         now: Duration,
     ) {
         self.note_sent(id, now);
+        // Written once: every target's queue holds the same text.
+        let text = Frame::from(text);
         for &t in targets {
             if let Some(p) = self.peers.get_mut(&t) {
-                p.queue.push(text.to_owned());
+                p.queue.push(text.clone());
                 self.dirty.insert(t);
             }
         }
@@ -385,7 +387,7 @@ impl Mesh {
     pub(super) fn send(&mut self, peer: PeerId, text: String, id: Option<&str>, now: Duration) {
         self.note_sent(id, now);
         if let Some(p) = self.peers.get_mut(&peer) {
-            p.queue.push(text);
+            p.queue.push(text.into());
             self.dirty.insert(peer);
         }
     }
@@ -400,7 +402,7 @@ impl Mesh {
 
     /// The next frame to transmit: a peer's queued messages, batched up to
     /// the frame budget.
-    pub(super) fn next_frame(&mut self) -> Option<(PeerId, String)> {
+    pub(super) fn next_frame(&mut self) -> Option<(PeerId, Frame)> {
         let peer = *self.dirty.iter().next()?;
         let Some(p) = self.peers.get_mut(&peer) else {
             self.dirty.remove(&peer);

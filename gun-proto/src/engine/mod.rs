@@ -586,8 +586,7 @@ impl Engine {
     fn broadcast(&mut self, targets: &[PeerId], mut msg: Message) -> String {
         let id = self.seal(&mut msg).unwrap_or_default();
         let text = msg.encode();
-        self.mesh
-            .broadcast(targets, &text, Some(&id), self.now.mono);
+        self.mesh.broadcast(targets, text, Some(&id), self.now.mono);
         id
     }
 

@@ -202,7 +202,7 @@ impl Engine {
         }
         let text = self.passed_on(msg).encode();
         self.mesh
-            .broadcast(&targets, &text, msg.id.as_deref(), self.now.mono);
+            .broadcast(&targets, text, msg.id.as_deref(), self.now.mono);
         if let Some(id) = &msg.id {
             self.mesh.sent_to(id, &targets);
         }

@@ -282,8 +282,9 @@ pub enum Output {
     Transmit {
         /// To whom.
         peer: PeerId,
-        /// The frame (one message, or a batch `[…]`).
-        frame: String,
+        /// The frame (one message, or a batch `[…]`), its text shared with
+        /// every other peer it goes to.
+        frame: crate::wire::Frame,
     },
     /// Read from the store; answer with [`Input::StoreRead`].
     StoreRead {

@@ -1,8 +1,11 @@
 //! The wire codec: frames of one message or a batch, and the message fields.
 
+mod frame;
 mod scan;
 
 use std::collections::BTreeMap;
+
+pub use frame::Frame;
 
 use crate::graph::{Graph, Node};
 use crate::jstext;
@@ -598,20 +601,21 @@ impl Message {
 
 /// Joins encoded messages into one batch frame `[m1,m2,…]` (a single message
 /// goes out as itself).
-pub fn batch(messages: &[String]) -> String {
+pub fn batch<M: AsRef<str>>(messages: &[M]) -> Frame {
     if let [one] = messages {
-        return one.clone();
+        return Frame::from(one.as_ref());
     }
-    let mut out = String::with_capacity(messages.iter().map(|m| m.len() + 1).sum::<usize>() + 2);
+    let mut out =
+        String::with_capacity(messages.iter().map(|m| m.as_ref().len() + 1).sum::<usize>() + 2);
     out.push('[');
     for (i, m) in messages.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(m);
+        out.push_str(m.as_ref());
     }
     out.push(']');
-    out
+    out.into()
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ impl Relay {
         &self.node.engine
     }
 
-    pub fn connect(&mut self, peer: u64) -> Vec<(PeerId, String)> {
+    pub fn connect(&mut self, peer: u64) -> Vec<(PeerId, wire::Frame)> {
         self.node
             .input(
                 self.now,
@@ -43,12 +43,12 @@ impl Relay {
     }
 
     /// Feeds a frame from `peer` and returns every frame sent in response.
-    pub fn frame(&mut self, peer: u64, frame: &str) -> Vec<(PeerId, String)> {
+    pub fn frame(&mut self, peer: u64, frame: &str) -> Vec<(PeerId, wire::Frame)> {
         self.frame_bytes(peer, frame.as_bytes())
     }
 
     /// Like [`Relay::frame`], for bytes that need not be text.
-    pub fn frame_bytes(&mut self, peer: u64, data: &[u8]) -> Vec<(PeerId, String)> {
+    pub fn frame_bytes(&mut self, peer: u64, data: &[u8]) -> Vec<(PeerId, wire::Frame)> {
         self.node
             .input(
                 self.now,
@@ -61,7 +61,7 @@ impl Relay {
         self.drain()
     }
 
-    pub fn drain(&mut self) -> Vec<(PeerId, String)> {
+    pub fn drain(&mut self) -> Vec<(PeerId, wire::Frame)> {
         self.node.drain(self.now)
     }
 }
@@ -92,7 +92,7 @@ pub fn drive(
                     .expect("verified");
             }
             Output::Event(ev) => events.push(ev),
-            Output::Transmit { frame, .. } => frames.push(frame),
+            Output::Transmit { frame, .. } => frames.push(frame.to_string()),
         }
     }
     (events, frames)
@@ -109,9 +109,10 @@ pub fn reply_keys(out: &[(PeerId, Message)], soul: &str) -> Vec<String> {
 }
 
 /// Every message in the frames, decoded.
-pub fn messages(frames: &[(PeerId, String)]) -> Vec<(PeerId, Message)> {
+pub fn messages<F: AsRef<str>>(frames: &[(PeerId, F)]) -> Vec<(PeerId, Message)> {
     let mut out = Vec::new();
     for (p, f) in frames {
+        let f = f.as_ref();
         for m in wire::decode(f.as_bytes(), &wire::Limits::default()).expect("our frames decode") {
             out.push((*p, m.expect("our messages are valid")));
         }
