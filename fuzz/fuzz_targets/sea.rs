@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = sea::verify(text, PUB);
         let _ = sea::decrypt(text, "key");
-        let _ = space::unpack_value(&format!("~{PUB}"), &gun_proto::Value::String(text.to_owned()));
+        let _ = space::unpack_value(&format!("~{PUB}"), gun_proto::ValueRef::String(text));
     }
     // As a frame: every put through the rules, every proof verified.
     let Ok(msgs) = wire::decode(data, &Limits::default()) else { return };

@@ -34,9 +34,9 @@ fn ham_decide(b: Bencher<'_, '_>) {
     b.bench(|| {
         ham::decide(
             black_box(T + 10.0),
-            black_box(&incoming),
+            black_box(incoming.view()),
             black_box(T),
-            Some((&known, T)),
+            Some((known.view(), T)),
         )
     });
 }

@@ -168,12 +168,12 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(
-            d.prop("alice", "car").map(|p| &p.value),
-            Some(&Value::Link("car123".into()))
+            d.prop("alice", "car").map(|p| p.value.to_value()),
+            Some(Value::Link("car123".into()))
         );
         assert_eq!(
-            d.prop("alice", "pet").map(|p| &p.value),
-            Some(&Value::Link("rex".into()))
+            d.prop("alice", "pet").map(|p| p.value.to_value()),
+            Some(Value::Link("rex".into()))
         );
         assert!(d.prop("rex", "y").is_some());
     }

@@ -3,7 +3,9 @@
 use std::cmp::Ordering;
 
 use crate::state::State;
+#[cfg(test)]
 use crate::value::Value;
+use crate::value::ValueRef;
 
 /// What HAM decided about one incoming `(value, state)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +25,12 @@ pub enum Decision {
 ///
 /// `now` is the local wall clock in ms; `current` is the stored value and its
 /// state, if any (`None` acts as `-Infinity`).
-pub fn decide(now: f64, value: &Value, state: State, current: Option<(&Value, State)>) -> Decision {
+pub fn decide(
+    now: f64,
+    value: ValueRef<'_>,
+    state: State,
+    current: Option<(ValueRef<'_>, State)>,
+) -> Decision {
     if state > now {
         return Decision::Defer;
     }
@@ -50,6 +57,11 @@ mod tests {
 
     fn s(x: &str) -> Value {
         Value::String(x.to_owned())
+    }
+
+    /// [`super::decide`] on owned values.
+    fn decide(now: f64, v: &Value, state: State, cur: Option<(&Value, State)>) -> Decision {
+        super::decide(now, v.view(), state, cur.map(|(c, s)| (c.view(), s)))
     }
 
     #[test]

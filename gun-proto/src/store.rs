@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::graph::{Graph, Prop};
+use crate::graph::{Graph, PropRef};
 use crate::lex::Lex;
 pub use crate::soul_index::SoulIndex;
 
@@ -80,7 +80,7 @@ pub struct PageCounter {
 
 impl PageCounter {
     /// Counts `key`'s property in; `false` when it does not fit (stop).
-    pub fn take(&mut self, key: &str, prop: &Prop) -> bool {
+    pub fn take(&mut self, key: &str, prop: PropRef<'_>) -> bool {
         let Some(left) = &mut self.left else {
             return true;
         };
@@ -321,7 +321,7 @@ impl Store for MemoryStore {
                 (Some(n), Some(keys)) => {
                     for key in keys {
                         if let Some(p) = n.get(key) {
-                            out.insert(soul, key, p.value.clone(), p.state);
+                            out.node_mut(soul).set(key, p);
                         }
                     }
                 }
@@ -345,7 +345,7 @@ impl Store for MemoryStore {
                 if !page.take(key, p) {
                     return Ok(out);
                 }
-                out.insert(soul, key, p.value.clone(), p.state);
+                out.node_mut(soul).set(key, p);
             }
         }
         Ok(out)

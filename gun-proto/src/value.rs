@@ -40,9 +40,17 @@ impl Value {
     /// About how many bytes the value takes (a string its length, a link
     /// its soul's, anything else 8): what pages and budgets count.
     pub fn text_len(&self) -> usize {
+        self.view().text_len()
+    }
+
+    /// The value borrowed: what a graph hands out for a stored property.
+    pub fn view(&self) -> ValueRef<'_> {
         match self {
-            Self::String(s) | Self::Link(s) => s.len(),
-            _ => 8,
+            Self::Null => ValueRef::Null,
+            Self::Bool(b) => ValueRef::Bool(*b),
+            Self::Number(n) => ValueRef::Number(*n),
+            Self::String(s) => ValueRef::String(s),
+            Self::Link(s) => ValueRef::Link(s),
         }
     }
 
@@ -75,31 +83,94 @@ impl Value {
 
     /// The value as `serde_json` data (links as `{"#": soul}`).
     pub fn to_json(&self) -> serde_json::Value {
+        self.view().to_json()
+    }
+
+    /// Appends the value's `JSON.stringify` text.
+    pub fn push_json(&self, out: &mut String) {
+        self.view().push_json(out);
+    }
+
+    /// The value's `JSON.stringify` text, as HAM compares it on a state tie.
+    pub fn json_text(&self) -> String {
+        self.view().json_text()
+    }
+
+    /// The linked soul, if this is a link.
+    pub fn as_link(&self) -> Option<&str> {
+        self.view().as_link()
+    }
+
+    /// Orders two values as Gun.js orders them on a state tie: by their JSON
+    /// text, compared in UTF-16 code units.
+    pub fn cmp_tie(&self, other: &Self) -> Ordering {
+        self.view().cmp_tie(other.view())
+    }
+}
+
+/// A property value borrowed from where it is kept (a graph keeps a node's
+/// strings in one buffer): [`Value`]'s shape, with `&str` for the text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// `null`: a deleted property.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A finite number.
+    Number(f64),
+    /// A string.
+    String(&'a str),
+    /// A link `{"#": soul}` to another node.
+    Link(&'a str),
+}
+
+impl<'a> ValueRef<'a> {
+    /// The value owned.
+    pub fn to_value(self) -> Value {
+        match self {
+            Self::Null => Value::Null,
+            Self::Bool(b) => Value::Bool(b),
+            Self::Number(n) => Value::Number(n),
+            Self::String(s) => Value::String(s.to_owned()),
+            Self::Link(s) => Value::Link(s.to_owned()),
+        }
+    }
+
+    /// See [`Value::text_len`].
+    pub fn text_len(self) -> usize {
+        match self {
+            Self::String(s) | Self::Link(s) => s.len(),
+            _ => 8,
+        }
+    }
+
+    /// The value as `serde_json` data (links as `{"#": soul}`).
+    pub fn to_json(self) -> serde_json::Value {
         match self {
             Self::Null => serde_json::Value::Null,
-            Self::Bool(b) => serde_json::Value::Bool(*b),
+            Self::Bool(b) => serde_json::Value::Bool(b),
             // Integral numbers come back as JSON integers (`1`, not `1.0`).
             Self::Number(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
-                serde_json::Value::Number((*n as i64).into())
+                serde_json::Value::Number((n as i64).into())
             }
-            Self::Number(n) => serde_json::Number::from_f64(*n)
+            Self::Number(n) => serde_json::Number::from_f64(n)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            Self::String(s) => serde_json::Value::String(s.clone()),
+            Self::String(s) => serde_json::Value::String(s.to_owned()),
             Self::Link(s) => {
                 let mut m = serde_json::Map::new();
-                m.insert("#".to_owned(), serde_json::Value::String(s.clone()));
+                m.insert("#".to_owned(), serde_json::Value::String(s.to_owned()));
                 serde_json::Value::Object(m)
             }
         }
     }
 
     /// Appends the value's `JSON.stringify` text.
-    pub fn push_json(&self, out: &mut String) {
+    pub fn push_json(self, out: &mut String) {
         match self {
             Self::Null => out.push_str("null"),
             Self::Bool(true) => out.push_str("true"),
             Self::Bool(false) => out.push_str("false"),
-            Self::Number(n) => jstext::push_number(out, *n),
+            Self::Number(n) => jstext::push_number(out, n),
             Self::String(s) => jstext::push_string(out, s),
             Self::Link(s) => {
                 out.push_str("{\"#\":");
@@ -110,27 +181,44 @@ impl Value {
     }
 
     /// The value's `JSON.stringify` text, as HAM compares it on a state tie.
-    pub fn json_text(&self) -> String {
+    pub fn json_text(self) -> String {
         let mut s = String::new();
         self.push_json(&mut s);
         s
     }
 
     /// The linked soul, if this is a link.
-    pub fn as_link(&self) -> Option<&str> {
+    pub fn as_link(self) -> Option<&'a str> {
         match self {
             Self::Link(s) => Some(s),
             _ => None,
         }
     }
 
-    /// Orders two values as Gun.js orders them on a state tie: by their JSON
-    /// text, compared in UTF-16 code units.
-    pub fn cmp_tie(&self, other: &Self) -> Ordering {
+    /// See [`Value::cmp_tie`].
+    pub fn cmp_tie(self, other: Self) -> Ordering {
         if self == other {
             return Ordering::Equal;
         }
         jstext::cmp_utf16(&self.json_text(), &other.json_text())
+    }
+}
+
+impl PartialEq<ValueRef<'_>> for Value {
+    fn eq(&self, other: &ValueRef<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl PartialEq<Value> for ValueRef<'_> {
+    fn eq(&self, other: &Value) -> bool {
+        *self == other.view()
+    }
+}
+
+impl From<ValueRef<'_>> for Value {
+    fn from(v: ValueRef<'_>) -> Self {
+        v.to_value()
     }
 }
 

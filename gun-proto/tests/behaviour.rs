@@ -46,7 +46,7 @@ fn future_states_wait_for_their_time_then_apply_and_push() {
             .engine
             .graph()
             .prop("f", "k")
-            .map(|p| p.value.clone()),
+            .map(|p| p.value.to_value()),
         Some(Value::String("later".into()))
     );
     assert_eq!(
@@ -350,7 +350,7 @@ fn deletes_are_tombstones_that_listeners_see() {
             .engine
             .graph()
             .prop("t", "v")
-            .map(|p| p.value.clone()),
+            .map(|p| p.value.to_value()),
         Some(Value::Null)
     );
 }
@@ -875,7 +875,7 @@ fn rapid_own_puts_in_one_millisecond_are_applied_and_sent_once() {
     // All applied now: stored (one batch, held), the listener shown the last.
     assert!(!n.held.is_empty());
     assert_eq!(
-        n.engine.graph().prop("s", "k").map(|p| p.value.clone()),
+        n.engine.graph().prop("s", "k").map(|p| p.value.to_value()),
         Some(Value::Number(1499.0))
     );
     // Nothing is sent again, nor acked, when their states come due.

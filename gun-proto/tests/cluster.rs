@@ -107,7 +107,9 @@ fn writes_reach_subscribers_through_a_relay_and_graphs_converge() {
     // Every write reached every graph, and the relay's store holds it.
     let relay_graph = sim.nodes[0].engine.graph().clone();
     assert_eq!(
-        relay_graph.prop("room", "topic").map(|p| p.value.clone()),
+        relay_graph
+            .prop("room", "topic")
+            .map(|p| p.value.to_value()),
         Some(gun_proto::Value::String("hi all".into()))
     );
     for c in 1..=4 {

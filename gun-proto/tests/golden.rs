@@ -170,7 +170,7 @@ fn duplicate_message_ids_are_dropped() {
             .engine
             .graph()
             .prop("s", "k")
-            .map(|p| p.value.clone()),
+            .map(|p| p.value.to_value()),
         Some(gun_proto::Value::String("v".into()))
     );
 }

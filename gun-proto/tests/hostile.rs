@@ -69,7 +69,7 @@ fn a_put_the_store_refuses_fails_alone_and_is_undone() {
     );
     let g = r.engine().graph();
     assert_eq!(
-        g.prop("poison/x", "k").map(|p| p.value.clone()),
+        g.prop("poison/x", "k").map(|p| p.value.to_value()),
         Some(Value::String("old".into())),
         "memory holds what the store holds"
     );
@@ -78,7 +78,7 @@ fn a_put_the_store_refuses_fails_alone_and_is_undone() {
     let reply = messages(&r.frame(2, r##"{"#":"g","get":{"#":"poison/x"}}"##));
     let put = reply[0].1.put.as_ref().expect("data");
     assert_eq!(
-        put.prop("poison/x", "k").map(|p| p.value.clone()),
+        put.prop("poison/x", "k").map(|p| p.value.to_value()),
         Some(Value::String("old".into()))
     );
 }
@@ -124,7 +124,7 @@ fn two_refused_writes_of_one_property_leave_the_stored_value() {
         r.engine()
             .graph()
             .prop("p/x", "k")
-            .map(|p| (p.value.clone(), p.state)),
+            .map(|p| (p.value.to_value(), p.state)),
         Some((Value::String("stored".into()), 1.0))
     );
 }
@@ -497,7 +497,7 @@ fn reading_many_souls_keeps_a_bounded_cache_and_ham_still_sees_the_store() {
             .store
             .graph()
             .prop("kept", "k")
-            .map(|p| p.value.clone()),
+            .map(|p| p.value.to_value()),
         Some(Value::String("newer".into()))
     );
 }

@@ -77,8 +77,11 @@ fn an_honest_signed_write_is_taken_and_forwarded() {
     assert_eq!(err, None);
     assert!(fwd);
     assert_eq!(
-        r.engine().graph().prop(&soul, "name").map(|p| &p.value),
-        Some(&Value::String(v.as_str().expect("s").into()))
+        r.engine()
+            .graph()
+            .prop(&soul, "name")
+            .map(|p| p.value.to_value()),
+        Some(Value::String(v.as_str().expect("s").into()))
     );
 }
 
@@ -315,13 +318,13 @@ fn a_user_writes_signed_and_reads_values() {
     let relay = sim.nodes[0].engine.graph();
     let link = relay.prop(&soul, "profile").expect("link");
     assert_eq!(
-        space::unpack_value(&soul, &link.value),
+        space::unpack_value(&soul, link.value),
         Some(Value::Link(format!("{soul}/profile")))
     );
     let name = relay
         .prop(&format!("{soul}/profile"), "name")
         .expect("name");
-    assert!(matches!(&name.value, Value::String(s) if s.contains("\"~\":")));
+    assert!(matches!(name.value, gun_proto::ValueRef::String(s) if s.contains("\"~\":")));
     // The application reads values.
     sim.call(
         1,

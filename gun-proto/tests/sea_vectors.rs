@@ -132,7 +132,7 @@ fn gunjs_user_value_verifies_and_replays_fail() {
         "its signature, another state"
     );
     assert_eq!(
-        space::unpack_value(soul, &wire),
+        space::unpack_value(soul, wire.view()),
         Some(Value::String("Alice".into()))
     );
     // Ours over the same text verifies too (signatures are randomized in

@@ -551,8 +551,8 @@ impl Sim {
                 .engine
                 .graph()
                 .prop(soul, key)
-                .map(|p| (&p.value, p.state));
-            let theirs = root.prop(soul, key).map(|p| (&p.value, p.state));
+                .map(|p| (p.value, p.state));
+            let theirs = root.prop(soul, key).map(|p| (p.value, p.state));
             if mine != theirs {
                 return Err(format!(
                     "client {c} has {soul}.{key} = {mine:?}, root has {theirs:?}"

@@ -102,7 +102,7 @@ fn a_gunjs_relays_radisk_directory_imports_whole() {
     assert!(!checked.proofs.is_empty() && checked.proofs.iter().all(gun_proto::sea::Proof::verify));
     let status = node.prop(&space_soul, "status").expect("status");
     assert_eq!(
-        space::unpack_value(&space_soul, &status.value),
+        space::unpack_value(&space_soul, status.value),
         Some(Value::String("imported".into()))
     );
     // Again: nothing new.

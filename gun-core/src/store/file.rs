@@ -112,7 +112,7 @@ impl Store for FileStore {
                     if !page.take(key, p) {
                         return Ok(out);
                     }
-                    out.insert(soul, key, p.value.clone(), p.state);
+                    out.node_mut(soul).set(key, p);
                 }
             }
         }
@@ -132,7 +132,7 @@ impl Store for FileStore {
                     Entry::Vacant(e) => e.insert(self.read_node(soul)?.unwrap_or_default()),
                 };
                 for (key, p) in node.iter() {
-                    current.insert(key, p.value.clone(), p.state);
+                    current.set(key, p);
                 }
             }
         }
@@ -217,7 +217,7 @@ mod tests {
         let mut s = FileStore::open(dir.path()).expect("reopen");
         let g = s.read(&StoreQuery::soul("user/alice")).expect("read");
         assert_eq!(
-            g.prop("user/alice", "name").map(|p| p.value.clone()),
+            g.prop("user/alice", "name").map(|p| p.value.to_value()),
             Some(Value::String("Alice".into()))
         );
         assert_eq!(g.prop("user/alice", "age").map(|p| p.state), Some(2.0));

@@ -168,7 +168,7 @@ impl<K: Kv> KvStore<K> {
                     current.soul
                 )));
             };
-            if !page.take(name, &prop) {
+            if !page.take(name, prop.view()) {
                 return Ok(false);
             }
             current.props.push((name.to_owned(), prop));
@@ -350,7 +350,7 @@ mod tests {
         );
         let b = s.read(&StoreQuery::soul("b")).expect("read");
         assert_eq!(
-            b.prop("b", "z").map(|p| p.value.clone()),
+            b.prop("b", "z").map(|p| p.value.to_value()),
             Some(Value::Bool(true)),
             "a later part wins"
         );

@@ -95,7 +95,7 @@ mod tests {
         sled_beside(dir.path(), &mut store).expect("migrate");
         let g = store.read(&StoreQuery::soul("user/alice")).expect("read");
         assert_eq!(
-            g.prop("user/alice", "name").map(|p| p.value.clone()),
+            g.prop("user/alice", "name").map(|p| p.value.to_value()),
             Some(Value::String("Alice".into()))
         );
         assert_eq!(
@@ -111,7 +111,7 @@ mod tests {
         sled_beside(dir.path(), &mut store).expect("no second copy");
         let g = store.read(&StoreQuery::soul("user/alice")).expect("read");
         assert_eq!(
-            g.prop("user/alice", "name").map(|p| p.value.clone()),
+            g.prop("user/alice", "name").map(|p| p.value.to_value()),
             Some(Value::String("Alicia".into()))
         );
     }

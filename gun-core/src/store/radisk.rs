@@ -166,7 +166,7 @@ mod tests {
                 None,
             ))
             .expect("read");
-        let prop = |s: &str, k: &str| all.prop(s, k).map(|p| (p.value.clone(), p.state));
+        let prop = |s: &str, k: &str| all.prop(s, k).map(|p| (p.value.to_value(), p.state));
         assert_eq!(
             prop("alice", "name"),
             Some((Value::String("Alice".into()), 1_795_540_000_000.0))

@@ -6,7 +6,7 @@
 //! end). A record of a string value is its length plus 9 bytes; a number's
 //! is 17.
 
-use gun_proto::{Prop, Value};
+use gun_proto::{Prop, PropRef, Value, ValueRef};
 
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
@@ -16,21 +16,21 @@ const STRING: u8 = 4;
 const LINK: u8 = 5;
 
 /// Appends `prop`'s record to `out`.
-pub(crate) fn encode(prop: &Prop, out: &mut Vec<u8>) {
+pub(crate) fn encode(prop: PropRef<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&prop.state.to_le_bytes());
-    match &prop.value {
-        Value::Null => out.push(NULL),
-        Value::Bool(false) => out.push(FALSE),
-        Value::Bool(true) => out.push(TRUE),
-        Value::Number(n) => {
+    match prop.value {
+        ValueRef::Null => out.push(NULL),
+        ValueRef::Bool(false) => out.push(FALSE),
+        ValueRef::Bool(true) => out.push(TRUE),
+        ValueRef::Number(n) => {
             out.push(NUMBER);
             out.extend_from_slice(&n.to_le_bytes());
         }
-        Value::String(s) => {
+        ValueRef::String(s) => {
             out.push(STRING);
             out.extend_from_slice(s.as_bytes());
         }
-        Value::Link(soul) => {
+        ValueRef::Link(soul) => {
             out.push(LINK);
             out.extend_from_slice(soul.as_bytes());
         }
@@ -38,7 +38,7 @@ pub(crate) fn encode(prop: &Prop, out: &mut Vec<u8>) {
 }
 
 /// `prop`'s record.
-pub(crate) fn to_vec(prop: &Prop) -> Vec<u8> {
+pub(crate) fn to_vec(prop: PropRef<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(9 + prop.value.text_len());
     encode(prop, &mut out);
     out
@@ -91,22 +91,22 @@ mod tests {
                 value,
                 state: 1_795_541_784_376.001,
             };
-            let record = to_vec(&prop);
+            let record = to_vec(prop.view());
             assert_eq!(decode(&record), Some(prop));
         }
     }
 
     #[test]
     fn broken_records_are_refused() {
-        let good = to_vec(&Prop {
-            value: Value::Number(2.0),
+        let good = to_vec(PropRef {
+            value: ValueRef::Number(2.0),
             state: 1.0,
         });
         for cut in 0..good.len() {
             assert_eq!(decode(&good[..cut]), None, "cut at {cut}");
         }
-        let mut extra = to_vec(&Prop {
-            value: Value::Null,
+        let mut extra = to_vec(PropRef {
+            value: ValueRef::Null,
             state: 1.0,
         });
         extra.push(0);

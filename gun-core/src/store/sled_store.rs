@@ -123,7 +123,7 @@ impl SledStore {
                 continue;
             }
             let prop = leaf(&soul, &key, &v)?;
-            if !page.take(&key, &prop) {
+            if !page.take(&key, prop.view()) {
                 break;
             }
             out.insert(&soul, &key, prop.value, prop.state);
@@ -282,7 +282,7 @@ mod tests {
         for (i, (soul, key)) in pairs.iter().enumerate() {
             let g = s.read(&StoreQuery::soul(*soul)).expect("read");
             assert_eq!(
-                g.prop(soul, key).map(|p| p.value.clone()),
+                g.prop(soul, key).map(|p| p.value.to_value()),
                 Some(Value::Number(i as f64))
             );
             assert_eq!(g.prop_count(), 1, "{soul:?} holds only its own property");
@@ -306,7 +306,7 @@ mod tests {
         let g = s.read(&StoreQuery::soul("user/alice")).expect("read");
         assert_eq!(g.prop("user/alice", "age").map(|p| p.state), Some(2.0));
         assert_eq!(
-            g.prop("user/alice", "name").map(|p| p.value.clone()),
+            g.prop("user/alice", "name").map(|p| p.value.to_value()),
             Some(Value::String("Alice".into()))
         );
         let o = s.read(&StoreQuery::soul("other")).expect("read");

@@ -212,7 +212,7 @@ impl Engine {
             match self
                 .graph
                 .prop(&cur, k)
-                .and_then(|p| spaces::link(&cur, &p.value))
+                .and_then(|p| spaces::link(&cur, p.value))
             {
                 Some(l) => cur = l,
                 None => {
@@ -353,7 +353,7 @@ impl Engine {
 /// The link already at `(soul, key)` in `graph`, for nested objects to
 /// reuse the soul they link to.
 fn links(graph: &Graph) -> impl Fn(&str, &str) -> Option<String> + '_ {
-    |s, k| graph.prop(s, k).and_then(|p| spaces::link(s, &p.value))
+    |s, k| graph.prop(s, k).and_then(|p| spaces::link(s, p.value))
 }
 
 /// What a write waits for, or why it cannot be made.

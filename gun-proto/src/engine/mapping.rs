@@ -49,7 +49,7 @@ impl Engine {
             let Some(value) = self
                 .graph
                 .prop(&target, &key)
-                .map(|p| spaces::view(&target, &p.value).into_owned())
+                .map(|p| spaces::view(&target, p.value))
             else {
                 links.push((key, None));
                 continue;

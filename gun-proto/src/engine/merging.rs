@@ -368,7 +368,7 @@ impl Engine {
                     Timer::Deferred {
                         soul: soul.to_owned(),
                         key: key.to_owned(),
-                        value: p.value.clone(),
+                        value: p.value.to_value(),
                         state: p.state,
                         ticket,
                         owner,
@@ -497,7 +497,7 @@ fn chunks(g: &Graph, n: usize) -> Vec<Graph> {
                 out.push(std::mem::take(&mut cur));
                 count = 0;
             }
-            cur.insert(soul, key, p.value.clone(), p.state);
+            cur.node_mut(soul).set(key, p);
             count += 1;
         }
     }

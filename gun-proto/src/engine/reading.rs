@@ -194,11 +194,11 @@ impl Engine {
             match self
                 .graph
                 .prop(&cur, k)
-                .map(|p| spaces::view(&cur, &p.value))
+                .map(|p| spaces::view(&cur, p.value))
             {
-                Some(v) => match v.as_ref() {
+                Some(v) => match &v {
                     Value::Link(l) => cur = l.clone(),
-                    _ if i + 1 == path.keys.len() => return Ok(Target::Value(v.into_owned())),
+                    _ if i + 1 == path.keys.len() => return Ok(Target::Value(v)),
                     _ => {
                         return Ok(Target::Missing {
                             soul: cur,
@@ -332,7 +332,7 @@ impl Engine {
         let node = self.graph.node(soul)?;
         let mut part = crate::graph::Node::new();
         for (k, p) in node.iter().filter(|(k, _)| keys.matches(k)) {
-            part.insert(k, p.value.clone(), p.state);
+            part.set(k, p);
         }
         (!part.is_empty()).then(|| spaces::node_json(soul, &part))
     }
@@ -493,7 +493,7 @@ impl Engine {
             .node(soul)
             .map(|n| {
                 n.iter()
-                    .map(|(k, p)| (k.to_owned(), spaces::view(soul, &p.value).into_owned()))
+                    .map(|(k, p)| (k.to_owned(), spaces::view(soul, p.value)))
                     .collect()
             })
             .unwrap_or_default();

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::{Engine, Event, Message, Path, queries::Kind};
 use crate::graph::Graph;
 use crate::ids::{PeerId, SubId};
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// The key a room's announcements are put under.
 const KEY: &str = "+";
@@ -100,9 +100,9 @@ impl Rooms {
             .iter()
             .filter_map(|r| {
                 let prop = put.prop(&r.soul, KEY)?;
-                match &prop.value {
-                    Value::String(pid) if prop.state >= r.since => {
-                        Some((r.name.as_str(), pid.as_str(), prop.state))
+                match prop.value {
+                    ValueRef::String(pid) if prop.state >= r.since => {
+                        Some((r.name.as_str(), pid, prop.state))
                     }
                     _ => None,
                 }

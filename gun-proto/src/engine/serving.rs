@@ -13,7 +13,7 @@ use super::{Engine, Message, Refusal, Role};
 use crate::graph::Graph;
 use crate::ids::PeerId;
 use crate::store::{Page, StoreQuery};
-use crate::value::Value;
+use crate::value::ValueRef;
 use crate::wire::Get;
 
 impl Engine {
@@ -119,10 +119,10 @@ impl Engine {
                 Some(mine) if mine.state > p.state => mine,
                 _ => p,
             };
-            if !budget.take(key, &p.value) {
+            if !budget.take(key, p.value) {
                 break;
             }
-            out.insert(soul, key, p.value.clone(), p.state);
+            out.node_mut(soul).set(key, p);
         }
         out
     }
@@ -152,7 +152,7 @@ impl Engine {
                 Some(lex) => {
                     if let Some(key) = lex.as_exact() {
                         if let Some(p) = node.get(key) {
-                            out.insert(soul, key, p.value.clone(), p.state);
+                            out.node_mut(soul).set(key, p);
                         }
                         return out;
                     }
@@ -164,10 +164,10 @@ impl Engine {
                         items.reverse();
                     }
                     for (k, p) in items {
-                        if !budget.take(k, &p.value) {
+                        if !budget.take(k, p.value) {
                             break;
                         }
-                        out.insert(soul, k, p.value.clone(), p.state);
+                        out.node_mut(soul).set(k, p);
                     }
                 }
             }
@@ -181,10 +181,10 @@ impl Engine {
                 continue;
             }
             for (k, p) in node.iter() {
-                if !budget.take(k, &p.value) {
+                if !budget.take(k, p.value) {
                     break 'souls;
                 }
-                out.insert(soul, k, p.value.clone(), p.state);
+                out.node_mut(soul).set(k, p);
             }
         }
         out
@@ -286,7 +286,7 @@ impl Budget {
         }
     }
 
-    fn take(&mut self, key: &str, v: &Value) -> bool {
+    fn take(&mut self, key: &str, v: ValueRef<'_>) -> bool {
         let bytes = key.len() + v.text_len();
         if self.props == 0 || self.bytes < bytes {
             return false;
@@ -296,7 +296,7 @@ impl Budget {
                 return false;
             }
             *left -= match v {
-                Value::String(s) => s.chars().count() as f64,
+                ValueRef::String(s) => s.chars().count() as f64,
                 _ => 9.0,
             };
         }

@@ -17,11 +17,9 @@
 //! can slip their key into the list where others look a name up. Gun.js
 //! lets anyone add one (its aliases are not unique).
 
-use std::borrow::Cow;
-
 use super::{Engine, SeaProof};
 use crate::graph::{Graph, Node};
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// Whether the rules read all of `soul`'s node, not only the properties a
 /// put touches: an alias (`~@alias`), whose other claims decide a new one.
@@ -71,6 +69,7 @@ mod enabled {
     use crate::graph::Graph;
     use crate::sea::space::{self, Space};
     use crate::sea::{Js, Pair};
+    use crate::value::ValueRef;
 
     pub(in crate::engine) use crate::sea::space::EXPIRED;
 
@@ -109,17 +108,17 @@ mod enabled {
                 for (key, p) in node.iter() {
                     let value =
                         if mine && key == "pub" && soul.strip_prefix('~') == Some(owner.as_str()) {
-                            p.value.clone()
+                            p.value.to_value()
                         } else {
                             let c = if mine { None } else { cert.as_ref() };
-                            space::pack(soul, key, &p.value, p.state, pair, c)
+                            space::pack(soul, key, &p.value.to_value(), p.state, pair, c)
                                 .map_err(|e| e.to_string())?
                         };
                     sealed.insert(soul, key, value, p.state);
                 }
             }
             for (soul, key, p) in sealed.props() {
-                diff.insert(soul, key, p.value.clone(), p.state);
+                diff.node_mut(soul).set(key, p);
             }
             space::check_put(diff, self.now.unix_ms).map_err(str::to_owned)?;
             Ok(())
@@ -143,11 +142,11 @@ mod enabled {
         }
     }
 
-    pub(super) fn view(soul: &str, v: &crate::value::Value) -> Option<crate::value::Value> {
+    pub(super) fn view(soul: &str, v: ValueRef<'_>) -> Option<crate::value::Value> {
         space::unpack_value(soul, v)
     }
 
-    pub(super) fn view_json(soul: &str, v: &crate::value::Value) -> Option<serde_json::Value> {
+    pub(super) fn view_json(soul: &str, v: ValueRef<'_>) -> Option<serde_json::Value> {
         space::unpack(soul, v).map(|js| js.to_serde())
     }
 }
@@ -156,6 +155,7 @@ mod enabled {
 mod enabled {
     use super::super::SeaProof;
     use crate::graph::Graph;
+    use crate::value::ValueRef;
 
     /// Never said without SEA (nothing expires unchecked: it is refused).
     pub(in crate::engine) const EXPIRED: &str = "Expired data.";
@@ -185,11 +185,11 @@ mod enabled {
         }
     }
 
-    pub(super) fn view(_soul: &str, _v: &crate::value::Value) -> Option<crate::value::Value> {
+    pub(super) fn view(_soul: &str, _v: ValueRef<'_>) -> Option<crate::value::Value> {
         None
     }
 
-    pub(super) fn view_json(_soul: &str, _v: &crate::value::Value) -> Option<serde_json::Value> {
+    pub(super) fn view_json(_soul: &str, _v: ValueRef<'_>) -> Option<serde_json::Value> {
         None
     }
 }
@@ -199,16 +199,16 @@ use enabled::check;
 
 /// A value as the application sees it: a signed value in a user's space
 /// is the value it holds.
-pub(super) fn view<'a>(soul: &str, v: &'a Value) -> Cow<'a, Value> {
-    match enabled::view(soul, v) {
-        Some(inner) => Cow::Owned(inner),
-        None => Cow::Borrowed(v),
-    }
+pub(super) fn view(soul: &str, v: ValueRef<'_>) -> Value {
+    enabled::view(soul, v).unwrap_or_else(|| v.to_value())
 }
 
 /// The link at a value, as the application sees it.
-pub(super) fn link(soul: &str, v: &Value) -> Option<String> {
-    view(soul, v).as_link().map(str::to_owned)
+pub(super) fn link(soul: &str, v: ValueRef<'_>) -> Option<String> {
+    match enabled::view(soul, v) {
+        Some(inner) => inner.as_link().map(str::to_owned),
+        None => v.as_link().map(str::to_owned),
+    }
 }
 
 /// A node as `serde_json` data for the application ([`Node::to_json`],
@@ -219,7 +219,7 @@ pub(super) fn node_json(soul: &str, node: &Node) -> serde_json::Value {
         && let serde_json::Value::Object(obj) = &mut json
     {
         for (k, p) in node.iter() {
-            if let Some(v) = enabled::view_json(soul, &p.value) {
+            if let Some(v) = enabled::view_json(soul, p.value) {
                 obj.insert(k.to_owned(), v);
             }
         }

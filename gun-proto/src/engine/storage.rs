@@ -9,7 +9,7 @@ use compact_str::CompactString;
 
 use super::jobs::Job;
 use super::{Error, Output};
-use crate::graph::{Graph, Prop};
+use crate::graph::{Graph, Prop, PropRef};
 use crate::ids::{PeerId, ReadId, ReqId, WriteId};
 use crate::store::{SoulIndex, StoreError, StoreQuery, WriteFailure};
 
@@ -530,9 +530,9 @@ impl Storage {
             };
             let wrote = &batch[i];
             for (soul, key, was) in wrote.props() {
-                let prior = meta[i].prior.prop(soul, key).cloned();
+                let prior = meta[i].prior.prop(soul, key).map(PropRef::to_prop);
                 if graph.prop(soul, key) == Some(was) {
-                    graph.restore(soul, key, prior.as_ref());
+                    graph.restore(soul, key, prior.as_ref().map(Prop::view));
                     done.undone.node_mut(soul);
                 } else {
                     self.pass_prior_on(
@@ -541,7 +541,7 @@ impl Storage {
                         soul,
                         key,
                         was,
-                        prior.as_ref(),
+                        prior.as_ref().map(Prop::view),
                     );
                 }
             }
@@ -561,8 +561,8 @@ impl Storage {
         meta: &mut [PartMeta],
         soul: &str,
         key: &str,
-        was: &Prop,
-        prior: Option<&Prop>,
+        was: PropRef<'_>,
+        prior: Option<PropRef<'_>>,
     ) {
         let later = parts
             .iter()

@@ -12,7 +12,7 @@ use props::Props;
 use crate::ham::{self, Decision};
 use crate::jstext;
 use crate::state::State;
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// One property of a node: its value and the state it was written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,9 +24,42 @@ pub struct Prop {
 }
 
 impl Prop {
+    /// The property borrowed.
+    pub fn view(&self) -> PropRef<'_> {
+        PropRef {
+            value: self.value.view(),
+            state: self.state,
+        }
+    }
+
+    /// See [`PropRef::push_leaf_json`].
+    pub fn push_leaf_json(&self, out: &mut String) {
+        self.view().push_leaf_json(out);
+    }
+}
+
+/// A property as a node holds it: its value borrowed (a node keeps its
+/// keys and texts in one buffer, see `props`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PropRef<'a> {
+    /// The value (`Null` for a delete).
+    pub value: ValueRef<'a>,
+    /// The state (ms since the Unix epoch) HAM orders writes by.
+    pub state: State,
+}
+
+impl PropRef<'_> {
+    /// The property owned.
+    pub fn to_prop(self) -> Prop {
+        Prop {
+            value: self.value.to_value(),
+            state: self.state,
+        }
+    }
+
     /// Appends `{":":value,">":state}` (radisk's leaf shape, as the sled
     /// store keeps a property), numbers as JavaScript prints them.
-    pub fn push_leaf_json(&self, out: &mut String) {
+    pub fn push_leaf_json(self, out: &mut String) {
         out.push_str("{\":\":");
         self.value.push_json(out);
         out.push_str(",\">\":");
@@ -35,12 +68,18 @@ impl Prop {
     }
 }
 
+impl PartialEq<Prop> for PropRef<'_> {
+    fn eq(&self, other: &Prop) -> bool {
+        *self == other.view()
+    }
+}
+
 impl FromIterator<(String, Prop)> for Node {
     /// A node of these properties (a later one of the same key wins). Built
     /// in one pass when they come in key order, as a store's scan gives them.
     fn from_iter<I: IntoIterator<Item = (String, Prop)>>(props: I) -> Self {
         Self {
-            props: props.into_iter().map(|(k, p)| (k.into(), p)).collect(),
+            props: props.into_iter().collect(),
         }
     }
 }
@@ -75,27 +114,37 @@ impl Node {
     }
 
     /// The property at `key`.
-    pub fn get(&self, key: &str) -> Option<&Prop> {
+    pub fn get(&self, key: &str) -> Option<PropRef<'_>> {
         self.props.get(key)
     }
 
     /// Sets a property without HAM (for building diffs).
     pub fn insert(&mut self, key: impl AsRef<str>, value: Value, state: State) {
-        self.props
-            .insert(CompactString::from(key.as_ref()), Prop { value, state });
+        self.set(
+            key.as_ref(),
+            PropRef {
+                value: value.view(),
+                state,
+            },
+        );
+    }
+
+    /// Sets a property without HAM, copied from where it is borrowed.
+    pub fn set(&mut self, key: &str, prop: PropRef<'_>) {
+        self.props.set(key, prop);
     }
 
     /// Properties in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Prop)> {
-        self.props.iter().map(|(k, p)| (k.as_str(), p))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, PropRef<'_>)> {
+        self.props.iter()
     }
 
     /// Properties from key `from` on (all with `None`), in key order.
     pub fn range<'a>(
         &'a self,
         from: Option<&'a str>,
-    ) -> impl Iterator<Item = (&'a str, &'a Prop)> + 'a {
-        self.props.range_from(from).map(|(k, p)| (k.as_str(), p))
+    ) -> impl Iterator<Item = (&'a str, PropRef<'a>)> + 'a {
+        self.props.range_from(from)
     }
 
     /// Number of properties.
@@ -139,7 +188,7 @@ impl Node {
             out.push_str("}}");
         };
         for (k, p) in self.props.iter() {
-            if !meta_done && k.as_str() > "_" {
+            if !meta_done && k > "_" {
                 if !first {
                     out.push(',');
                 }
@@ -214,7 +263,7 @@ impl Graph {
     }
 
     /// The property `key` of node `soul`.
-    pub fn prop(&self, soul: &str, key: &str) -> Option<&Prop> {
+    pub fn prop(&self, soul: &str, key: &str) -> Option<PropRef<'_>> {
         self.nodes.get(soul)?.get(key)
     }
 
@@ -237,12 +286,7 @@ impl Graph {
                 Entry::Occupied(mine) => {
                     let mine = mine.into_mut();
                     for (key, p) in node.props.iter() {
-                        match mine.props.get_mut(key) {
-                            Some(held) => held.clone_from(p),
-                            None => {
-                                mine.props.insert(key.clone(), p.clone());
-                            }
-                        }
+                        mine.props.set(key, p);
                     }
                 }
                 Entry::Vacant(e) => {
@@ -305,8 +349,8 @@ impl Graph {
         value: &Value,
         state: State,
     ) -> Decision {
-        let current = self.prop(soul, key).map(|p| (&p.value, p.state));
-        let d = ham::decide(now, value, state, current);
+        let current = self.prop(soul, key).map(|p| (p.value, p.state));
+        let d = ham::decide(now, value.view(), state, current);
         if d == Decision::Accept {
             self.insert(soul, key, value.clone(), state);
         }
@@ -354,7 +398,7 @@ impl Graph {
             && node
                 .props
                 .values()
-                .all(|p| ham::decide(now, &p.value, p.state, None) == Decision::Accept);
+                .all(|p| ham::decide(now, p.value, p.state, None) == Decision::Accept);
         if whole {
             return (!node.props.is_empty()).then_some(mine);
         }
@@ -373,23 +417,18 @@ impl Graph {
         };
         let mut deferred = Node::new();
         for (key, p) in node.props.iter() {
-            let held = mine.props.get_mut(key);
-            let current = held.as_ref().map(|c| (&c.value, c.state));
-            match ham::decide(now, &p.value, p.state, current) {
+            let decide = |held: Option<PropRef<'_>>| {
+                ham::decide(now, p.value, p.state, held.map(|c| (c.value, c.state)))
+            };
+            match mine
+                .props
+                .set_if(key, p, &mut prior.props, decide, Decision::Accept)
+            {
                 Decision::Accept => {
-                    match held {
-                        Some(held) => {
-                            let was = std::mem::replace(held, p.clone());
-                            prior.props.insert(key.clone(), was);
-                        }
-                        None => {
-                            mine.props.insert(key.clone(), p.clone());
-                        }
-                    }
-                    accepted.props.insert(key.clone(), p.clone());
+                    accepted.props.set(key, p);
                 }
                 Decision::Defer => {
-                    deferred.props.insert(key.clone(), p.clone());
+                    deferred.props.set(key, p);
                 }
                 Decision::Historical | Decision::Lose => out.dropped += 1,
             }
@@ -407,9 +446,9 @@ impl Graph {
 
     /// Sets `soul.key` back to `prior`, or removes it when `prior` is
     /// `None` (an undo, not a merge: HAM is not consulted).
-    pub fn restore(&mut self, soul: &str, key: &str, prior: Option<&Prop>) {
+    pub fn restore(&mut self, soul: &str, key: &str, prior: Option<PropRef<'_>>) {
         match prior {
-            Some(p) => self.insert(soul, key, p.value.clone(), p.state),
+            Some(p) => self.node_mut(soul).set(key, p),
             None => {
                 if let Some(node) = self.nodes.get_mut(soul) {
                     node.props.remove(key);
@@ -429,12 +468,10 @@ impl Graph {
     }
 
     /// Properties of every node, in soul and key order.
-    pub fn props(&self) -> impl Iterator<Item = (&str, &str, &Prop)> {
-        self.nodes.iter().flat_map(|(s, n)| {
-            n.props
-                .iter()
-                .map(move |(k, p)| (s.as_str(), k.as_str(), p))
-        })
+    pub fn props(&self) -> impl Iterator<Item = (&str, &str, PropRef<'_>)> {
+        self.nodes
+            .iter()
+            .flat_map(|(s, n)| n.props.iter().map(move |(k, p)| (s.as_str(), k, p)))
     }
 
     /// Appends the graph in Gun's wire form with keys sorted.

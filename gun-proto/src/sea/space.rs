@@ -27,7 +27,7 @@ use super::keys::Pair;
 use super::sign::{Proof, signature};
 use super::{SeaError, b64};
 use crate::graph::Graph;
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// Gun.js's words for a value not signed by the account it claims.
 pub const UNVERIFIED: &str = "Unverified data.";
@@ -100,13 +100,13 @@ fn keeps_for(soul: &str) -> Option<f64> {
 }
 
 /// A value as SEA sees it (JSON data).
-fn js_of(v: &Value) -> Js {
+fn js_of(v: ValueRef<'_>) -> Js {
     match v {
-        Value::Null => Js::Null,
-        Value::Bool(b) => Js::Bool(*b),
-        Value::Number(n) => Js::Number(*n),
-        Value::String(s) => Js::String(s.clone()),
-        Value::Link(s) => Js::object([("#", Js::String(s.clone()))]),
+        ValueRef::Null => Js::Null,
+        ValueRef::Bool(b) => Js::Bool(b),
+        ValueRef::Number(n) => Js::Number(n),
+        ValueRef::String(s) => Js::String(s.to_owned()),
+        ValueRef::Link(s) => Js::object([("#", Js::String(s.to_owned()))]),
     }
 }
 
@@ -167,7 +167,7 @@ pub fn check_put(put: &mut Graph, now: f64) -> Result<Checked, &'static str> {
             continue;
         };
         for (key, p) in node.iter() {
-            check_prop(&space, &soul, key, &p.value, p.state, &mut out.proofs)?;
+            check_prop(&space, &soul, key, p.value, p.state, &mut out.proofs)?;
         }
     }
     if put.is_empty() && out.expired > 0 {
@@ -181,15 +181,15 @@ fn check_prop(
     space: &Space,
     soul: &str,
     key: &str,
-    value: &Value,
+    value: ValueRef<'_>,
     state: f64,
     proofs: &mut Vec<Proof>,
 ) -> Result<(), &'static str> {
-    let falsy = |v: &Value| match v {
-        Value::Null | Value::Bool(false) => true,
-        Value::Number(n) => *n == 0.0,
-        Value::String(s) => s.is_empty(),
-        Value::Link(_) | Value::Bool(true) => false,
+    let falsy = |v: ValueRef<'_>| match v {
+        ValueRef::Null | ValueRef::Bool(false) => true,
+        ValueRef::Number(n) => n == 0.0,
+        ValueRef::String(s) => s.is_empty(),
+        ValueRef::Link(_) | ValueRef::Bool(true) => false,
     };
     match space {
         Space::Open => Ok(()),
@@ -227,11 +227,11 @@ fn check_prop(
         Space::User(owner) => {
             if key == "pub" && soul.strip_prefix('~') == Some(owner.as_str()) {
                 return match value {
-                    Value::String(s) if s == owner => Ok(()),
+                    ValueRef::String(s) if s == owner => Ok(()),
                     _ => Err("Account not same!"),
                 };
             }
-            let Value::String(text) = value else {
+            let ValueRef::String(text) = value else {
                 return Err(UNVERIFIED);
             };
             let raw = Js::parse(text).ok_or(UNVERIFIED)?;
@@ -268,8 +268,8 @@ fn hex_b64(hex: &str) -> Option<String> {
 /// The value a user's space holds behind its signature (`{":":v,…}`), as
 /// the application sees it; `None` when `value` is not such a packing (or
 /// `soul` is not a user's).
-pub fn unpack(soul: &str, value: &Value) -> Option<Js> {
-    let Value::String(text) = value else {
+pub fn unpack(soul: &str, value: ValueRef<'_>) -> Option<Js> {
+    let ValueRef::String(text) = value else {
         return None;
     };
     if !text.starts_with('{') || !soul.contains('~') || !matches!(Space::of(soul), Space::User(_)) {
@@ -282,7 +282,7 @@ pub fn unpack(soul: &str, value: &Value) -> Option<Js> {
 
 /// [`unpack`] as a graph value: `None` also when the signed value is not
 /// one (an array or a plain object).
-pub fn unpack_value(soul: &str, value: &Value) -> Option<Value> {
+pub fn unpack_value(soul: &str, value: ValueRef<'_>) -> Option<Value> {
     Some(match unpack(soul, value)? {
         Js::Null => Value::Null,
         Js::Bool(b) => Value::Bool(b),
@@ -307,7 +307,7 @@ pub fn pack(
     pair: &Pair,
     cert: Option<&Js>,
 ) -> Result<Value, SeaError> {
-    let inner = js_of(value);
+    let inner = js_of(value.view());
     let sig = signature(&signed_text(soul, key, inner.clone(), state), pair)?;
     let mut packed = vec![(":".to_owned(), inner), ("~".to_owned(), Js::String(sig))];
     if let Some(cert) = cert {
@@ -374,7 +374,10 @@ mod tests {
             None,
         )
         .expect("pack");
-        assert_eq!(unpack_value(&soul, &v), Some(Value::String("Alice".into())));
+        assert_eq!(
+            unpack_value(&soul, v.view()),
+            Some(Value::String("Alice".into()))
+        );
         let mut g = Graph::new();
         g.insert(&soul, "name", v.clone(), 5.0);
         g.insert(&soul, "pub", Value::String(alice.pub_key.clone()), 5.0);

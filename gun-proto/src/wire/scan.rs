@@ -11,8 +11,8 @@ use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use super::{Message, parse_get};
-use crate::graph::{Graph, Node};
-use crate::value::Value;
+use crate::graph::{Graph, Node, PropRef};
+use crate::value::ValueRef;
 
 /// Reads one message in one pass; `None` when the slow path must decide.
 pub(super) fn message(text: &str) -> Option<Message> {
@@ -121,7 +121,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut values: Vec<(&'de str, Value)> = Vec::new();
+        let mut values: Vec<(&'de str, Scanned<'de>)> = Vec::new();
         let mut meta: Option<Meta<'de>> = None;
         while let Some(key) = map.next_key::<&'de str>()? {
             if key == "_" {
@@ -153,7 +153,13 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                     .and_then(|(_, s)| *s),
             };
             let state = state.filter(|s| s.is_finite()).ok_or_else(refuse)?;
-            node.insert(key, value, state);
+            node.set(
+                key,
+                PropRef {
+                    value: value.view(),
+                    state,
+                },
+            );
         }
         Ok(node)
     }
@@ -282,65 +288,97 @@ impl<'de> Visitor<'de> for MaybeNumberVisitor {
     }
 }
 
+/// A property value as scanned: its text borrowed from the frame where it
+/// has no escapes, owned where it had to be unescaped.
+enum Scanned<'de> {
+    Plain(ValueRef<'de>),
+    String(String),
+    Link(String),
+}
+
+impl Scanned<'_> {
+    fn view(&self) -> ValueRef<'_> {
+        match self {
+            Self::Plain(v) => *v,
+            Self::String(s) => ValueRef::String(s),
+            Self::Link(s) => ValueRef::Link(s),
+        }
+    }
+}
+
 /// A property value, read as [`Value::from_json`] reads it.
 struct ValueSeed;
 
 impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Value;
+    type Value = Scanned<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Scanned<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for ValueSeed {
-    type Value = Value;
+    type Value = Scanned<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Gun value")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E: de::Error>(self) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::Plain(ValueRef::Null))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::Plain(ValueRef::Bool(v)))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Value::number(v).map_err(|_| refuse())
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scanned<'de>, E> {
+        if v.is_finite() {
+            Ok(Scanned::Plain(ValueRef::Number(v)))
+        } else {
+            Err(refuse())
+        }
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v as f64))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::Plain(ValueRef::Number(v as f64)))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v as f64))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::Plain(ValueRef::Number(v as f64)))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::Plain(ValueRef::String(v)))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scanned<'de>, E> {
+        Ok(Scanned::String(v))
     }
 
     /// Only a link `{"#": soul}`, with exactly that key and a non-empty soul.
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scanned<'de>, A::Error> {
         let Some(key) = map.next_key::<&'de str>()? else {
             return Err(refuse());
         };
         if key != "#" {
             return Err(refuse());
         }
-        let soul: String = map.next_value()?;
-        if soul.is_empty() || map.next_key::<IgnoredAny>()?.is_some() {
+        let soul = map.next_value_seed(Self)?;
+        if map.next_key::<IgnoredAny>()?.is_some() {
             return Err(refuse());
         }
-        Ok(Value::Link(soul))
+        match soul {
+            Scanned::Plain(ValueRef::String(s)) if !s.is_empty() => {
+                Ok(Scanned::Plain(ValueRef::Link(s)))
+            }
+            Scanned::String(s) if !s.is_empty() => Ok(Scanned::Link(s)),
+            _ => Err(refuse()),
+        }
     }
 }
 
