@@ -73,6 +73,18 @@ impl SoulIndex {
         self.insert_hash(Self::hash(soul));
     }
 
+    /// Notes that the store may hold `soul` unless the filter already
+    /// lets it through (one hash, not two): whether it had to be added.
+    pub fn note(&mut self, soul: &str) -> bool {
+        let hash = Self::hash(soul);
+        let mask = self.mask();
+        if probes(hash, mask).all(|bit| self.words[bit / 64] & (1 << (bit % 64)) != 0) {
+            return false;
+        }
+        self.insert_hash(hash);
+        true
+    }
+
     fn insert_hash(&mut self, hash: u64) {
         for bit in probes(hash, self.mask()) {
             self.words[bit / 64] |= 1 << (bit % 64);
@@ -119,6 +131,10 @@ mod tests {
         }
         assert!((0..20_000).all(|i| f.may_hold(&format!("soul/{i}"))));
         assert_eq!(f.inserted(), 20_000);
+        // Noting a soul it lets through adds nothing.
+        assert!(!f.note("soul/7"));
+        assert!(f.note("elsewhere/1") && f.may_hold("elsewhere/1"));
+        assert_eq!(f.inserted(), 20_001);
     }
 
     #[test]

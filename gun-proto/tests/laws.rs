@@ -95,7 +95,7 @@ proptest! {
         let key = key.map(|k| if prefix { Lex { prefix: Some(k), ..Lex::default() } } else { Lex::exact(k) });
         let m = Message {
             id: Some("q".into()),
-            get: Some(Get { soul: Lex::exact(soul), key, budget: None, reverse: false }),
+            get: Some(Box::new(Get { soul: Lex::exact(soul), key, budget: None, reverse: false })),
             ..Message::default()
         };
         let text = m.encode();

@@ -107,7 +107,7 @@ impl Engine {
         };
         let msg = Message {
             id: Some(self.new_id()),
-            get: Some(get),
+            get: Some(Box::new(get)),
             ..Message::default()
         };
         let id = self.broadcast(&upstream, msg);

@@ -402,7 +402,7 @@ impl Storage {
     }
 
     fn mark_loaded(&mut self, soul: &str) {
-        let was_partial = self.partial.remove(soul).is_some();
+        let was_partial = !self.partial.is_empty() && self.partial.remove(soul).is_some();
         if self.loaded.insert(soul.into(), true).is_none() && !was_partial {
             self.ring.push_back(soul.into());
         }
@@ -470,8 +470,8 @@ impl Storage {
         }
         for soul in accepted.souls() {
             *self.pending.entry(soul.into()).or_insert(0) += 1;
-            if let Some(souls) = self.souls.as_mut().filter(|s| !s.may_hold(soul)) {
-                souls.insert(soul);
+            if let Some(souls) = self.souls.as_mut() {
+                souls.note(soul);
             }
         }
         self.batch.push(accepted);

@@ -186,7 +186,7 @@ pub struct Message {
     /// `put`: a graph diff.
     pub put: Option<Graph>,
     /// `get`: a query.
-    pub get: Option<Get>,
+    pub get: Option<Box<Get>>,
     /// `ok`: a put's outcome (`true`, `{"":1}`, or `{"@":n,"/":n}` on a put).
     pub ok: Option<serde_json::Value>,
     /// `err`: a put's failure.
@@ -374,7 +374,11 @@ fn parse_fields(obj: serde_json::Map<String, serde_json::Value>) -> Result<Messa
             "ok" => m.ok = Some(v),
             "##" => m.hash = Some(v.as_f64().ok_or(MessageError::FieldType("##"))?),
             "put" => m.put = Some(parse_put(&v)?),
-            "get" => m.get = Some(parse_get(&v).ok_or(MessageError::FieldType("get"))?),
+            "get" => {
+                m.get = Some(Box::new(
+                    parse_get(&v).ok_or(MessageError::FieldType("get"))?,
+                ))
+            }
             _ => {
                 m.extra.insert(k, v);
             }

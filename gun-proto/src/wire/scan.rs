@@ -56,7 +56,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 "put" => m.put = Some(map.next_value_seed(GraphSeed)?),
                 "get" => {
                     let v: serde_json::Value = map.next_value()?;
-                    m.get = Some(parse_get(&v).ok_or_else(refuse)?);
+                    m.get = Some(Box::new(parse_get(&v).ok_or_else(refuse)?));
                 }
                 other => {
                     let v = map.next_value()?;
