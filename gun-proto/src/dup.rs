@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use compact_str::CompactString;
 
-use crate::ids::PeerId;
+use crate::ids::{IdMap, PeerId};
 
 /// Who brought an id in: a peer (its message arrived), or us (`None`: we
 /// made and sent it).
@@ -31,7 +31,7 @@ pub(crate) struct Dup {
     /// earlier entry is skipped when it comes up).
     order: VecDeque<(Duration, CompactString)>,
     /// Each owner's share of the window.
-    shares: HashMap<Owner, Share>,
+    shares: IdMap<Owner, Share>,
     /// Owners by how many ids they hold, to find the largest.
     ranked: BTreeSet<(usize, Owner)>,
     age: Duration,
@@ -76,7 +76,7 @@ impl Dup {
         Self {
             seen: HashMap::new(),
             order: VecDeque::new(),
-            shares: HashMap::new(),
+            shares: IdMap::default(),
             ranked: BTreeSet::new(),
             age,
             max: max.max(1),

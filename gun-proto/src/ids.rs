@@ -1,5 +1,8 @@
 //! Identifier newtypes and the seeded generator of random text ids.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 /// A connected peer, numbered by the driver (unique while connected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerId(pub u64);
@@ -23,6 +26,58 @@ pub struct WriteId(pub u64);
 /// A signature verification the engine asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VerifyId(pub u64);
+
+/// A map keyed by our own numeric ids ([`PeerId`] and the like, or an
+/// `Option` of one): they are numbered here, never chosen by a peer, so a
+/// multiply-rotate hash serves (no flooding attack can aim at its buckets)
+/// and costs a few cycles where SipHash costs tens.
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`]: for integers only (ids and enum tags).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        // FxHash's step: odd multiplier, so distinct words in a row map to
+        // distinct buckets; hashbrown's tag bits come from the top.
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Gun.js's id alphabet: `0-9 A-X Z a-z` (no `Y`).
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXZabcdefghijklmnopqrstuvwxyz";
@@ -118,6 +173,27 @@ fn base36(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_map_spreads_ids_and_tells_none_from_some() {
+        let mut m: IdMap<Option<PeerId>, u64> = IdMap::default();
+        for i in 0..10_000 {
+            m.insert(Some(PeerId(i)), i);
+        }
+        m.insert(None, u64::MAX);
+        assert_eq!(m.len(), 10_001);
+        assert_eq!(m.get(&Some(PeerId(0))), Some(&0));
+        assert_eq!(m.get(&None), Some(&u64::MAX));
+        // Consecutive ids land in distinct buckets of a table their size.
+        let buckets: std::collections::HashSet<u64> = (0..1024u64)
+            .map(|i| {
+                let mut h = IdHasher::default();
+                h.write_u64(i);
+                h.finish() & 1023
+            })
+            .collect();
+        assert_eq!(buckets.len(), 1024);
+    }
 
     #[test]
     fn ids_use_gunjs_alphabet_and_are_seeded() {

@@ -11,13 +11,13 @@
 //! order they arrived: behind one waiting for its verification, the next
 //! ones wait too.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use tracing::debug;
 
 use super::{Check, Message};
 use crate::auth::{self, AuthError, Signed, TrustPolicy};
-use crate::ids::{PeerId, VerifyId};
+use crate::ids::{IdMap, PeerId, VerifyId};
 
 /// A filter over incoming messages (as JSON), run after the signature
 /// checks: `false` drops the message.
@@ -91,9 +91,9 @@ pub(super) struct Admission {
     predicate: Option<Predicate>,
     next_verify: u64,
     /// Per peer, messages in arrival order behind the first unverified one.
-    waiting: HashMap<PeerId, VecDeque<Waiting>>,
+    waiting: IdMap<PeerId, VecDeque<Waiting>>,
     /// Verifications asked for, by whose message.
-    asked: HashMap<VerifyId, PeerId>,
+    asked: IdMap<VerifyId, PeerId>,
     /// Most messages one peer may have waiting.
     max_waiting: usize,
     /// Most verifications one peer may have under way; its further signed
@@ -110,8 +110,8 @@ impl Admission {
             policy: cfg.trust.clone(),
             predicate: cfg.predicate.clone(),
             next_verify: 0,
-            waiting: HashMap::new(),
-            asked: HashMap::new(),
+            waiting: IdMap::default(),
+            asked: IdMap::default(),
             max_waiting: cfg.max_unverified,
             max_verifying: cfg.max_verifying_per_peer.max(1),
             max_sigs: cfg.max_sigs,

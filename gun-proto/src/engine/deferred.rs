@@ -2,10 +2,8 @@
 //! count), and the acks owed for puts that carried them: a ticket per put,
 //! done when its last deferred property has been applied.
 
-use std::collections::HashMap;
-
 use super::storage::Waiter;
-use crate::ids::PeerId;
+use crate::ids::{IdMap, PeerId};
 
 /// An ack waiting for a put's deferred properties.
 #[derive(Debug)]
@@ -19,9 +17,9 @@ pub(super) struct Deferred {
     held: usize,
     max: usize,
     /// Places taken by each peer's puts.
-    by_peer: HashMap<PeerId, usize>,
+    by_peer: IdMap<PeerId, usize>,
     max_per_peer: usize,
-    tickets: HashMap<u64, Ticket>,
+    tickets: IdMap<u64, Ticket>,
     next_ticket: u64,
 }
 
@@ -30,9 +28,9 @@ impl Deferred {
         Self {
             held: 0,
             max,
-            by_peer: HashMap::new(),
+            by_peer: IdMap::default(),
             max_per_peer,
-            tickets: HashMap::new(),
+            tickets: IdMap::default(),
             next_ticket: 0,
         }
     }

@@ -2,6 +2,7 @@
 //! flight, the jobs waiting for them, and the turn's write batch with those
 //! waiting for it to be durable.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -10,8 +11,11 @@ use compact_str::CompactString;
 use super::jobs::Job;
 use super::{Error, Output};
 use crate::graph::{Graph, Prop, PropRef};
-use crate::ids::{PeerId, ReadId, ReqId, WriteId};
+use crate::ids::{IdMap, PeerId, ReadId, ReqId, WriteId};
 use crate::store::{SoulIndex, StoreError, StoreQuery, WriteFailure};
+
+/// Souls up to this many bytes are held inline by a `CompactString` key.
+const INLINE: usize = size_of::<CompactString>();
 
 /// Jobs of one peer waiting on the store past which its socket is not read.
 const BACKLOG: usize = 64;
@@ -112,7 +116,7 @@ pub(super) struct Storage {
     parked_count: usize,
     max_parked: usize,
     /// Jobs parked per peer whose message they are.
-    parked_by: HashMap<PeerId, usize>,
+    parked_by: IdMap<PeerId, usize>,
     max_parked_per_peer: usize,
     /// Properties accepted this turn, a part per source, written at the
     /// next drain.
@@ -147,7 +151,7 @@ impl Storage {
             parked_other: Vec::new(),
             parked_count: 0,
             max_parked,
-            parked_by: HashMap::new(),
+            parked_by: IdMap::default(),
             max_parked_per_peer: max_parked_per_peer.max(1),
             batch: Vec::new(),
             batch_meta: Vec::new(),
@@ -230,16 +234,37 @@ impl Storage {
     /// soul index rules it out (then it is loaded, empty), or its read
     /// failed this round. `None`: it must be read.
     fn settled(&mut self, soul: &str) -> Option<Loaded> {
-        if let Some(used) = self.loaded.get_mut(soul) {
-            *used = true;
-            return Some(Loaded::Yes);
+        if soul.len() > INLINE {
+            // A key of this soul would be allocated: look it up by `&str`.
+            if let Some(used) = self.loaded.get_mut(soul) {
+                *used = true;
+                return Some(Loaded::Yes);
+            }
+            return self.not_loaded(soul, None);
         }
+        // Held inline, a key costs a copy: one lookup for both outcomes.
+        match self.loaded.entry(soul.into()) {
+            Entry::Occupied(mut used) => {
+                used.insert(true);
+                Some(Loaded::Yes)
+            }
+            Entry::Vacant(slot) => {
+                let key = slot.into_key();
+                self.not_loaded(&key.clone(), Some(key))
+            }
+        }
+    }
+
+    /// [`Storage::settled`] for a soul not loaded: its failed read, or no
+    /// read needed when the soul index rules it out. `key`: the soul as a
+    /// key already made.
+    fn not_loaded(&mut self, soul: &str, key: Option<CompactString>) -> Option<Loaded> {
         if let Some(e) = self.failed.get(soul) {
             return Some(Loaded::Failed(e.clone()));
         }
         if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
             // Certainly not stored: nothing to read.
-            self.mark_loaded(soul);
+            self.mark_loaded_as(key.unwrap_or_else(|| soul.into()));
             return Some(Loaded::Yes);
         }
         None
@@ -402,9 +427,13 @@ impl Storage {
     }
 
     fn mark_loaded(&mut self, soul: &str) {
-        let was_partial = !self.partial.is_empty() && self.partial.remove(soul).is_some();
-        if self.loaded.insert(soul.into(), true).is_none() && !was_partial {
-            self.ring.push_back(soul.into());
+        self.mark_loaded_as(soul.into());
+    }
+
+    fn mark_loaded_as(&mut self, soul: CompactString) {
+        let was_partial = !self.partial.is_empty() && self.partial.remove(soul.as_str()).is_some();
+        if self.loaded.insert(soul.clone(), true).is_none() && !was_partial {
+            self.ring.push_back(soul);
         }
     }
 
@@ -511,10 +540,12 @@ impl Storage {
         let InFlight { batch, mut meta } =
             self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
         for soul in batch.iter().flat_map(Graph::souls) {
-            if let Some(n) = self.pending.get_mut(soul) {
-                *n -= 1;
-                if *n == 0 {
-                    self.pending.remove(soul);
+            // The key as `write` made it (a copy, or for a long soul an
+            // allocation, either cheaper than a second hash).
+            if let Entry::Occupied(mut n) = self.pending.entry(soul.into()) {
+                *n.get_mut() -= 1;
+                if *n.get() == 0 {
+                    n.remove();
                 }
             }
         }
