@@ -32,8 +32,10 @@ pub(crate) struct Dup {
     order: VecDeque<(Duration, CompactString)>,
     /// Each owner's share of the window.
     shares: IdMap<Owner, Share>,
-    /// Owners by how many ids they hold, to find the largest.
-    ranked: BTreeSet<(usize, Owner)>,
+    /// Owners by how many ids they hold, to find the largest: made the
+    /// first time the window is full, kept up to date from then on (until
+    /// then no arrival pays for it).
+    ranked: Option<BTreeSet<(usize, Owner)>>,
     age: Duration,
     max: usize,
     max_per_peer: usize,
@@ -77,7 +79,7 @@ impl Dup {
             seen: HashMap::new(),
             order: VecDeque::new(),
             shares: IdMap::default(),
-            ranked: BTreeSet::new(),
+            ranked: None,
             age,
             max: max.max(1),
             max_per_peer: max_per_peer.max(1),
@@ -161,8 +163,10 @@ impl Dup {
         let live = share.live;
         // The new rank in before the old one out: a set that never empties
         // keeps its node (a lone owner's would be freed and made again).
-        self.ranked.insert((live, via));
-        self.ranked.remove(&(live - 1, via));
+        if let Some(ranked) = &mut self.ranked {
+            ranked.insert((live, via));
+            ranked.remove(&(live - 1, via));
+        }
         self.order.push_back((expires, key));
     }
 
@@ -184,7 +188,11 @@ impl Dup {
             self.evict_oldest(owner);
         }
         while self.seen.len() >= self.max {
-            let Some(&(_, largest)) = self.ranked.last() else {
+            let shares = &self.shares;
+            let ranked = self
+                .ranked
+                .get_or_insert_with(|| shares.iter().map(|(o, s)| (s.live, *o)).collect());
+            let Some(&(_, largest)) = ranked.last() else {
                 break;
             };
             if !self.evict_oldest(largest) {
@@ -213,12 +221,16 @@ impl Dup {
         };
         let was = share.live;
         share.live = was.saturating_sub(1);
-        if share.live == 0 {
+        let live = share.live;
+        if live == 0 {
             self.shares.remove(&owner);
-        } else {
-            self.ranked.insert((share.live, owner));
         }
-        self.ranked.remove(&(was, owner));
+        if let Some(ranked) = &mut self.ranked {
+            if live > 0 {
+                ranked.insert((live, owner));
+            }
+            ranked.remove(&(was, owner));
+        }
     }
 
     fn expire(&mut self, now: Duration) {
@@ -294,6 +306,33 @@ mod tests {
         }
         assert!(d.seen.len() <= 100);
         assert!(d.contains("honest", s(2)) || d.shares.values().all(|s| s.live <= 1));
+    }
+
+    #[test]
+    fn a_full_window_takes_from_the_largest_owner() {
+        let s = Duration::from_secs;
+        let mut d = Dup::new(s(9), 10, 10);
+        for (peer, n) in [(1, 6), (2, 3), (3, 1)] {
+            for i in 0..n {
+                assert!(d.arrive(&format!("{peer}-{i}"), PeerId(peer), s(0)));
+            }
+        }
+        assert!(d.ranked.is_none(), "no ranking while there is room");
+        // Full: each newcomer costs the largest owner its oldest id, the
+        // ranking kept as the counts change.
+        for (i, newcomer) in [4, 5, 6].into_iter().enumerate() {
+            assert!(d.arrive(&format!("{newcomer}-0"), PeerId(newcomer), s(1)));
+            assert!(!d.contains(&format!("1-{i}"), s(1)));
+        }
+        assert!(d.contains("1-3", s(1)) && d.contains("2-0", s(1)));
+        assert_eq!(d.seen.len(), 10);
+        // Peers 1 and 2 now hold 3 each: the next goes to the later of them
+        // in the ranking's order, and never to a peer holding one.
+        assert!(d.arrive("7-0", PeerId(7), s(1)));
+        assert!(d.contains("3-0", s(1)) && d.contains("4-0", s(1)));
+        let ranked = d.ranked.as_ref().expect("made once full");
+        let live: usize = ranked.iter().map(|(n, _)| n).sum();
+        assert_eq!(live, d.seen.len(), "the ranking matches the shares");
     }
 
     #[test]
