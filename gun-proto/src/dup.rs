@@ -189,6 +189,10 @@ impl Dup {
         }
         while self.seen.len() >= self.max {
             let shares = &self.shares;
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "collected into a sorted set: the map's order is not seen"
+            )]
             let ranked = self
                 .ranked
                 .get_or_insert_with(|| shares.iter().map(|(o, s)| (s.live, *o)).collect());

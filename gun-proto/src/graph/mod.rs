@@ -1,13 +1,13 @@
 //! Nodes and graphs, and merging one graph into another by HAM.
 
 mod props;
+mod soul;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use compact_str::CompactString;
-
 use props::Props;
+use soul::Soul;
 
 use crate::ham::{self, Decision};
 use crate::jstext;
@@ -233,7 +233,7 @@ impl Node {
 /// A graph, or a graph diff: nodes by soul.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Graph {
-    nodes: BTreeMap<CompactString, Node>,
+    nodes: BTreeMap<Soul, Node>,
 }
 
 /// What a merge did.
@@ -322,7 +322,7 @@ impl Graph {
 
     /// Souls in order.
     pub fn souls(&self) -> impl Iterator<Item = &str> {
-        self.nodes.keys().map(CompactString::as_str)
+        self.nodes.keys().map(Soul::as_str)
     }
 
     /// Number of nodes.
@@ -389,7 +389,7 @@ impl Graph {
     fn merge_into(
         &mut self,
         now: f64,
-        soul: &CompactString,
+        soul: &Soul,
         node: &Node,
         out: &mut Merged,
     ) -> Option<&mut Node> {
@@ -407,7 +407,7 @@ impl Graph {
     }
     /// Merges `node` into `mine` (the node at `soul`) property by property,
     /// into `out`.
-    fn merge_node(now: f64, soul: &CompactString, mine: &mut Node, node: &Node, out: &mut Merged) {
+    fn merge_node(now: f64, soul: &Soul, mine: &mut Node, node: &Node, out: &mut Merged) {
         let mut accepted = Node::with_capacity(node.len());
         // Updates of held properties keep what they replace.
         let mut prior = if mine.is_empty() {
