@@ -118,4 +118,15 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        /// Any two souls, near each other in length and bytes (a small
+        /// alphabet with the zero byte), order as their texts do.
+        #[test]
+        fn any_two_order_as_text(a in "[\\x00ab/é]{0,12}", b in "[\\x00ab/é]{0,12}") {
+            let (sa, sb) = (Soul::from(a.as_str()), Soul::from(b.as_str()));
+            proptest::prop_assert_eq!(sa.cmp(&sb), a.cmp(&b));
+            proptest::prop_assert_eq!(sb.cmp(&sa), b.cmp(&a));
+        }
+    }
 }
