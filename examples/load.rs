@@ -2,7 +2,7 @@
 //! speaking the wire protocol, so every relay gets the same load.
 //!
 //! `cargo run --release --example load -- --url ws://127.0.0.1:8765/gun \
-//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID] [--sign]`
+//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID] [--sign] [--threads 1]`
 //!
 //! Writers put to their own soul (`bench/<run>/<w>`, `<run>` the process
 //! id), keeping `--in-flight` puts unacked (or sending at `--rate` puts/s);
@@ -62,6 +62,11 @@ struct Args {
     /// every put; subscribers see none of them.
     #[arg(long)]
     new_souls: bool,
+    /// The tool's own threads (tokio workers); by default one per core. On
+    /// a machine it shares with the relay, one keeps it from crowding the
+    /// relay's threads when latency is measured.
+    #[arg(long)]
+    threads: Option<std::num::NonZeroUsize>,
 }
 
 fn now_us() -> u64 {
@@ -318,9 +323,20 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.get());
+    }
+    runtime
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(load(args));
+}
+
+async fn load(args: Args) {
     let acked = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));
     let lat = Arc::new(Mutex::new(Vec::new()));

@@ -64,7 +64,13 @@ fn help_and_bad_arguments() {
             && text.contains("--port")
             && text.contains("--store")
             && text.contains("PEERS")
+            && text.contains("--threads")
     );
+    let out = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .args(["--threads", "0"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "no socket threads is refused");
     let out = Command::new(env!("CARGO_BIN_EXE_gun"))
         .args(["--store", "floppy"])
         .output()
@@ -129,7 +135,8 @@ fn a_killed_relay_restarts_with_every_acked_write_and_clients_resync() {
     // Kill -9: no chance to flush anything more.
     gun.kill().expect("kill");
     gun.wait().expect("reaped");
-    let mut gun = start_gun(port, dir.path());
+    // Restarted with more socket threads than the default: same data.
+    let mut gun = start_gun_with(port, dir.path(), &["--threads", "3"], "ws");
     rt.block_on(async {
         let deadline = Instant::now() + PATIENCE;
         while !(writer.is_connected().await && reader.is_connected().await) {

@@ -1,6 +1,6 @@
 //! `gun`: a Gun relay. Serves Gun.js and Rust peers over WebSocket (any path,
 //! `/gun` included; TLS with `--tls-cert` and `--tls-key`), stores the graph
-//! (sled in `./radata` by default), acks a put once it is on disk, and shuts
+//! (redb in `./radata` by default), acks a put once it is on disk, and shuts
 //! down cleanly on Ctrl-C or SIGTERM. `gun import --radisk DIR` loads a
 //! Gun.js relay's radisk directory into the store and exits.
 #![forbid(unsafe_code)]
@@ -77,6 +77,12 @@ struct Args {
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "GUN_LOG", default_value = "info", global = true)]
     log: String,
+    /// Threads serving the sockets (TLS, WebSocket frames). Default: one
+    /// fewer than the machine's cores, at least one: the engine runs on a
+    /// thread of its own, and a worker per core beside it only adds
+    /// switches to every put's path.
+    #[arg(long, env = "GUN_THREADS")]
+    threads: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     quotas: QuotaArgs,
     #[command(subcommand)]
@@ -265,6 +271,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.map_or_else(socket_threads, |n| n.get()))
         .enable_all()
         .build()
     {
@@ -278,6 +285,12 @@ fn main() -> ExitCode {
         return import(&args, radisk);
     }
     runtime.block_on(run(args))
+}
+
+/// The default count of socket threads: the cores the engine's thread
+/// leaves.
+fn socket_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 /// `gun import --radisk DIR`.
