@@ -14,8 +14,6 @@ LOAD=target/release/examples/load
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "fdatasync of a 100-byte append, 500 times:"
 python3 - "$WORK" <<'PY'
@@ -39,18 +37,11 @@ for store in redb fjall sled; do
   done
 done
 
-# run BIN STORE LOAD-ARGS...: one fresh relay, one load.
+# run BIN STORE LOAD-ARGS...: one fresh relay, one load (bench/latency.sh).
 run() {
   local bin=$1 store=$2; shift 2
-  local port dir pid log
-  port=$(free_port); dir="$WORK/data-$port"; log="$WORK/relay-$port.log"
-  "$bin" --port "$port" --data "$dir" --store "$store" --log warn \
-    --max-msgs-per-sec 0 --max-bytes-per-sec 0 >"$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do grep -q listening "$log" 2>/dev/null && break; sleep 0.1; done
-  timeout 180 "$LOAD" --url "ws://127.0.0.1:$port/gun" --pid "$pid" --timeout 60 "$@" 2>&1 \
-    | grep -E '^(acked_puts|ack_latency_us|latency_us|relay_peak)' | sed "s/^/  $store: /" || echo "  $store: failed"
-  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  LOAD=$LOAD bench/latency.sh "$bin" "$store" "$@" | grep -v '^delivered' \
+    | sed "s/^/  $store: /" || echo "  $store: failed"
 }
 
 for round in 1 2; do
