@@ -301,6 +301,12 @@ impl Graph {
         self.nodes.insert(soul.into(), node);
     }
 
+    /// [`Graph::insert_node`] of a borrowed soul (one of up to 24 bytes is
+    /// held with no allocation).
+    pub(crate) fn put_node(&mut self, soul: &str, node: Node) {
+        self.nodes.insert(soul.into(), node);
+    }
+
     /// Nodes in soul order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.nodes.iter().map(|(s, n)| (s.as_str(), n))

@@ -1,0 +1,394 @@
+//! The quickest path of decoding: a byte scanner for the messages a mesh
+//! carries most, puts and their acks in the shape peers write them
+//! (`{"#":id,"@":id,"><":peers,"##":n,"put":{soul:{"_":{"#":soul,">":{k:state}},k:v}}}`),
+//! straight into a [`Message`].
+//!
+//! It takes only what it reads without doubt: strings with no escape,
+//! numbers as JSON writes them, values a put may hold, small nodes, and no
+//! other field. On anything else it gives up (`None`) and [`super::scan`]
+//! reads the message (and, failing that, the JSON tree, which names what is
+//! wrong), so what it builds is what those would build; the frame fuzz
+//! target checks this against the JSON tree.
+
+use super::Message;
+use crate::graph::{Graph, Node, PropRef};
+use crate::value::ValueRef;
+
+/// Most states in a node this path reads (each value looks its state up
+/// by a search): larger nodes are left to [`super::scan`], which indexes.
+const MAX_STATES: usize = 32;
+
+/// Reads one message; `None` when a slower path must.
+pub(super) fn message(text: &str) -> Option<Message> {
+    let mut c = Cursor::new(text);
+    let mut m = Message::default();
+    c.object(|c, key| {
+        match key {
+            "#" => m.id = Some(c.string()?.to_owned()),
+            "@" => m.ack = Some(c.string()?.to_owned()),
+            "><" => m.seen = Some(c.string()?.to_owned()),
+            "##" => m.hash = Some(c.number()?),
+            "put" => m.put = Some(graph(c)?),
+            _ => return None,
+        }
+        Some(())
+    })?;
+    c.end().then_some(m)
+}
+
+/// A `put`: souls to nodes (a later duplicate soul replaces an earlier one).
+fn graph(c: &mut Cursor<'_>) -> Option<Graph> {
+    let mut g = Graph::new();
+    c.object(|c, soul| {
+        if soul.is_empty() {
+            return None;
+        }
+        let node = node(c, soul)?;
+        g.put_node(soul, node);
+        Some(())
+    })?;
+    Some(g)
+}
+
+/// A node filed under `soul`. Its `_` usually comes first: then each value
+/// is set as it is read; values before it wait for it, and are set, in
+/// their order, when it comes. As in a JSON object, the last duplicate key
+/// counts; a second `_` after values is left to the slower path.
+fn node<'a>(c: &mut Cursor<'a>, soul: &str) -> Option<Node> {
+    let mut meta: Option<Meta<'a>> = None;
+    let mut waiting: Vec<(&'a str, ValueRef<'a>)> = Vec::new();
+    let mut node = Node::new();
+    let mut valued = false;
+    c.object(|c, key| {
+        if key == "_" {
+            if meta.is_some() && valued {
+                return None;
+            }
+            let m = self::meta(c)?;
+            if m.soul != soul {
+                return None;
+            }
+            node = Node::with_capacity(m.states.len());
+            for (key, value) in waiting.drain(..) {
+                set(&mut node, &m, key, value)?;
+            }
+            meta = Some(m);
+            return Some(());
+        }
+        if key.is_empty() {
+            return None;
+        }
+        let value = value(c)?;
+        valued = true;
+        match &meta {
+            Some(m) => set(&mut node, m, key, value),
+            None => {
+                waiting.push((key, value));
+                Some(())
+            }
+        }
+    })?;
+    meta.map(|_| node)
+}
+
+/// Sets `key` to `value` at its state in `meta` (the last one given for
+/// it); `None` when it has none.
+fn set(node: &mut Node, meta: &Meta<'_>, key: &str, value: ValueRef<'_>) -> Option<()> {
+    let state = meta
+        .states
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == key)
+        .map(|(_, s)| *s)?;
+    node.set(key, PropRef { value, state });
+    Some(())
+}
+
+/// A node's `_`: its soul and its properties' states.
+struct Meta<'a> {
+    soul: &'a str,
+    states: Vec<(&'a str, f64)>,
+}
+
+fn meta<'a>(c: &mut Cursor<'a>) -> Option<Meta<'a>> {
+    let (mut soul, mut states) = (None, None);
+    c.object(|c, key| {
+        match key {
+            "#" => soul = Some(c.string()?),
+            ">" => {
+                let mut s = Vec::new();
+                c.object(|c, k| {
+                    if s.len() == MAX_STATES {
+                        return None;
+                    }
+                    s.push((k, c.number()?));
+                    Some(())
+                })?;
+                states = Some(s);
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    Some(Meta {
+        soul: soul?,
+        states: states?,
+    })
+}
+
+/// A property's value: `null`, a boolean, a finite number, a string, or a
+/// link `{"#":soul}`.
+fn value<'a>(c: &mut Cursor<'a>) -> Option<ValueRef<'a>> {
+    match c.peek()? {
+        b'"' => c.string().map(ValueRef::String),
+        b'n' => c.literal("null").map(|()| ValueRef::Null),
+        b't' => c.literal("true").map(|()| ValueRef::Bool(true)),
+        b'f' => c.literal("false").map(|()| ValueRef::Bool(false)),
+        b'{' => {
+            let mut soul = None;
+            c.object(|c, key| {
+                if key != "#" || soul.is_some() {
+                    return None;
+                }
+                soul = Some(c.string()?);
+                Some(())
+            })?;
+            soul.filter(|s| !s.is_empty()).map(ValueRef::Link)
+        }
+        _ => c.number().map(ValueRef::Number),
+    }
+}
+
+/// A position in a message's text.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Skips JSON whitespace.
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte that is not whitespace, not taken.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.bytes().get(self.pos).copied()
+    }
+
+    /// The next byte that is not whitespace, taken.
+    fn take_byte(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    /// Whether only whitespace is left.
+    fn end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    /// An object: `each` is called with every key, the cursor at its value,
+    /// and must read that value.
+    fn object(&mut self, mut each: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        if self.take_byte()? != b'{' {
+            return None;
+        }
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            if self.take_byte()? != b':' {
+                return None;
+            }
+            each(self, key)?;
+            match self.take_byte()? {
+                b',' => {}
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string with no escape and no control character, borrowed.
+    fn string(&mut self) -> Option<&'a str> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.pos + 1;
+        let len = self.bytes()[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let end = start + len;
+        if self.bytes()[end] != b'"' {
+            return None;
+        }
+        self.pos = end + 1;
+        // Both ends are next to a `"`: character boundaries.
+        self.text.get(start..end)
+    }
+
+    /// `word` (a literal: `null`, `true`, `false`).
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.skip_space();
+        let rest = self.bytes().get(self.pos..)?;
+        rest.starts_with(word.as_bytes())
+            .then(|| self.pos += word.len())
+    }
+
+    /// A finite number, as JSON writes one
+    /// (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    fn number(&mut self) -> Option<f64> {
+        self.skip_space();
+        let b = self.bytes();
+        let start = self.pos;
+        let digits = |mut i: usize| {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = start + usize::from(b.get(start) == Some(&b'-'));
+        let int = i;
+        i = match b.get(i)? {
+            b'0' => i + 1,
+            b'1'..=b'9' => digits(i + 1),
+            _ => return None,
+        };
+        let int_end = i;
+        if b.get(i) == Some(&b'.') {
+            let after = digits(i + 1);
+            if after == i + 1 {
+                return None;
+            }
+            i = after;
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            let after = digits(i);
+            if after == i {
+                return None;
+            }
+            i = after;
+        }
+        self.pos = i;
+        // A whole number of up to 15 digits is exact as an `f64`; any other
+        // is parsed (correctly rounded, as `serde_json` with
+        // `float_roundtrip` parses it).
+        let n = if i == int_end && int_end - int <= 15 {
+            let whole = b[int..int_end]
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            let n = whole as f64;
+            if int > start { -n } else { n }
+        } else {
+            self.text.get(start..i)?.parse().ok()?
+        };
+        n.is_finite().then_some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes it, and builds what the slower paths build.
+    fn agrees(text: &str) {
+        let quick = message(text).unwrap_or_else(|| panic!("quick path takes {text}"));
+        let scanned = super::super::scan::message(text).expect("scan takes it");
+        assert_eq!(quick, scanned, "{text}");
+        let v: serde_json::Value = serde_json::from_str(text).expect("json");
+        let slow = super::super::message(v).expect("slow path takes it");
+        assert_eq!(quick, slow, "{text}");
+    }
+
+    #[test]
+    fn builds_what_the_slower_paths_build() {
+        for text in [
+            r###"{"#":"m1","put":{"user/alice":{"_":{"#":"user/alice",">":{"name":1700000000000,"age":1700000000000}},"name":"Alice","age":30}}}"###,
+            r###"{"put":{"s":{"name":"x","_":{">":{"name":1.5},"#":"s"}}},"#":"a"}"###,
+            r###"{"#":"r","@":"g","##":-12,"put":{"s":{"_":{"#":"s",">":{"l":2,"n":3}},"l":{"#":"t"},"n":null}}}"###,
+            r###"{"#":"d","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":1,"k":2}}}"###,
+            r###"{"#":"d","put":{"s":{"_":{"#":"s",">":{"k":1,"k":2}},"k":true}}}"###,
+            r###"{"#":"d","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":false},"s":{"_":{"#":"s",">":{"j":1}},"j":"x"}}}"###,
+            r###"{"#":"e","put":{"s":{"_":{"#":"s",">":{"k":1,"unused":2}},"k":"v"}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{}}}}}"###,
+            r###"{"#":"x","put":{}}"###,
+            r###"{}"###,
+            " {\n\t\"#\" : \"x\" , \"put\" : { \"s\" : { \"_\" : { \"#\" : \"s\" , \">\" : { \"k\" : 1 } } , \"k\" : -0.5e-3 } } } \r\n",
+            r###"{"@":"m1","#":"a1","><":"p1,p2"}"###,
+            r###"{"#":"n","put":{"s":{"_":{"#":"s",">":{"a":-0,"b":0.1,"c":1E+2,"d":123456789012345678901234567890,"e":9007199254740993,"f":-1e-320}},"a":-0,"b":0.1,"c":1E+2,"d":123456789012345678901234567890,"e":9007199254740993,"f":-1e-320}}}"###,
+            "{\"#\":\"u\",\"put\":{\"ü/ß\":{\"_\":{\"#\":\"ü/ß\",\">\":{\"名\":1}},\"名\":\"値 😀 \u{7f}\"}}}",
+        ] {
+            agrees(text);
+        }
+    }
+
+    #[test]
+    fn gives_up_on_what_it_does_not_read() {
+        for text in [
+            // Left to the slower paths, which take them.
+            r###"{"#":"g","get":{"#":"s"}}"###,
+            r###"{"#":"x","ok":{"":1}}"###,
+            r###"{"#":"x\"y"}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":"a\nb"}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":"1"}},"j":1}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1},"x":1},"k":1}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":1,"_":{"#":"s",">":{"k":2}}}}}"###,
+            // Refused by every path.
+            r###"{"#":"x","put":{"s":{"_":{"#":"t",">":{"k":1}},"k":1}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{}},"k":1}}}"###,
+            r###"{"#":"x","put":{"s":{"k":1}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":[1]}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":{"#":""}}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":{"#":"a","b":1}}}}"###,
+            r###"{"#":"x","put":{"":{"_":{"#":"",">":{}}}}}"###,
+            r###"{"#":1}"###,
+            r###"{"#":"x","##":1e400}"###,
+            r###"{"#":"x","##":01}"###,
+            r###"{"#":"x","##":1.}"###,
+            r###"{"#":"x","##":.5}"###,
+            r###"{"#":"x","##":+1}"###,
+            r###"{"#":"x","##":-}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":nul}}}"###,
+            r###"{"#":"x","put":{"s":{"_":{"#":"s",">":{"k":1}},"k":truex}}}"###,
+            r###"{"#":"x",}"###,
+            r###"{"#":"x"} trailing"###,
+            r###"{"#":"x""###,
+            r###"[1]"###,
+            "",
+        ] {
+            assert!(message(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_node_past_its_state_bound_is_left_to_the_scan() {
+        let keys: Vec<String> = (0..=MAX_STATES).map(|i| format!("k{i}")).collect();
+        let states: Vec<String> = keys.iter().map(|k| format!("\"{k}\":1")).collect();
+        let values: Vec<String> = keys.iter().map(|k| format!("\"{k}\":2")).collect();
+        let text = format!(
+            r##"{{"#":"x","put":{{"s":{{"_":{{"#":"s",">":{{{}}}}},{}}}}}}}"##,
+            states.join(","),
+            values.join(",")
+        );
+        assert!(message(&text).is_none());
+        assert!(super::super::scan::message(&text).is_some());
+    }
+}
