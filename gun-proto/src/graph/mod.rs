@@ -5,6 +5,8 @@ mod soul;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::fmt;
+use std::sync::Arc;
 
 use props::Props;
 use soul::Soul;
@@ -78,9 +80,7 @@ impl FromIterator<(String, Prop)> for Node {
     /// A node of these properties (a later one of the same key wins). Built
     /// in one pass when they come in key order, as a store's scan gives them.
     fn from_iter<I: IntoIterator<Item = (String, Prop)>>(props: I) -> Self {
-        Self {
-            props: props.into_iter().collect(),
-        }
+        Self::of(props.into_iter().collect())
     }
 }
 
@@ -95,9 +95,29 @@ impl FromIterator<(String, Node)> for Graph {
 }
 
 /// A node: properties by key. The soul is the key under which the graph holds it.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Its properties are shared, copy on write, by the graphs that hold the
+/// node (the engine's, a write batch, a memory store): a clone is a count
+/// going up, and the first change to a shared node copies it.
+#[derive(Clone, Default)]
 pub struct Node {
-    props: Props,
+    /// `None`: no properties (no allocation).
+    props: Option<Arc<Props>>,
+}
+
+/// No properties, for a node that holds none.
+static NO_PROPS: Props = Props::EMPTY;
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.props() == other.props()
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node").field("props", self.props()).finish()
+    }
 }
 
 impl Node {
@@ -109,13 +129,29 @@ impl Node {
     /// An empty node with room for `n` properties.
     pub fn with_capacity(n: usize) -> Self {
         Self {
-            props: Props::with_capacity(n),
+            props: (n > 0).then(|| Arc::new(Props::with_capacity(n))),
         }
+    }
+
+    /// A node of `props` (nothing allocated when there are none).
+    fn of(props: Props) -> Self {
+        Self {
+            props: (!props.is_empty()).then(|| Arc::new(props)),
+        }
+    }
+
+    fn props(&self) -> &Props {
+        self.props.as_deref().unwrap_or(&NO_PROPS)
+    }
+
+    /// The properties to change: copied first if another graph shares them.
+    fn props_mut(&mut self) -> &mut Props {
+        Arc::make_mut(self.props.get_or_insert_with(Arc::default))
     }
 
     /// The property at `key`.
     pub fn get(&self, key: &str) -> Option<PropRef<'_>> {
-        self.props.get(key)
+        self.props().get(key)
     }
 
     /// Sets a property without HAM (for building diffs).
@@ -131,12 +167,12 @@ impl Node {
 
     /// Sets a property without HAM, copied from where it is borrowed.
     pub fn set(&mut self, key: &str, prop: PropRef<'_>) {
-        self.props.set(key, prop);
+        self.props_mut().set(key, prop);
     }
 
     /// Properties in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, PropRef<'_>)> {
-        self.props.iter()
+        self.props().iter()
     }
 
     /// Properties from key `from` on (all with `None`), in key order.
@@ -144,17 +180,17 @@ impl Node {
         &'a self,
         from: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a str, PropRef<'a>)> + 'a {
-        self.props.range_from(from)
+        self.props().range_from(from)
     }
 
     /// Number of properties.
     pub fn len(&self) -> usize {
-        self.props.len()
+        self.props().len()
     }
 
     /// Whether the node has no properties.
     pub fn is_empty(&self) -> bool {
-        self.props.is_empty()
+        self.props().is_empty()
     }
 
     /// Appends `{soul: node}`: a one-node graph's wire form, as the file
@@ -177,7 +213,7 @@ impl Node {
             out.push_str("\"_\":{\"#\":");
             jstext::push_string(out, soul);
             out.push_str(",\">\":{");
-            for (i, (k, p)) in self.props.iter().enumerate() {
+            for (i, (k, p)) in self.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -187,7 +223,7 @@ impl Node {
             }
             out.push_str("}}");
         };
-        for (k, p) in self.props.iter() {
+        for (k, p) in self.iter() {
             if !meta_done && k > "_" {
                 if !first {
                     out.push(',');
@@ -218,7 +254,7 @@ impl Node {
     pub fn to_json(&self, soul: &str) -> serde_json::Value {
         let mut states = serde_json::Map::new();
         let mut obj = serde_json::Map::new();
-        for (k, p) in self.props.iter() {
+        for (k, p) in self.iter() {
             states.insert(k.to_string(), Value::Number(p.state).to_json());
             obj.insert(k.to_string(), p.value.to_json());
         }
@@ -279,14 +315,15 @@ impl Graph {
     }
 
     /// Sets every property of `diff` here without HAM (a store taking a
-    /// batch the engine has merged): a node new here is copied whole.
+    /// batch the engine has merged): a node new here is shared whole (see [`Node`]).
     pub fn overwrite(&mut self, diff: &Self) {
         for (soul, node) in &diff.nodes {
             match self.nodes.entry(soul.clone()) {
                 Entry::Occupied(mine) => {
                     let mine = mine.into_mut();
-                    for (key, p) in node.props.iter() {
-                        mine.props.set(key, p);
+                    let mine = mine.props_mut();
+                    for (key, p) in node.iter() {
+                        mine.set(key, p);
                     }
                 }
                 Entry::Vacant(e) => {
@@ -376,7 +413,7 @@ impl Graph {
     }
 
     /// [`Graph::merge`] of a diff not needed afterwards: a node new to us
-    /// is moved into [`Merged::accepted`], and copied once, into this graph.
+    /// is moved into [`Merged::accepted`] and shared with this graph.
     pub fn merge_owned(&mut self, now: f64, diff: Self) -> Merged {
         let mut out = Merged::default();
         for (soul, node) in diff.nodes {
@@ -400,13 +437,13 @@ impl Graph {
         out: &mut Merged,
     ) -> Option<&mut Node> {
         let mine = self.nodes.entry(soul.clone()).or_default();
-        let whole = mine.props.is_empty()
+        let whole = mine.is_empty()
             && node
-                .props
+                .props()
                 .values()
                 .all(|p| ham::decide(now, p.value, p.state, None) == Decision::Accept);
         if whole {
-            return (!node.props.is_empty()).then_some(mine);
+            return (!node.is_empty()).then_some(mine);
         }
         Self::merge_node(now, soul, mine, node, out);
         None
@@ -414,31 +451,26 @@ impl Graph {
     /// Merges `node` into `mine` (the node at `soul`) property by property,
     /// into `out`.
     fn merge_node(now: f64, soul: &Soul, mine: &mut Node, node: &Node, out: &mut Merged) {
-        let mut accepted = Node::with_capacity(node.len());
+        let mut accepted = Props::with_capacity(node.len());
         // Updates of held properties keep what they replace.
         let mut prior = if mine.is_empty() {
-            Node::new()
+            Props::EMPTY
         } else {
-            Node::with_capacity(node.len())
+            Props::with_capacity(node.len())
         };
-        let mut deferred = Node::new();
-        for (key, p) in node.props.iter() {
+        let mut deferred = Props::EMPTY;
+        let held = mine.props_mut();
+        for (key, p) in node.iter() {
             let decide = |held: Option<PropRef<'_>>| {
                 ham::decide(now, p.value, p.state, held.map(|c| (c.value, c.state)))
             };
-            match mine
-                .props
-                .set_if(key, p, &mut prior.props, decide, Decision::Accept)
-            {
-                Decision::Accept => {
-                    accepted.props.set(key, p);
-                }
-                Decision::Defer => {
-                    deferred.props.set(key, p);
-                }
+            match held.set_if(key, p, &mut prior, decide, Decision::Accept) {
+                Decision::Accept => accepted.set(key, p),
+                Decision::Defer => deferred.set(key, p),
                 Decision::Historical | Decision::Lose => out.dropped += 1,
             }
         }
+        let [accepted, deferred, prior] = [accepted, deferred, prior].map(Node::of);
         for (graph, part) in [
             (&mut out.accepted, accepted),
             (&mut out.deferred, deferred),
@@ -456,8 +488,10 @@ impl Graph {
         match prior {
             Some(p) => self.node_mut(soul).set(key, p),
             None => {
-                if let Some(node) = self.nodes.get_mut(soul) {
-                    node.props.remove(key);
+                if let Some(node) = self.nodes.get_mut(soul)
+                    && !node.is_empty()
+                {
+                    node.props_mut().remove(key);
                 }
             }
         }
@@ -470,14 +504,18 @@ impl Graph {
 
     /// Removes `soul.key`, returning it.
     pub fn remove_prop(&mut self, soul: &str, key: &str) -> Option<Prop> {
-        self.nodes.get_mut(soul)?.props.remove(key)
+        let node = self.nodes.get_mut(soul)?;
+        if node.is_empty() {
+            return None;
+        }
+        node.props_mut().remove(key)
     }
 
     /// Properties of every node, in soul and key order.
     pub fn props(&self) -> impl Iterator<Item = (&str, &str, PropRef<'_>)> {
         self.nodes
             .iter()
-            .flat_map(|(s, n)| n.props.iter().map(move |(k, p)| (s.as_str(), k, p)))
+            .flat_map(|(s, n)| n.iter().map(move |(k, p)| (s.as_str(), k, p)))
     }
 
     /// Appends the graph in Gun's wire form with keys sorted.

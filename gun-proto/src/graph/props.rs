@@ -33,7 +33,7 @@ pub(super) enum Props {
 
 impl Default for Props {
     fn default() -> Self {
-        Self::Small(Packed::default())
+        Self::EMPTY
     }
 }
 
@@ -50,6 +50,13 @@ impl fmt::Debug for Props {
 }
 
 impl Props {
+    /// No properties.
+    pub(super) const EMPTY: Self = Self::Small(Packed {
+        slots: Vec::new(),
+        text: String::new(),
+        stale: 0,
+    });
+
     /// Room for `n` properties.
     pub(super) fn with_capacity(n: usize) -> Self {
         if n <= SMALL {
