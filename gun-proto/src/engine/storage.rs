@@ -240,34 +240,47 @@ impl Storage {
                 *used = true;
                 return Some(Loaded::Yes);
             }
-            return self.not_loaded(soul, None);
+            let found = Self::not_loaded(&self.failed, self.souls.as_ref(), soul);
+            if found == Some(Loaded::Yes) {
+                self.mark_loaded(soul);
+            }
+            return found;
         }
-        // Held inline, a key costs a copy: one lookup for both outcomes.
+        // Held inline, a key costs a copy: one lookup for every outcome.
         match self.loaded.entry(soul.into()) {
             Entry::Occupied(mut used) => {
                 used.insert(true);
                 Some(Loaded::Yes)
             }
             Entry::Vacant(slot) => {
-                let key = slot.into_key();
-                self.not_loaded(&key.clone(), Some(key))
+                let found = Self::not_loaded(&self.failed, self.souls.as_ref(), soul);
+                if found == Some(Loaded::Yes) {
+                    let key = slot.key().clone();
+                    slot.insert(true);
+                    if !self.unmark_partial(&key) {
+                        self.ring.push_back(key);
+                    }
+                }
+                found
             }
         }
     }
 
-    /// [`Storage::settled`] for a soul not loaded: its failed read, or no
-    /// read needed when the soul index rules it out. `key`: the soul as a
-    /// key already made.
-    fn not_loaded(&mut self, soul: &str, key: Option<CompactString>) -> Option<Loaded> {
-        if let Some(e) = self.failed.get(soul) {
+    /// [`Storage::settled`] for a soul not loaded: its failed read, or
+    /// `Yes` when the soul index rules it out (certainly not stored: it is
+    /// loaded, empty, with no read).
+    /// (An associated function: `settled` holds an entry of `loaded`.)
+    fn not_loaded(
+        failed: &HashMap<String, StoreError>,
+        souls: Option<&SoulIndex>,
+        soul: &str,
+    ) -> Option<Loaded> {
+        if let Some(e) = failed.get(soul) {
             return Some(Loaded::Failed(e.clone()));
         }
-        if self.souls.as_ref().is_some_and(|s| !s.may_hold(soul)) {
-            // Certainly not stored: nothing to read.
-            self.mark_loaded_as(key.unwrap_or_else(|| soul.into()));
-            return Some(Loaded::Yes);
-        }
-        None
+        souls
+            .is_some_and(|s| !s.may_hold(soul))
+            .then_some(Loaded::Yes)
     }
 
     /// Asks the store for `query`.
@@ -431,10 +444,16 @@ impl Storage {
     }
 
     fn mark_loaded_as(&mut self, soul: CompactString) {
-        let was_partial = !self.partial.is_empty() && self.partial.remove(soul.as_str()).is_some();
+        let was_partial = self.unmark_partial(&soul);
         if self.loaded.insert(soul.clone(), true).is_none() && !was_partial {
             self.ring.push_back(soul);
         }
+    }
+
+    /// `soul` is no longer partly loaded; whether it was (then it is on
+    /// the cache's ring already).
+    fn unmark_partial(&mut self, soul: &str) -> bool {
+        !self.partial.is_empty() && self.partial.remove(soul).is_some()
     }
 
     /// Lets souls nobody used lately leave memory while more are held than
