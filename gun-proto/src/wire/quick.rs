@@ -21,19 +21,28 @@ const MAX_STATES: usize = 32;
 /// Reads one message; `None` when a slower path must.
 pub(super) fn message(text: &str) -> Option<Message> {
     let mut c = Cursor::new(text);
+    // Borrowed until the whole message is read: one this path leaves to
+    // the next (a `get` after its `#`) has cost no allocation.
+    let (mut id, mut ack, mut seen) = (None, None, None);
     let mut m = Message::default();
     c.object(|c, key| {
         match key {
-            "#" => m.id = Some(c.string()?.to_owned()),
-            "@" => m.ack = Some(c.string()?.to_owned()),
-            "><" => m.seen = Some(c.string()?.to_owned()),
+            "#" => id = Some(c.string()?),
+            "@" => ack = Some(c.string()?),
+            "><" => seen = Some(c.string()?),
             "##" => m.hash = Some(c.number()?),
             "put" => m.put = Some(graph(c)?),
             _ => return None,
         }
         Some(())
     })?;
-    c.end().then_some(m)
+    if !c.end() {
+        return None;
+    }
+    m.id = id.map(str::to_owned);
+    m.ack = ack.map(str::to_owned);
+    m.seen = seen.map(str::to_owned);
+    Some(m)
 }
 
 /// A `put`: souls to nodes (a later duplicate soul replaces an earlier one).
