@@ -315,6 +315,8 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// Takes it, and builds what the slower paths build.
@@ -384,6 +386,104 @@ mod tests {
             "",
         ] {
             assert!(message(text).is_none(), "{text}");
+        }
+    }
+
+    /// A JSON string's text: mostly plain, sometimes with an escape.
+    fn json_string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => "\"[a-z/é ]{0,5}\"",
+            1 => proptest::string::string_regex(r#""([a-z]|\\n|\\u00e9|\\"){0,4}""#).expect("regex"),
+        ]
+    }
+
+    /// A number's text: JSON's forms, and a few it does not allow.
+    fn json_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => proptest::string::string_regex(r"-?(0|[1-9][0-9]{0,18})(\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?").expect("regex"),
+            1 => proptest::sample::select(vec!["01", "1.", ".5", "+1", "-", "1e", "1e400", "-0"]).prop_map(str::to_owned),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => proptest::sample::select(vec!["null", "true", "false"]).prop_map(str::to_owned),
+            1 => proptest::sample::select(vec!["[1]", "{}", "nul"]).prop_map(str::to_owned),
+            3 => json_number(),
+            3 => json_string(),
+            1 => json_string().prop_map(|s| format!(r##"{{"#":{s}}}"##)),
+        ]
+    }
+
+    /// Whitespace, mostly none.
+    fn ws() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec!["", "", "", " ", "\n\t"])
+    }
+
+    /// A put message's text: keys from a small set (so that duplicates
+    /// happen), values and states of any kind (most values with a state,
+    /// some not), `_` first or last.
+    fn put_text() -> impl Strategy<Value = String> {
+        let key =
+            || proptest::sample::select(vec![r#""a""#, r#""b""#, r#""c""#, r#""é""#, r#""""#]);
+        let values = proptest::collection::vec((key(), json_value(), json_number(), 0..8u8), 0..4);
+        let extra = proptest::collection::vec((key(), json_number()), 0..2);
+        (json_string(), values, extra, any::<bool>(), ws(), ws()).prop_map(
+            |(id, values, extra, meta_last, w1, w2)| {
+                let states: Vec<String> = values
+                    .iter()
+                    .filter(|(.., stated)| *stated > 0)
+                    .map(|(k, _, n, _)| (k, n))
+                    .chain(extra.iter().map(|(k, n)| (k, n)))
+                    .map(|(k, n)| format!("{k}:{w1}{n}"))
+                    .collect();
+                let meta = format!(r##""_"{w2}:{{"#":"s",">":{{{}}}}}"##, states.join(","));
+                let mut fields: Vec<String> = values
+                    .iter()
+                    .map(|(k, v, ..)| format!("{k}{w1}:{v}"))
+                    .collect();
+                if meta_last {
+                    fields.push(meta);
+                } else {
+                    fields.insert(0, meta);
+                }
+                format!(
+                    r##"{w2}{{"#":{id},{w1}"put":{{"s":{{{}}}}}}}{w1}"##,
+                    fields.join(&format!(",{w2}"))
+                )
+            },
+        )
+    }
+
+    proptest! {
+        /// Whatever the scanner takes, it builds as the slower paths do.
+        #[test]
+        fn what_it_takes_it_builds_as_the_slower_paths_do(text in put_text()) {
+            if let Some(quick) = message(&text) {
+                let scanned = super::super::scan::message(&text);
+                prop_assert_eq!(Some(&quick), scanned.as_ref(), "{}", text);
+                let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+                prop_assert_eq!(Ok(quick), super::super::message(v).map_err(|e| e.1.to_string()), "{}", text);
+            }
+        }
+
+        /// A put in the usual shape (plain strings, JSON numbers, a state
+        /// for every value) it takes.
+        #[test]
+        fn it_takes_the_usual_shape(
+            values in proptest::collection::btree_map("[a-z]{1,3}", "(null|true|-?[1-9][0-9]{0,5}(\\.[0-9]{1,2})?|\"[a-z ]{0,4}\")", 0..6),
+            state in 1u64..10_000_000_000_000,
+        ) {
+            let states: Vec<String> = values.keys().map(|k| format!(r#""{k}":{state}"#)).collect();
+            let fields: Vec<String> = values.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
+            let text = format!(
+                r##"{{"#":"m","put":{{"s":{{"_":{{"#":"s",">":{{{}}}}}{}{}}}}}}}"##,
+                states.join(","),
+                if fields.is_empty() { "" } else { "," },
+                fields.join(",")
+            );
+            prop_assert!(message(&text).is_some(), "{}", text);
+            agrees(&text);
         }
     }
 
