@@ -317,7 +317,7 @@ impl Store for MemoryStore {
         let mut out = Graph::new();
         if let Some(soul) = query.soul.as_exact() {
             match (self.graph.node(soul), &query.keys) {
-                (Some(n), None) => out.insert_node(soul.to_owned(), n.clone()),
+                (Some(n), None) => out.insert_node(soul, n.clone()),
                 (Some(n), Some(keys)) => {
                     for key in keys {
                         if let Some(p) = n.get(key) {

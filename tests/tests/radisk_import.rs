@@ -96,7 +96,7 @@ fn a_gunjs_relays_radisk_directory_imports_whole() {
         .expect("read")
         .iter()
     {
-        node.insert_node(s.to_owned(), n.clone());
+        node.insert_node(s, n.clone());
     }
     let checked = space::check_put(&mut node, f64::MAX).expect("the rules hold");
     assert!(!checked.proofs.is_empty() && checked.proofs.iter().all(gun_proto::sea::Proof::verify));

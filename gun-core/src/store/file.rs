@@ -90,7 +90,7 @@ impl Store for FileStore {
         let mut out = Graph::new();
         if let Some(soul) = query.soul.as_exact() {
             if let Some(n) = self.read_node(soul)? {
-                out.insert_node(soul.to_owned(), n);
+                out.insert_node(soul, n);
             }
             return Ok(out);
         }

@@ -117,7 +117,7 @@ fn merge_into(store: &mut dyn Store, graph: &Graph) -> Result<usize, StoreError>
     let mut held = Graph::new();
     for soul in graph.souls() {
         for (s, node) in store.read(&StoreQuery::soul(soul))?.iter() {
-            held.insert_node(s.to_owned(), node.clone());
+            held.insert_node(s, node.clone());
         }
     }
     // Every state is taken as past: an import defers nothing.

@@ -146,7 +146,7 @@ impl Engine {
             match &get.key {
                 None => {
                     if !node.is_empty() {
-                        out.insert_node(soul.to_owned(), node.clone());
+                        out.insert_node(soul, node.clone());
                     }
                 }
                 Some(lex) => {

@@ -333,14 +333,9 @@ impl Graph {
         }
     }
 
-    /// Adds an (even empty) node: used for a soul that exists with no properties.
-    pub fn insert_node(&mut self, soul: String, node: Node) {
-        self.nodes.insert(soul.into(), node);
-    }
-
-    /// [`Graph::insert_node`] of a borrowed soul (one of up to 24 bytes is
-    /// held with no allocation).
-    pub(crate) fn put_node(&mut self, soul: &str, node: Node) {
+    /// Adds an (even empty) node: used for a soul that exists with no
+    /// properties. A soul of up to 24 bytes is held with no allocation.
+    pub fn insert_node(&mut self, soul: &str, node: Node) {
         self.nodes.insert(soul.into(), node);
     }
 

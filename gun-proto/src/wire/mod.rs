@@ -446,7 +446,7 @@ pub fn parse_put(v: &serde_json::Value) -> Result<Graph, MessageError> {
             })?;
             n.insert(key.clone(), value, state);
         }
-        g.insert_node(soul.clone(), n);
+        g.insert_node(soul, n);
     }
     Ok(g)
 }

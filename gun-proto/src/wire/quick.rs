@@ -53,7 +53,7 @@ fn graph(c: &mut Cursor<'_>) -> Option<Graph> {
             return None;
         }
         let node = node(c, soul)?;
-        g.put_node(soul, node);
+        g.insert_node(soul, node);
         Some(())
     })?;
     Some(g)
@@ -67,10 +67,10 @@ fn node<'a>(c: &mut Cursor<'a>, soul: &str) -> Option<Node> {
     let mut meta: Option<Meta<'a>> = None;
     let mut waiting: Vec<(&'a str, ValueRef<'a>)> = Vec::new();
     let mut node = Node::new();
-    let mut valued = false;
     c.object(|c, key| {
         if key == "_" {
-            if meta.is_some() && valued {
+            // Values read since the first `_` are set in `node` by now.
+            if meta.is_some() && !node.is_empty() {
                 return None;
             }
             let m = self::meta(c)?;
@@ -88,7 +88,6 @@ fn node<'a>(c: &mut Cursor<'a>, soul: &str) -> Option<Node> {
             return None;
         }
         let value = value(c)?;
-        valued = true;
         match &meta {
             Some(m) => set(&mut node, m, key, value),
             None => {

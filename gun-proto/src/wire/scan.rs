@@ -93,7 +93,7 @@ impl<'de> Visitor<'de> for GraphSeed {
                 return Err(refuse());
             }
             let node = map.next_value_seed(NodeSeed { soul })?;
-            g.put_node(soul, node);
+            g.insert_node(soul, node);
         }
         Ok(g)
     }
