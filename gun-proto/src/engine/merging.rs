@@ -136,16 +136,23 @@ impl Engine {
     /// A peer's put, its souls in memory: merge, ack once written, forward.
     fn peer_put(&mut self, peer: PeerId, mut msg: Message) {
         let Some(diff) = msg.put.take() else { return };
-        let id = msg.id.clone().unwrap_or_default();
         let serves = self.mesh.role(peer).is_some_and(Role::served);
         if serves && let Some(why) = self.alias_taken(&diff) {
+            let id = msg.id.as_deref().unwrap_or_default();
             self.refused(peer, Refusal::Sea, format_args!("message {id}: {why}"));
             self.nack(peer, msg.id, why);
             return;
         }
         // A put that can go nowhere else (no other peer, no upstream) is
-        // not kept for a forward: its new nodes move into the write.
+        // not kept for a forward: its new nodes move into the write, and
+        // its id into the ack's waiter.
         let forwarding = self.mesh.len() > 1 || self.cfg.has_upstream;
+        let id = if forwarding {
+            msg.id.clone()
+        } else {
+            msg.id.take()
+        }
+        .unwrap_or_default();
         let now = self.machine_state();
         let (merged, diff) = if forwarding {
             (self.graph.merge(now, &diff), Some(diff))
@@ -440,8 +447,9 @@ impl Engine {
         match w {
             Waiter::Peer { peer, id } if result.is_ok() && self.cfg.signer.is_none() => {
                 self.stats.puts_acked += 1;
-                let ack = ack_text(&mut self.rng, &id);
-                self.mesh.send(peer, ack, None, self.now.mono);
+                let rng = &mut self.rng;
+                self.mesh
+                    .send_with(peer, None, self.now.mono, |out| push_ack(rng, &id, out));
             }
             Waiter::Peer { peer, id } => {
                 let reply_id = self.new_id();
@@ -472,17 +480,15 @@ impl Engine {
     }
 }
 
-/// A put's ack, `{"#":new id,"@":id,"ok":true}`, written straight from its
+/// Appends a put's ack, `{"#":new id,"@":id,"ok":true}`, written straight from its
 /// parts: what [`Message::encode`] makes of that message (the test below
 /// holds the two to it), without building one.
-fn ack_text(rng: &mut crate::ids::Rng, id: &str) -> String {
-    let mut text = String::with_capacity(id.len() + 36);
+fn push_ack(rng: &mut crate::ids::Rng, id: &str, text: &mut String) {
     text.push_str("{\"#\":\"");
-    rng.push_text(&mut text, 9);
+    rng.push_text(text, 9);
     text.push_str("\",\"@\":");
-    crate::jstext::push_string(&mut text, id);
+    crate::jstext::push_string(text, id);
     text.push_str(",\"ok\":true}");
-    text
 }
 
 /// Splits a graph into graphs of at most `n` properties (whole nodes kept
@@ -536,7 +542,9 @@ mod tests {
                 ok: Some(serde_json::Value::Bool(true)),
                 ..Message::default()
             };
-            assert_eq!(ack_text(&mut a, id), want.encode());
+            let mut ack = String::new();
+            push_ack(&mut a, id, &mut ack);
+            assert_eq!(ack, want.encode());
         }
     }
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use tracing::{debug, warn};
 
 use super::budget::{LogBudget, Rate};
+use super::outbox::Outbox;
 use super::{Config, Error, Role};
 use crate::dup::Dup;
 use crate::graph::Graph;
 use crate::ids::PeerId;
-use crate::wire::{self, Frame};
+use crate::wire::Frame;
 
 /// Most `><` entries read (Gun.js writes at most 7).
 const MAX_SEEN: usize = 7;
@@ -27,7 +28,7 @@ struct Peer {
     /// How `><` names it: its pid once it greeted, else a local name.
     label: String,
     /// Encoded messages waiting for the next frame.
-    queue: Vec<Frame>,
+    queue: Outbox,
     /// The souls it subscribed to.
     subs: Vec<String>,
     /// Its refusals' share of the log.
@@ -124,7 +125,7 @@ impl Mesh {
                 role,
                 pid: None,
                 label: format!("~{}", peer.0),
-                queue: Vec::new(),
+                queue: Outbox::default(),
                 subs: Vec::new(),
                 log: LogBudget::default(),
                 rate: Rate::new(self.max_msgs_per_sec, now),
@@ -377,17 +378,24 @@ impl Mesh {
         let text = Frame::from(text);
         for &t in targets {
             if let Some(p) = self.peers.get_mut(&t) {
-                p.queue.push(text.clone());
+                p.queue.push_shared(text.clone());
                 self.dirty.insert(t);
             }
         }
     }
 
-    /// Queues `text` for `peer`.
-    pub(super) fn send(&mut self, peer: PeerId, text: String, id: Option<&str>, now: Duration) {
+    /// Queues for `peer` the message `write` writes, straight into the
+    /// frame it goes out in.
+    pub(super) fn send_with(
+        &mut self,
+        peer: PeerId,
+        id: Option<&str>,
+        now: Duration,
+        write: impl FnOnce(&mut String),
+    ) {
         self.note_sent(id, now);
         if let Some(p) = self.peers.get_mut(&peer) {
-            p.queue.push(text.into());
+            p.queue.push_own(self.batch_bytes, write);
             self.dirty.insert(peer);
         }
     }
@@ -408,30 +416,11 @@ impl Mesh {
             self.dirty.remove(&peer);
             return Some((peer, "[]".into()));
         };
-        let mut size = 0;
-        let mut n = 0;
-        for m in &p.queue {
-            if n > 0 && size + m.len() + 1 > self.batch_bytes {
-                break;
-            }
-            size += m.len() + 1;
-            n += 1;
-        }
-        let rest = p.queue.split_off(n);
-        let mut taken = std::mem::replace(&mut p.queue, rest);
+        let frame = p.queue.next_frame(self.batch_bytes);
         if p.queue.is_empty() {
             self.dirty.remove(&peer);
         }
-        // A lone message is its own frame: moved, not copied.
-        let frame = match taken.pop() {
-            Some(one) if taken.is_empty() => one,
-            Some(last) => {
-                taken.push(last);
-                wire::batch(&taken)
-            }
-            None => "[]".into(),
-        };
-        Some((peer, frame))
+        Some((peer, frame.unwrap_or_else(|| "[]".into())))
     }
 
     // ----- dedup and routes ---------------------------------------------------

@@ -26,6 +26,7 @@ mod jobs;
 mod mapping;
 mod merging;
 mod mesh;
+mod outbox;
 mod own;
 mod queries;
 mod reading;
@@ -558,10 +559,12 @@ impl Engine {
             let mut msg = msg.clone();
             let id = self.seal(&mut msg);
             let id = id.as_deref().filter(|_| remember);
-            self.mesh.send(peer, msg.encode(), id, self.now.mono);
+            self.mesh
+                .send_with(peer, id, self.now.mono, |out| msg.push_json(out));
         } else {
             let id = msg.id.as_deref().filter(|_| remember);
-            self.mesh.send(peer, msg.encode(), id, self.now.mono);
+            self.mesh
+                .send_with(peer, id, self.now.mono, |out| msg.push_json(out));
         }
     }
 
@@ -593,16 +596,17 @@ impl Engine {
     /// Queues a message from elsewhere, passed on under its own id, with our
     /// signature appended when it is signed.
     fn relay(&mut self, peer: PeerId, msg: &Message) {
-        let text = if self.cfg.signer.is_some() {
-            let mut msg = msg.clone();
-            self.countersign(&mut msg);
-            msg.encode()
-        } else {
-            msg.encode()
-        };
         // A reply: its id routes nothing, so it is not remembered.
         let id = msg.id.as_deref().filter(|_| msg.ack.is_none());
-        self.mesh.send(peer, text, id, self.now.mono);
+        let now = self.now.mono;
+        if self.cfg.signer.is_some() {
+            let mut signed = msg.clone();
+            self.countersign(&mut signed);
+            self.mesh
+                .send_with(peer, id, now, |out| signed.push_json(out));
+        } else {
+            self.mesh.send_with(peer, id, now, |out| msg.push_json(out));
+        }
     }
 
     /// Answers message `id` of `peer` with an error.

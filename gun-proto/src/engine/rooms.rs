@@ -231,7 +231,8 @@ impl Engine {
             ..Message::default()
         };
         let id = self.seal(&mut msg).unwrap_or_default();
-        self.mesh.send(via, msg.encode(), None, self.now.mono);
+        self.mesh
+            .send_with(via, None, self.now.mono, |out| msg.push_json(out));
         self.rooms.remember(id, self.now.mono);
     }
 }

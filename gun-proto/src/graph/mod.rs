@@ -128,8 +128,15 @@ impl Node {
 
     /// An empty node with room for `n` properties.
     pub fn with_capacity(n: usize) -> Self {
+        Self::with_room(n, 0)
+    }
+
+    /// An empty node with room for `n` properties whose keys and text
+    /// (string and link values) come to `text` bytes: filled with those,
+    /// it has allocated once for its properties and once for their text.
+    pub(crate) fn with_room(n: usize, text: usize) -> Self {
         Self {
-            props: (n > 0).then(|| Arc::new(Props::with_capacity(n))),
+            props: (n > 0).then(|| Arc::new(Props::with_room(n, text))),
         }
     }
 

@@ -59,10 +59,16 @@ impl Props {
 
     /// Room for `n` properties.
     pub(super) fn with_capacity(n: usize) -> Self {
+        Self::with_room(n, 0)
+    }
+
+    /// Room for `n` properties whose keys and text come to `text` bytes.
+    pub(super) fn with_room(n: usize, text: usize) -> Self {
         if n <= SMALL {
             Self::Small(Packed {
                 slots: Vec::with_capacity(n),
-                ..Packed::default()
+                text: String::with_capacity(text),
+                stale: 0,
             })
         } else {
             Self::Large(BTreeMap::new())

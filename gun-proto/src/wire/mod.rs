@@ -513,6 +513,13 @@ impl Message {
     /// Written in one pass: the known fields in their sorted order, with any
     /// `extra` fields merged in where they sort.
     pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(64);
+        self.push_json(&mut out);
+        out
+    }
+
+    /// Appends the message as [`Message::encode`] writes it.
+    pub fn push_json(&self, out: &mut String) {
         /// The known fields' keys, sorted as UTF-16 code units compare.
         const KNOWN: [&str; 10] = [
             "#", "##", "><", "@", "dam", "err", "get", "ok", "pid", "put",
@@ -521,10 +528,10 @@ impl Message {
             self.extra.iter().map(|(k, v)| (k.as_str(), v)).collect();
         extra.sort_by(|a, b| jstext::cmp_utf16(a.0, b.0));
         let mut extra = extra.into_iter().peekable();
-        let mut out = String::with_capacity(64);
+        let start = out.len();
         out.push('{');
         let key = |out: &mut String, k: &str| {
-            if out.len() > 1 {
+            if out.len() > start + 1 {
                 out.push(',');
             }
             jstext::push_string(out, k);
@@ -549,49 +556,48 @@ impl Message {
             while let Some((ek, ev)) =
                 extra.next_if(|(ek, _)| jstext::cmp_utf16(ek, k) == std::cmp::Ordering::Less)
             {
-                key(&mut out, ek);
-                json(&mut out, ev);
+                key(out, ek);
+                json(out, ev);
             }
             match k {
-                "#" => text(&mut out, k, &self.id),
+                "#" => text(out, k, &self.id),
                 "##" => {
                     if let Some(h) = self.hash {
-                        key(&mut out, k);
-                        jstext::push_number(&mut out, h);
+                        key(out, k);
+                        jstext::push_number(out, h);
                     }
                 }
-                "><" => text(&mut out, k, &self.seen),
-                "@" => text(&mut out, k, &self.ack),
-                "dam" => text(&mut out, k, &self.dam),
-                "err" => text(&mut out, k, &self.err),
+                "><" => text(out, k, &self.seen),
+                "@" => text(out, k, &self.ack),
+                "dam" => text(out, k, &self.dam),
+                "err" => text(out, k, &self.err),
                 "get" => {
                     if let Some(g) = &self.get {
-                        key(&mut out, k);
-                        g.push_json(&mut out);
+                        key(out, k);
+                        g.push_json(out);
                     }
                 }
                 "ok" => {
                     if let Some(v) = &self.ok {
-                        key(&mut out, k);
-                        json(&mut out, v);
+                        key(out, k);
+                        json(out, v);
                     }
                 }
-                "pid" => text(&mut out, k, &self.pid),
+                "pid" => text(out, k, &self.pid),
                 // "put", the last.
                 _ => {
                     if let Some(g) = &self.put {
-                        key(&mut out, k);
-                        g.push_json(&mut out);
+                        key(out, k);
+                        g.push_json(out);
                     }
                 }
             }
         }
         for (ek, ev) in extra {
-            key(&mut out, ek);
-            json(&mut out, ev);
+            key(out, ek);
+            json(out, ev);
         }
         out.push('}');
-        out
     }
 
     /// A `dam:"!"` error notice.

@@ -14,8 +14,9 @@ use super::Message;
 use crate::graph::{Graph, Node, PropRef};
 use crate::value::ValueRef;
 
-/// Most states in a node this path reads (each value looks its state up
-/// by a search): larger nodes are left to [`super::scan`], which indexes.
+/// Most states, and values, in a node this path reads (each value looks
+/// its state up by a search): larger nodes are left to [`super::scan`],
+/// which indexes.
 const MAX_STATES: usize = 32;
 
 /// Reads one message; `None` when a slower path must.
@@ -59,89 +60,123 @@ fn graph(c: &mut Cursor<'_>) -> Option<Graph> {
     Some(g)
 }
 
-/// A node filed under `soul`. Its `_` usually comes first: then each value
-/// is set as it is read; values before it wait for it, and are set, in
-/// their order, when it comes. As in a JSON object, the last duplicate key
-/// counts; a second `_` after values is left to the slower path.
+/// A node filed under `soul`. Its `_` usually comes first, but values may
+/// come before it: they are all read, then set in their order (as in a
+/// JSON object, the last duplicate key counts), each at its state in the
+/// `_`. A second `_` after values is left to the slower path. The values
+/// and states wait on the stack, so the node, sized for what it will
+/// hold, is the only allocation.
 fn node<'a>(c: &mut Cursor<'a>, soul: &str) -> Option<Node> {
-    let mut meta: Option<Meta<'a>> = None;
-    let mut waiting: Vec<(&'a str, ValueRef<'a>)> = Vec::new();
-    let mut node = Node::new();
+    let mut states = Few::new(("", 0.0));
+    let mut meta = false;
+    let mut values = Few::new(("", ValueRef::Null));
     c.object(|c, key| {
         if key == "_" {
-            // Values read since the first `_` are set in `node` by now.
-            if meta.is_some() && !node.is_empty() {
+            if meta && !values.is_empty() {
                 return None;
             }
-            let m = self::meta(c)?;
-            if m.soul != soul {
-                return None;
-            }
-            node = Node::with_capacity(m.states.len());
-            for (key, value) in waiting.drain(..) {
-                set(&mut node, &m, key, value)?;
-            }
-            meta = Some(m);
+            self::meta(c, soul, &mut states)?;
+            meta = true;
             return Some(());
         }
         if key.is_empty() {
             return None;
         }
         let value = value(c)?;
-        match &meta {
-            Some(m) => set(&mut node, m, key, value),
-            None => {
-                waiting.push((key, value));
-                Some(())
-            }
-        }
+        values.push((key, value))
     })?;
-    meta.map(|_| node)
-}
-
-/// Sets `key` to `value` at its state in `meta` (the last one given for
-/// it); `None` when it has none.
-fn set(node: &mut Node, meta: &Meta<'_>, key: &str, value: ValueRef<'_>) -> Option<()> {
-    let state = meta
-        .states
+    if !meta {
+        return None;
+    }
+    let text = values
+        .as_slice()
         .iter()
-        .rev()
-        .find(|(k, _)| *k == key)
-        .map(|(_, s)| *s)?;
-    node.set(key, PropRef { value, state });
-    Some(())
+        .map(|(key, value)| key.len() + text_len(*value))
+        .sum();
+    let mut node = Node::with_room(values.len(), text);
+    for &(key, value) in values.as_slice() {
+        // The last state given for the key counts, as JSON reads a duplicate.
+        let state = states
+            .as_slice()
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| *s)?;
+        node.set(key, PropRef { value, state });
+    }
+    Some(node)
 }
 
-/// A node's `_`: its soul and its properties' states.
-struct Meta<'a> {
-    soul: &'a str,
-    states: Vec<(&'a str, f64)>,
+/// The bytes of text a value adds to its node.
+fn text_len(value: ValueRef<'_>) -> usize {
+    match value {
+        ValueRef::String(s) | ValueRef::Link(s) => s.len(),
+        ValueRef::Null | ValueRef::Bool(_) | ValueRef::Number(_) => 0,
+    }
 }
 
-fn meta<'a>(c: &mut Cursor<'a>) -> Option<Meta<'a>> {
-    let (mut soul, mut states) = (None, None);
+/// A node's `_`, `{"#":soul,">":{key:state}}`, of the node at `soul`: its
+/// properties' states are read into `states` (those of an earlier `_`
+/// dropped).
+fn meta<'a>(c: &mut Cursor<'a>, soul: &str, states: &mut Few<(&'a str, f64)>) -> Option<()> {
+    let (mut named, mut stated) = (false, false);
     c.object(|c, key| {
         match key {
-            "#" => soul = Some(c.string()?),
+            "#" => {
+                named = c.string()? == soul;
+                if !named {
+                    return None;
+                }
+            }
             ">" => {
-                let mut s = Vec::new();
-                c.object(|c, k| {
-                    if s.len() == MAX_STATES {
-                        return None;
-                    }
-                    s.push((k, c.number()?));
-                    Some(())
-                })?;
-                states = Some(s);
+                states.clear();
+                c.object(|c, k| states.push((k, c.number()?)))?;
+                stated = true;
             }
             _ => return None,
         }
         Some(())
     })?;
-    Some(Meta {
-        soul: soul?,
-        states: states?,
-    })
+    (named && stated).then_some(())
+}
+
+/// Up to [`MAX_STATES`] items, kept on the stack.
+struct Few<T> {
+    items: [T; MAX_STATES],
+    len: usize,
+}
+
+impl<T: Copy> Few<T> {
+    /// None yet; `fill` stands in the unused places.
+    fn new(fill: T) -> Self {
+        Self {
+            items: [fill; MAX_STATES],
+            len: 0,
+        }
+    }
+
+    /// Adds `item`; `None` when full.
+    fn push(&mut self, item: T) -> Option<()> {
+        *self.items.get_mut(self.len)? = item;
+        self.len += 1;
+        Some(())
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn as_slice(&self) -> &[T] {
+        &self.items[..self.len]
+    }
 }
 
 /// A property's value: `null`, a boolean, a finite number, a string, or a
