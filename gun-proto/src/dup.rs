@@ -1,13 +1,13 @@
 //! Dedup: message ids seen recently, which peer each came from, and which
 //! peers we passed it to (the only ones whose replies to it count).
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use compact_str::CompactString;
 
 use crate::ids::{IdMap, PeerId};
+use crate::text_map::TextMap;
 
 /// Who brought an id in: a peer (its message arrived), or us (`None`: we
 /// made and sent it).
@@ -26,7 +26,7 @@ type Owner = Option<PeerId>;
 pub(crate) struct Dup {
     /// Ids up to 24 bytes (every id Gun.js makes) are held inline: copying
     /// one into the lists below is a `memcpy`, no allocation, no atomics.
-    seen: HashMap<CompactString, Seen>,
+    seen: TextMap<Seen>,
     /// Every id by the time it lapses (an id seen again is here twice; the
     /// earlier entry is skipped when it comes up).
     order: VecDeque<(Duration, CompactString)>,
@@ -76,7 +76,7 @@ impl Dup {
     /// `max_per_peer` brought in by any one peer (the oldest go first).
     pub(crate) fn new(age: Duration, max: usize, max_per_peer: usize) -> Self {
         Self {
-            seen: HashMap::new(),
+            seen: TextMap::default(),
             order: VecDeque::new(),
             shares: IdMap::default(),
             ranked: None,
@@ -110,21 +110,17 @@ impl Dup {
     pub(crate) fn track(&mut self, id: &str, via: Option<PeerId>, now: Duration) {
         self.expire(now);
         let expires = now + self.age;
-        if let Some((key, _)) = self.seen.get_key_value(id) {
-            let key = key.clone();
-            if let Some(s) = self.seen.get_mut(id) {
-                s.expires = expires;
-                if via.is_some() {
-                    s.via = via;
-                }
+        if let Some(s) = self.seen.get_mut(id) {
+            s.expires = expires;
+            if via.is_some() {
+                s.via = via;
             }
-            self.order.push_back((expires, key));
+            self.order.push_back((expires, id.into()));
             return;
         }
         self.make_room(via);
-        let key = CompactString::from(id);
-        self.seen.insert(key.clone(), Seen::new(expires, via));
-        self.listed(key, via, expires);
+        self.seen.insert(id, Seen::new(expires, via));
+        self.listed(id.into(), via, expires);
     }
 
     /// Records `id` as brought in by `from`, unless it was seen and has not
@@ -144,15 +140,11 @@ impl Dup {
             return true;
         }
         let expires = now + self.age;
-        let key = CompactString::from(id);
-        match self.seen.entry(key.clone()) {
-            Entry::Occupied(_) => false,
-            Entry::Vacant(e) => {
-                e.insert(Seen::new(expires, via));
-                self.listed(key, via, expires);
-                true
-            }
+        if !self.seen.insert_new(id, Seen::new(expires, via)) {
+            return false;
         }
+        self.listed(id.into(), via, expires);
+        true
     }
 
     /// A new id is on its owner's list and in the window's order.

@@ -68,6 +68,7 @@ pub mod sea;
 mod soul_index;
 pub mod state;
 pub mod store;
+mod text_map;
 pub mod value;
 pub mod wire;
 

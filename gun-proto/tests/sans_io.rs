@@ -60,7 +60,8 @@ fn dependencies_are_pure() {
     // serde is the single-pass decoder's visitor traits; the SEA crates are
     // pure computation (p256 without its getrandom feature, aes-gcm without
     // its OsRng; ring's verification only: randomness comes from callers);
-    // compact_str is a string type.
+    // compact_str is a string type; hashbrown (without its default
+    // hasher) a hash table.
     let allowed = [
         "p256",
         "ring",
@@ -75,6 +76,7 @@ fn dependencies_are_pure() {
         "blst",
         "sha2",
         "compact_str",
+        "hashbrown",
     ];
     for line in deps
         .lines()

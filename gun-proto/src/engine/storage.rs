@@ -2,7 +2,6 @@
 //! flight, the jobs waiting for them, and the turn's write batch with those
 //! waiting for it to be durable.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -13,9 +12,7 @@ use super::{Error, Output};
 use crate::graph::{Graph, Prop, PropRef};
 use crate::ids::{IdMap, PeerId, ReadId, ReqId, WriteId};
 use crate::store::{SoulIndex, StoreError, StoreQuery, WriteFailure};
-
-/// Souls up to this many bytes are held inline by a `CompactString` key.
-const INLINE: usize = size_of::<CompactString>();
+use crate::text_map::TextMap;
 
 /// Jobs of one peer waiting on the store past which its socket is not read.
 const BACKLOG: usize = 64;
@@ -53,6 +50,8 @@ struct PartMeta {
 struct InFlight {
     batch: Arc<[Graph]>,
     meta: Vec<PartMeta>,
+    /// The hash in `pending` of each soul of the batch, in its order.
+    hashes: Vec<u64>,
 }
 
 /// What the store's answer to a write settles.
@@ -84,7 +83,7 @@ pub(super) struct Storage {
     enabled: bool,
     /// Souls whose stored copy has been merged into the graph.
     /// Each with whether it was used since the cache last looked at it.
-    loaded: HashMap<CompactString, bool>,
+    loaded: TextMap<bool>,
     /// Loaded souls, oldest first: the cache's clock hand.
     ring: VecDeque<CompactString>,
     /// Most souls kept in memory (0: all); past it, souls nobody used
@@ -92,7 +91,7 @@ pub(super) struct Storage {
     max_cached: usize,
     /// Souls with writes not yet durable, and how many parts touch them:
     /// these never leave memory.
-    pending: HashMap<CompactString, usize>,
+    pending: TextMap<usize>,
     /// Souls not loaded whole, of which some properties are (read for a
     /// put, which needs only the ones it touches): the keys read.
     partial: HashMap<String, HashSet<String>>,
@@ -122,6 +121,9 @@ pub(super) struct Storage {
     /// next drain.
     batch: Vec<Graph>,
     batch_meta: Vec<PartMeta>,
+    /// The hash in `pending` of each soul of `batch`, in its order (the
+    /// answer to the write counts them down without hashing them again).
+    batch_hashes: Vec<u64>,
     writes: BTreeMap<WriteId, InFlight>,
 }
 
@@ -134,10 +136,10 @@ impl Storage {
     ) -> Self {
         Self {
             enabled,
-            loaded: HashMap::new(),
+            loaded: TextMap::default(),
             ring: VecDeque::new(),
             max_cached,
-            pending: HashMap::new(),
+            pending: TextMap::default(),
             partial: HashMap::new(),
             reading_keys: HashSet::new(),
             souls: None,
@@ -155,6 +157,7 @@ impl Storage {
             max_parked_per_peer: max_parked_per_peer.max(1),
             batch: Vec::new(),
             batch_meta: Vec::new(),
+            batch_hashes: Vec::new(),
             writes: BTreeMap::new(),
         }
     }
@@ -234,36 +237,20 @@ impl Storage {
     /// soul index rules it out (then it is loaded, empty), or its read
     /// failed this round. `None`: it must be read.
     fn settled(&mut self, soul: &str) -> Option<Loaded> {
-        if soul.len() > INLINE {
-            // A key of this soul would be allocated: look it up by `&str`.
-            if let Some(used) = self.loaded.get_mut(soul) {
-                *used = true;
-                return Some(Loaded::Yes);
-            }
-            let found = Self::not_loaded(&self.failed, self.souls.as_ref(), soul);
-            if found == Some(Loaded::Yes) {
-                self.mark_loaded(soul);
-            }
-            return found;
+        // One hash for the look-up and, when the soul is new, its entry.
+        let hash = self.loaded.hash(soul);
+        if let Some(used) = self.loaded.get_hashed_mut(hash, soul) {
+            *used = true;
+            return Some(Loaded::Yes);
         }
-        // Held inline, a key costs a copy: one lookup for every outcome.
-        match self.loaded.entry(soul.into()) {
-            Entry::Occupied(mut used) => {
-                used.insert(true);
-                Some(Loaded::Yes)
-            }
-            Entry::Vacant(slot) => {
-                let found = Self::not_loaded(&self.failed, self.souls.as_ref(), soul);
-                if found == Some(Loaded::Yes) {
-                    let key = slot.key().clone();
-                    slot.insert(true);
-                    if !self.unmark_partial(&key) {
-                        self.ring.push_back(key);
-                    }
-                }
-                found
+        let found = Self::not_loaded(&self.failed, self.souls.as_ref(), soul);
+        if found == Some(Loaded::Yes) {
+            self.loaded.insert_hashed(hash, soul, true);
+            if !self.unmark_partial(soul) {
+                self.ring.push_back(soul.into());
             }
         }
+        found
     }
 
     /// [`Storage::settled`] for a soul not loaded: its failed read, or
@@ -440,13 +427,9 @@ impl Storage {
     }
 
     fn mark_loaded(&mut self, soul: &str) {
-        self.mark_loaded_as(soul.into());
-    }
-
-    fn mark_loaded_as(&mut self, soul: CompactString) {
-        let was_partial = self.unmark_partial(&soul);
-        if self.loaded.insert(soul.clone(), true).is_none() && !was_partial {
-            self.ring.push_back(soul);
+        let was_partial = self.unmark_partial(soul);
+        if self.loaded.insert(soul, true).is_none() && !was_partial {
+            self.ring.push_back(soul.into());
         }
     }
 
@@ -517,7 +500,14 @@ impl Storage {
             return;
         }
         for soul in accepted.souls() {
-            *self.pending.entry(soul.into()).or_insert(0) += 1;
+            let hash = self.pending.hash(soul);
+            match self.pending.get_hashed_mut(hash, soul) {
+                Some(n) => *n += 1,
+                None => {
+                    self.pending.insert_hashed(hash, soul, 1);
+                }
+            }
+            self.batch_hashes.push(hash);
             if let Some(souls) = self.souls.as_mut() {
                 souls.note(soul);
             }
@@ -535,11 +525,13 @@ impl Storage {
         let id = WriteId(self.next_write);
         let batch: Arc<[Graph]> = std::mem::take(&mut self.batch).into();
         let meta = std::mem::take(&mut self.batch_meta);
+        let hashes = std::mem::take(&mut self.batch_hashes);
         self.writes.insert(
             id,
             InFlight {
                 batch: batch.clone(),
                 meta,
+                hashes,
             },
         );
         Some(Output::StoreWrite { id, batch })
@@ -556,15 +548,16 @@ impl Storage {
         result: Result<(), WriteFailure>,
         graph: &mut Graph,
     ) -> Result<WriteDone, Error> {
-        let InFlight { batch, mut meta } =
-            self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
-        for soul in batch.iter().flat_map(Graph::souls) {
-            // The key as `write` made it (a copy, or for a long soul an
-            // allocation, either cheaper than a second hash).
-            if let Entry::Occupied(mut n) = self.pending.entry(soul.into()) {
-                *n.get_mut() -= 1;
-                if *n.get() == 0 {
-                    n.remove();
+        let InFlight {
+            batch,
+            mut meta,
+            hashes,
+        } = self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
+        for (soul, &hash) in batch.iter().flat_map(Graph::souls).zip(&hashes) {
+            if let Some(n) = self.pending.get_hashed_mut(hash, soul) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pending.remove_hashed(hash, soul);
                 }
             }
         }

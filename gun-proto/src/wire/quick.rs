@@ -203,6 +203,21 @@ fn value<'a>(c: &mut Cursor<'a>) -> Option<ValueRef<'a>> {
 }
 
 /// A position in a message's text.
+/// The bytes a plain string stops at: its closing `"`, or what this path
+/// leaves to the slower one (an escape, a control character). One look-up
+/// a byte instead of three comparisons.
+const ENDS_PLAIN: [bool; 256] = {
+    let mut ends = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        ends[b] = true;
+        b += 1;
+    }
+    ends[b'"' as usize] = true;
+    ends[b'\\' as usize] = true;
+    ends
+};
+
 struct Cursor<'a> {
     text: &'a str,
     pos: usize,
@@ -274,7 +289,7 @@ impl<'a> Cursor<'a> {
         let start = self.pos + 1;
         let len = self.bytes()[start..]
             .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            .position(|&b| ENDS_PLAIN[usize::from(b)])?;
         let end = start + len;
         if self.bytes()[end] != b'"' {
             return None;

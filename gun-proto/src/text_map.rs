@@ -1,0 +1,172 @@
+//! A map keyed by text that peers choose (message ids, souls).
+//!
+//! Keys are hashed by SipHash with a random key (std's [`RandomState`]),
+//! as a `HashMap` does, so no peer can aim its keys at one bucket. Each
+//! key's hash is kept beside it: growing the table moves entries without
+//! hashing any key again (a `HashMap` hashes every key once more each time
+//! it doubles), and a caller that hashed a key once ([`TextMap::hash`])
+//! can look it up and insert it without hashing it again.
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+
+use compact_str::CompactString;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+
+/// Text keys to `V`, each key's hash kept with it.
+#[derive(Clone)]
+pub(crate) struct TextMap<V> {
+    table: HashTable<Slot<V>>,
+    hasher: RandomState,
+}
+
+#[derive(Clone)]
+struct Slot<V> {
+    hash: u64,
+    /// Up to 24 bytes inline (every id Gun.js makes, most souls).
+    key: CompactString,
+    value: V,
+}
+
+impl<V> Default for TextMap<V> {
+    fn default() -> Self {
+        Self::with_hasher(RandomState::new())
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for TextMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.table.iter().map(|s| (&s.key, &s.value)))
+            .finish()
+    }
+}
+
+impl<V> TextMap<V> {
+    /// An empty map hashing with `hasher`.
+    fn with_hasher(hasher: RandomState) -> Self {
+        Self {
+            table: HashTable::new(),
+            hasher,
+        }
+    }
+
+    /// The hash of `key` in this map.
+    pub(crate) fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.get_hashed(self.hash(key), key)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.get_hashed_mut(self.hash(key), key)
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// [`TextMap::get`] of a key whose [`TextMap::hash`] is `hash`.
+    pub(crate) fn get_hashed(&self, hash: u64, key: &str) -> Option<&V> {
+        self.table.find(hash, |s| s.key == key).map(|s| &s.value)
+    }
+
+    /// [`TextMap::get_mut`] of a key whose [`TextMap::hash`] is `hash`.
+    pub(crate) fn get_hashed_mut(&mut self, hash: u64, key: &str) -> Option<&mut V> {
+        self.table
+            .find_mut(hash, |s| s.key == key)
+            .map(|s| &mut s.value)
+    }
+
+    /// Sets `key` to `value`; what it held before.
+    pub(crate) fn insert(&mut self, key: &str, value: V) -> Option<V> {
+        self.insert_hashed(self.hash(key), key, value)
+    }
+
+    /// [`TextMap::insert`] of a key whose [`TextMap::hash`] is `hash`.
+    pub(crate) fn insert_hashed(&mut self, hash: u64, key: &str, value: V) -> Option<V> {
+        match self.table.entry(hash, |s| s.key == key, |s| s.hash) {
+            Entry::Occupied(mut held) => Some(std::mem::replace(&mut held.get_mut().value, value)),
+            Entry::Vacant(slot) => {
+                slot.insert(Slot {
+                    hash,
+                    key: key.into(),
+                    value,
+                });
+                None
+            }
+        }
+    }
+
+    /// Sets `key` to `value` if it has none (one look-up either way):
+    /// whether it did.
+    pub(crate) fn insert_new(&mut self, key: &str, value: V) -> bool {
+        let hash = self.hash(key);
+        match self.table.entry(hash, |s| s.key == key, |s| s.hash) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(Slot {
+                    hash,
+                    key: key.into(),
+                    value,
+                });
+                true
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.remove_hashed(self.hash(key), key)
+    }
+
+    /// [`TextMap::remove`] of a key whose [`TextMap::hash`] is `hash`.
+    pub(crate) fn remove_hashed(&mut self, hash: u64, key: &str) -> Option<V> {
+        let held = self.table.find_entry(hash, |s| s.key == key).ok()?;
+        Some(held.remove().0.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_of_text() {
+        let mut m = TextMap::default();
+        assert_eq!(m.get("a"), None);
+        assert_eq!(m.remove("a"), None);
+        for i in 0..1000 {
+            assert_eq!(m.insert(&format!("key/{i}"), i), None);
+        }
+        assert_eq!(m.insert("key/7", 70), Some(7));
+        assert_eq!(m.len(), 1000);
+        assert_eq!(m.get("key/7"), Some(&70));
+        assert!(!m.insert_new("key/8", 0) && m.insert_new("new", 5));
+        assert_eq!((m.get("key/8"), m.get("new")), (Some(&8), Some(&5)));
+        let long = "a key longer than twenty-four bytes, held on the heap";
+        m.insert(long, 1);
+        assert!(m.contains_key(long));
+        assert_eq!(m.remove(long), Some(1));
+        assert!(!m.contains_key(long));
+        let h = m.hash("key/9");
+        assert_eq!(m.get_hashed(h, "key/9"), Some(&9));
+        assert_eq!(m.remove_hashed(h, "key/9"), Some(9));
+        assert_eq!(m.len(), 1000);
+    }
+}
