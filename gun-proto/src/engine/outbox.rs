@@ -17,6 +17,10 @@ const FIRST_ROOM: usize = 256;
 #[derive(Debug, Default)]
 pub(super) struct Outbox {
     parts: VecDeque<Part>,
+    /// The length of the last batch of this peer's own messages sent: the
+    /// next starts with that much room (a writer's acks come turn after
+    /// turn in batches of much the same size).
+    last_own: usize,
 }
 
 #[derive(Debug)]
@@ -56,7 +60,9 @@ impl Outbox {
     pub(super) fn push_own(&mut self, budget: usize, write: impl FnOnce(&mut String)) {
         if !matches!(self.parts.back(), Some(Part::Own { .. })) {
             self.parts.push_back(Part::Own {
-                text: String::with_capacity(FIRST_ROOM),
+                text: String::with_capacity(
+                    self.last_own.clamp(FIRST_ROOM, budget.max(FIRST_ROOM)),
+                ),
                 count: 0,
             });
         }
@@ -108,6 +114,9 @@ impl Outbox {
             }
             size += weight;
             n += 1;
+        }
+        if let Some(Part::Own { text, .. }) = self.parts.front() {
+            self.last_own = text.len() + 1;
         }
         if n == 1 {
             return self.parts.pop_front().map(|part| match part {

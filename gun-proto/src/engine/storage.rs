@@ -523,9 +523,13 @@ impl Storage {
         }
         self.next_write += 1;
         let id = WriteId(self.next_write);
-        let batch: Arc<[Graph]> = std::mem::take(&mut self.batch).into();
-        let meta = std::mem::take(&mut self.batch_meta);
-        let hashes = std::mem::take(&mut self.batch_hashes);
+        // The turn's lists start the next turn at the size this one
+        // reached, not growing to it again (the batch's own keeps its room).
+        let batch: Arc<[Graph]> = self.batch.drain(..).collect();
+        let room = self.batch_meta.len();
+        let meta = std::mem::replace(&mut self.batch_meta, Vec::with_capacity(room));
+        let room = self.batch_hashes.len();
+        let hashes = std::mem::replace(&mut self.batch_hashes, Vec::with_capacity(room));
         self.writes.insert(
             id,
             InFlight {
