@@ -63,8 +63,8 @@ impl SoulIndex {
     /// 128-bit multiplication (the wyhash step), a few cycles a soul where
     /// SipHash took ~150. It is not keyed, and needs not be: a soul made
     /// to pass the filter costs its sender what a put to a stored soul
-    /// costs anyway, one read; and the filter lives in memory only (a
-    /// store lists its souls, not their hashes, to make one).
+    /// costs anyway, one read. Nothing keeps these hashes on disk: a
+    /// filter is made at each start from the souls a store lists.
     pub fn hash(soul: &str) -> u64 {
         const K: [u64; 2] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db];
         let fold = |a: u64, b: u64| {

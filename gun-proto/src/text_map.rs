@@ -31,7 +31,10 @@ struct Slot<V> {
 
 impl<V> Default for TextMap<V> {
     fn default() -> Self {
-        Self::with_hasher(RandomState::new())
+        Self {
+            table: HashTable::new(),
+            hasher: RandomState::new(),
+        }
     }
 }
 
@@ -44,14 +47,6 @@ impl<V: fmt::Debug> fmt::Debug for TextMap<V> {
 }
 
 impl<V> TextMap<V> {
-    /// An empty map hashing with `hasher`.
-    fn with_hasher(hasher: RandomState) -> Self {
-        Self {
-            table: HashTable::new(),
-            hasher,
-        }
-    }
-
     /// The hash of `key` in this map.
     pub(crate) fn hash(&self, key: &str) -> u64 {
         self.hasher.hash_one(key)

@@ -480,9 +480,9 @@ impl Engine {
     }
 }
 
-/// Appends a put's ack, `{"#":new id,"@":id,"ok":true}`, written straight from its
-/// parts: what [`Message::encode`] makes of that message (the test below
-/// holds the two to it), without building one.
+/// Appends a put's ack, `{"#":new id,"@":id,"ok":true}`, written straight
+/// from its parts: what [`Message::encode`] makes of that message (the test
+/// below holds the two to it), without building one.
 fn push_ack(rng: &mut crate::ids::Rng, id: &str, text: &mut String) {
     text.push_str("{\"#\":\"");
     rng.push_text(text, 9);
