@@ -118,7 +118,7 @@ impl Outbox {
         if let Some(Part::Own { text, .. }) = self.parts.front() {
             self.last_own = text.len() + 1;
         }
-        if n == 1 {
+        if n <= 1 {
             return self.parts.pop_front().map(|part| match part {
                 Part::Shared(frame) => frame,
                 Part::Own { text, count: 1 } => Frame::from(&text[1..]),
@@ -127,9 +127,6 @@ impl Outbox {
                     Frame::from(text)
                 }
             });
-        }
-        if n == 0 {
-            return None;
         }
         let mut out = String::with_capacity(size + 1);
         out.push('[');

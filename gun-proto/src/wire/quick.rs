@@ -202,7 +202,6 @@ fn value<'a>(c: &mut Cursor<'a>) -> Option<ValueRef<'a>> {
     }
 }
 
-/// A position in a message's text.
 /// The bytes a plain string stops at: its closing `"`, or what this path
 /// leaves to the slower one (an escape, a control character). One look-up
 /// a byte instead of three comparisons.
@@ -218,6 +217,7 @@ const ENDS_PLAIN: [bool; 256] = {
     ends
 };
 
+/// A position in a message's text.
 struct Cursor<'a> {
     text: &'a str,
     pos: usize,
