@@ -76,7 +76,7 @@ pub use engine::{
     Call, Check, Config, Engine, Error, Event, Input, Now, Output, Path, Predicate, PutFailure,
     Refusal, Role, SeaProof, Stats,
 };
-pub use graph::{Graph, Node, Prop, PropRef};
+pub use graph::{Graph, Node, Prop, PropRef, Resident};
 pub use ids::{PeerId, ReadId, ReqId, SubId, VerifyId, WriteId};
 pub use store::{MemoryStore, Store, StoreError, StoreQuery, WriteFailure};
 pub use value::{Value, ValueRef};

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::graph::{Graph, PropRef};
+use crate::graph::{Graph, PropRef, Resident};
 use crate::lex::Lex;
 pub use crate::soul_index::SoulIndex;
 
@@ -297,7 +297,7 @@ fn isolate<S: Store + ?Sized>(
 /// A store in memory: fast, and gone with the process.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    graph: Graph,
+    graph: Resident,
 }
 
 impl MemoryStore {
@@ -307,7 +307,7 @@ impl MemoryStore {
     }
 
     /// Everything stored.
-    pub fn graph(&self) -> &Graph {
+    pub fn graph(&self) -> &Resident {
         &self.graph
     }
 }
@@ -331,7 +331,7 @@ impl Store for MemoryStore {
         }
         let start = query.soul.lower_bound().unwrap_or("");
         let mut page = query.counter();
-        for (soul, n) in self.graph.with_prefix("").skip_while(|(s, _)| *s < start) {
+        for (soul, n) in self.graph.range_from(start) {
             if let Some(p) = &query.soul.prefix
                 && soul > p.as_str()
                 && !soul.starts_with(p.as_str())

@@ -106,6 +106,32 @@ impl<V> TextMap<V> {
         }
     }
 
+    /// The value of `key`, whose [`TextMap::hash`] is `hash`, made by
+    /// `make` if it has none (one look-up either way); whether it was made.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        hash: u64,
+        key: &str,
+        make: impl FnOnce() -> V,
+    ) -> (&mut V, bool) {
+        match self.table.entry(hash, |s| s.key == key, |s| s.hash) {
+            Entry::Occupied(held) => (&mut held.into_mut().value, false),
+            Entry::Vacant(slot) => {
+                let slot = slot.insert(Slot {
+                    hash,
+                    key: key.into(),
+                    value: make(),
+                });
+                (&mut slot.into_mut().value, true)
+            }
+        }
+    }
+
+    /// Every key and its value, in no order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.table.iter().map(|s| (s.key.as_str(), &s.value))
+    }
+
     /// Sets `key` to `value` if it has none (one look-up either way):
     /// whether it did.
     pub(crate) fn insert_new(&mut self, key: &str, value: V) -> bool {
@@ -163,5 +189,12 @@ mod tests {
         assert_eq!(m.get_hashed(h, "key/9"), Some(&9));
         assert_eq!(m.remove_hashed(h, "key/9"), Some(9));
         assert_eq!(m.len(), 1000);
+        let h = m.hash("made");
+        assert_eq!(m.get_or_insert_with(h, "made", || 1), (&mut 1, true));
+        assert_eq!(m.get_or_insert_with(h, "made", || 2), (&mut 1, false));
+        let mut all: Vec<_> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
+        all.sort_unstable();
+        assert_eq!(all.len(), 1001);
+        assert_eq!(all[0], ("key/0".to_owned(), 0));
     }
 }

@@ -4,11 +4,11 @@
 mod common;
 
 use common::{Relay, messages};
-use gun_proto::Graph;
+use gun_proto::Resident;
 
 const GOOD: &str = r###"{"#":"ok1","put":{"s":{"_":{"#":"s",">":{"k":1700000000000}},"k":"v"}}}"###;
 
-fn relay_with_data() -> (Relay, Graph) {
+fn relay_with_data() -> (Relay, Resident) {
     let mut r = Relay::new(3);
     r.connect(1);
     r.connect(2);
@@ -171,5 +171,5 @@ fn stale_and_binary_garbage_leave_other_peers_served() {
     assert!(sent.iter().all(|(p, _)| p.0 == 1));
     // The relay still answers peer 2.
     let out = messages(&r.frame(2, r###"{"#":"g","get":{"#":"s"}}"###));
-    assert_eq!(out[0].1.put.as_ref(), Some(&before));
+    assert_eq!(out[0].1.put.as_ref(), Some(&before.to_graph()));
 }

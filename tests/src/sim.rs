@@ -530,7 +530,7 @@ impl Sim {
         // The root's state: its store (what survives a crash) merged with
         // what it holds in memory (a cache of the store, loaded on demand).
         let mut root_view = self.peers[0].node.store.graph().clone();
-        root_view.merge(f64::INFINITY, self.peers[0].node.engine.graph());
+        root_view.merge_owned(f64::INFINITY, self.peers[0].node.engine.graph().to_graph());
         let root = &root_view;
         for (c, soul, key, state) in &self.acked {
             match root.prop(soul, key) {

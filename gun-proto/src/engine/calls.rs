@@ -10,7 +10,7 @@ use super::storage::{Loaded, Waiter};
 use super::timers::Timer;
 use super::{Call, Engine, Error, Event, Message, Path, PutFailure, Refusal};
 use crate::convert;
-use crate::graph::Graph;
+use crate::graph::{Graph, Resident};
 use crate::ids::{PeerId, ReqId, set_soul};
 use crate::lex::Lex;
 use crate::store::{StoreError, StoreQuery};
@@ -352,7 +352,7 @@ impl Engine {
 
 /// The link already at `(soul, key)` in `graph`, for nested objects to
 /// reuse the soul they link to.
-fn links(graph: &Graph) -> impl Fn(&str, &str) -> Option<String> + '_ {
+fn links(graph: &Resident) -> impl Fn(&str, &str) -> Option<String> + '_ {
     |s, k| graph.prop(s, k).and_then(|p| spaces::link(s, p.value))
 }
 

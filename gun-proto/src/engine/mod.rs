@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use tracing::{debug, warn};
 
-use crate::graph::Graph;
+use crate::graph::{Graph, Resident};
 use crate::ids::{PeerId, Rng};
 use crate::state::StateClock;
 use crate::wire::{self, Message};
@@ -71,7 +71,7 @@ pub struct Engine {
     rng: Rng,
     clock: StateClock,
     now: Now,
-    graph: Graph,
+    graph: Resident,
     storage: storage::Storage,
     mesh: mesh::Mesh,
     queries: queries::Queries,
@@ -99,7 +99,7 @@ impl Engine {
             pid,
             rng,
             now,
-            graph: Graph::new(),
+            graph: Resident::new(),
             storage: storage::Storage::new(
                 cfg.store,
                 cfg.max_parked,
@@ -128,7 +128,7 @@ impl Engine {
     }
 
     /// The graph as held in memory.
-    pub fn graph(&self) -> &Graph {
+    pub fn graph(&self) -> &Resident {
         &self.graph
     }
 

@@ -136,7 +136,7 @@ impl Engine {
     }
 
     /// What the local graph holds for a get.
-    fn answer(&self, get: &Get) -> Graph {
+    fn answer(&mut self, get: &Get) -> Graph {
         let mut out = Graph::new();
         let mut budget = self.budget(get);
         if let Some(soul) = get.soul.as_exact() {

@@ -9,7 +9,7 @@ use compact_str::CompactString;
 
 use super::jobs::Job;
 use super::{Error, Output};
-use crate::graph::{Graph, Prop, PropRef};
+use crate::graph::{Graph, Prop, PropRef, Resident};
 use crate::ids::{IdMap, PeerId, ReadId, ReqId, WriteId};
 use crate::store::{SoulIndex, StoreError, StoreQuery, WriteFailure};
 use crate::text_map::TextMap;
@@ -443,7 +443,7 @@ impl Storage {
     /// the cache keeps: never one with writes not yet durable, one being
     /// read or waited for, nor one `keep` names (a local listener's). The
     /// store still has them; the next use reads them again.
-    pub(super) fn evict(&mut self, graph: &mut Graph, keep: impl Fn(&str) -> bool) {
+    pub(super) fn evict(&mut self, graph: &mut Resident, keep: impl Fn(&str) -> bool) {
         if self.max_cached == 0 {
             return;
         }
@@ -550,7 +550,7 @@ impl Storage {
         &mut self,
         id: WriteId,
         result: Result<(), WriteFailure>,
-        graph: &mut Graph,
+        graph: &mut Resident,
     ) -> Result<WriteDone, Error> {
         let InFlight {
             batch,

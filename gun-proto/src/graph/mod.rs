@@ -1,14 +1,16 @@
 //! Nodes and graphs, and merging one graph into another by HAM.
 
+mod nodes;
 mod props;
+mod resident;
 mod soul;
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::fmt;
 use std::sync::Arc;
 
+use nodes::Nodes;
 use props::Props;
+pub use resident::Resident;
 use soul::Soul;
 
 use crate::ham::{self, Decision};
@@ -276,7 +278,7 @@ impl Node {
 /// A graph, or a graph diff: nodes by soul.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Graph {
-    nodes: BTreeMap<Soul, Node>,
+    nodes: Nodes,
 }
 
 /// What a merge did.
@@ -318,26 +320,7 @@ impl Graph {
     /// The node at `soul`, created empty if missing.
     pub fn node_mut(&mut self, soul: &str) -> &mut Node {
         // One search: a soul of up to 24 bytes is made without allocating.
-        self.nodes.entry(soul.into()).or_default()
-    }
-
-    /// Sets every property of `diff` here without HAM (a store taking a
-    /// batch the engine has merged): a node new here is shared whole (see [`Node`]).
-    pub fn overwrite(&mut self, diff: &Self) {
-        for (soul, node) in &diff.nodes {
-            match self.nodes.entry(soul.clone()) {
-                Entry::Occupied(mine) => {
-                    let mine = mine.into_mut();
-                    let mine = mine.props_mut();
-                    for (key, p) in node.iter() {
-                        mine.set(key, p);
-                    }
-                }
-                Entry::Vacant(e) => {
-                    e.insert(node.clone());
-                }
-            }
-        }
+        self.nodes.entry(soul)
     }
 
     /// Adds an (even empty) node: used for a soul that exists with no
@@ -351,23 +334,9 @@ impl Graph {
         self.nodes.iter().map(|(s, n)| (s.as_str(), n))
     }
 
-    /// Nodes whose soul starts with `prefix`, in soul order.
-    pub fn with_prefix<'a>(
-        &'a self,
-        prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a Node)> + 'a {
-        self.nodes
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(move |(s, _)| s.starts_with(prefix))
-            .map(|(s, n)| (s.as_str(), n))
-    }
-
     /// Souls in order.
     pub fn souls(&self) -> impl Iterator<Item = &str> {
-        self.nodes.keys().map(Soul::as_str)
+        self.nodes.iter().map(|(s, _)| s.as_str())
     }
 
     /// Number of nodes.
@@ -382,7 +351,7 @@ impl Graph {
 
     /// Number of properties over all nodes.
     pub fn prop_count(&self) -> usize {
-        self.nodes.values().map(Node::len).sum()
+        self.nodes.iter().map(|(_, n)| n.len()).sum()
     }
 
     /// Merges one property by HAM against the local clock `now` (ms).
@@ -406,8 +375,9 @@ impl Graph {
     pub fn merge(&mut self, now: f64, diff: &Self) -> Merged {
         let mut out = Merged::default();
         for (soul, node) in &diff.nodes {
-            if let Some(whole) = self.merge_into(now, soul, node, &mut out) {
-                *whole = node.clone();
+            let mine = self.nodes.entry(soul);
+            if merge_node(now, soul, mine, node, &mut out) {
+                *mine = node.clone();
                 out.accepted.nodes.insert(soul.clone(), node.clone());
             }
         }
@@ -419,69 +389,13 @@ impl Graph {
     pub fn merge_owned(&mut self, now: f64, diff: Self) -> Merged {
         let mut out = Merged::default();
         for (soul, node) in diff.nodes {
-            if let Some(whole) = self.merge_into(now, &soul, &node, &mut out) {
-                *whole = node.clone();
+            let mine = self.nodes.entry(&soul);
+            if merge_node(now, &soul, mine, &node, &mut out) {
+                *mine = node.clone();
                 out.accepted.nodes.insert(soul, node);
             }
         }
         out
-    }
-
-    /// Merges `node` into the node at `soul` (one search of the graph),
-    /// property by property; or, when it is new to us and all its
-    /// properties win (none from the future), hands back the empty node
-    /// to take it whole, with no lookup per property.
-    fn merge_into(
-        &mut self,
-        now: f64,
-        soul: &Soul,
-        node: &Node,
-        out: &mut Merged,
-    ) -> Option<&mut Node> {
-        let mine = self.nodes.entry(soul.clone()).or_default();
-        let whole = mine.is_empty()
-            && node
-                .props()
-                .values()
-                .all(|p| ham::decide(now, p.value, p.state, None) == Decision::Accept);
-        if whole {
-            return (!node.is_empty()).then_some(mine);
-        }
-        Self::merge_node(now, soul, mine, node, out);
-        None
-    }
-    /// Merges `node` into `mine` (the node at `soul`) property by property,
-    /// into `out`.
-    fn merge_node(now: f64, soul: &Soul, mine: &mut Node, node: &Node, out: &mut Merged) {
-        let mut accepted = Props::with_capacity(node.len());
-        // Updates of held properties keep what they replace.
-        let mut prior = if mine.is_empty() {
-            Props::EMPTY
-        } else {
-            Props::with_capacity(node.len())
-        };
-        let mut deferred = Props::EMPTY;
-        let held = mine.props_mut();
-        for (key, p) in node.iter() {
-            let decide = |held: Option<PropRef<'_>>| {
-                ham::decide(now, p.value, p.state, held.map(|c| (c.value, c.state)))
-            };
-            match held.set_if(key, p, &mut prior, decide, Decision::Accept) {
-                Decision::Accept => accepted.set(key, p),
-                Decision::Defer => deferred.set(key, p),
-                Decision::Historical | Decision::Lose => out.dropped += 1,
-            }
-        }
-        let [accepted, deferred, prior] = [accepted, deferred, prior].map(Node::of);
-        for (graph, part) in [
-            (&mut out.accepted, accepted),
-            (&mut out.deferred, deferred),
-            (&mut out.prior, prior),
-        ] {
-            if !part.is_empty() {
-                graph.nodes.insert(soul.clone(), part);
-            }
-        }
     }
 
     /// Sets `soul.key` back to `prior`, or removes it when `prior` is
@@ -545,6 +459,52 @@ impl Graph {
     pub fn wire_hash(&self) -> i32 {
         jstext::string_hash(&self.to_json_text())
     }
+}
+
+/// Merges `node` into `mine` (the node at `soul`) by HAM, property by
+/// property, into `out`; or, when `mine` is empty and all of `node`'s
+/// properties win (none from the future), merges nothing and says to take
+/// `node` whole (shared, with no look-up per property): `true` then, unless
+/// `node` is empty too.
+fn merge_node(now: f64, soul: &Soul, mine: &mut Node, node: &Node, out: &mut Merged) -> bool {
+    if mine.is_empty()
+        && node
+            .props()
+            .values()
+            .all(|p| ham::decide(now, p.value, p.state, None) == Decision::Accept)
+    {
+        return !node.is_empty();
+    }
+    let mut accepted = Props::with_capacity(node.len());
+    // Updates of held properties keep what they replace.
+    let mut prior = if mine.is_empty() {
+        Props::EMPTY
+    } else {
+        Props::with_capacity(node.len())
+    };
+    let mut deferred = Props::EMPTY;
+    let held = mine.props_mut();
+    for (key, p) in node.iter() {
+        let decide = |held: Option<PropRef<'_>>| {
+            ham::decide(now, p.value, p.state, held.map(|c| (c.value, c.state)))
+        };
+        match held.set_if(key, p, &mut prior, decide, Decision::Accept) {
+            Decision::Accept => accepted.set(key, p),
+            Decision::Defer => deferred.set(key, p),
+            Decision::Historical | Decision::Lose => out.dropped += 1,
+        }
+    }
+    let [accepted, deferred, prior] = [accepted, deferred, prior].map(Node::of);
+    for (graph, part) in [
+        (&mut out.accepted, accepted),
+        (&mut out.deferred, deferred),
+        (&mut out.prior, prior),
+    ] {
+        if !part.is_empty() {
+            graph.nodes.insert(soul.clone(), part);
+        }
+    }
+    false
 }
 
 #[cfg(test)]
