@@ -8,7 +8,7 @@
 //! can look it up and insert it without hashing it again.
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 
 use compact_str::CompactString;
 use hashbrown::HashTable;
@@ -47,9 +47,13 @@ impl<V: fmt::Debug> fmt::Debug for TextMap<V> {
 }
 
 impl<V> TextMap<V> {
-    /// The hash of `key` in this map.
+    /// The hash of `key` in this map: its bytes alone (a `str`'s `Hash`
+    /// adds a terminating byte, there for keys hashed one after another,
+    /// which costs a second round here for nothing).
     pub(crate) fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(key.as_bytes());
+        hasher.finish()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -197,6 +197,11 @@ impl Node {
         self.props().len()
     }
 
+    /// The length in bytes of the node's longest key (0 for none).
+    pub fn longest_key(&self) -> usize {
+        self.props().longest_key()
+    }
+
     /// Whether the node has no properties.
     pub fn is_empty(&self) -> bool {
         self.props().is_empty()
@@ -533,6 +538,20 @@ mod tests {
         );
         // The `##` a Gun.js relay sent with this reply (docs/PROTOCOL.md §9, g1).
         assert_eq!(g.wire_hash(), -1_127_191_897);
+    }
+
+    #[test]
+    fn longest_key_packed_and_large() {
+        let mut n = Node::new();
+        assert_eq!(n.longest_key(), 0);
+        n.insert("abc", Value::Null, 1.0);
+        n.insert("a", Value::String("a long value".into()), 1.0);
+        assert_eq!(n.longest_key(), 3);
+        for i in 0..40 {
+            n.insert(format!("k{i}"), Value::Null, 1.0);
+        }
+        n.insert("the longest key", Value::Null, 1.0);
+        assert_eq!(n.longest_key(), 15);
     }
 
     #[test]

@@ -165,6 +165,16 @@ impl Props {
     }
 
     /// In key order.
+    /// The length of the longest key (0 for none), read from the slots
+    /// alone.
+    pub(super) fn longest_key(&self) -> usize {
+        match self {
+            Self::Small(p) => p.slots.iter().map(Slot::key_len).max(),
+            Self::Large(m) => m.keys().map(CompactString::len).max(),
+        }
+        .unwrap_or(0)
+    }
+
     pub(super) fn iter(&self) -> Iter<'_> {
         self.range_from(None)
     }

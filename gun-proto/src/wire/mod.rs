@@ -56,7 +56,7 @@ impl Limits {
                 if soul.len() > self.max_soul_bytes {
                     return Err(MessageError::TooLong("soul"));
                 }
-                if node.iter().any(|(k, _)| k.len() > self.max_key_bytes) {
+                if node.longest_key() > self.max_key_bytes {
                     return Err(MessageError::TooLong("key"));
                 }
             }
