@@ -70,9 +70,13 @@ impl Space {
     }
 }
 
-/// Whether a soul may be under any rule (a cheap test before the rest).
+/// Whether a soul may be under any rule (a cheap test before the rest):
+/// it holds `~`, `#` or `<?`. One pass over its bytes.
 pub fn guarded(soul: &str) -> bool {
-    soul.contains(['~', '#']) || soul.contains("<?")
+    let b = soul.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'~' || c == b'#' || (c == b'<' && b.get(i + 1) == Some(&b'?')))
 }
 
 /// Gun.js's `SEA.opt.pub`: the public key a soul names, the text after its
@@ -333,6 +337,16 @@ mod tests {
         assert_eq!(Space::of("plain"), Space::Open);
         // As Gun.js reads it: an unsignable key, so nobody can write there.
         assert_eq!(soul_pub("a~@x.y"), Some(".x".into()));
+    }
+
+    #[test]
+    fn guarded_souls() {
+        for soul in ["~a", "a~", "#", "x#y", "a<?5", "<?", "é~"] {
+            assert!(guarded(soul), "{soul}");
+        }
+        for soul in ["", "user/1", "a<", "<", "?<", "a?", "é<x?"] {
+            assert!(!guarded(soul), "{soul}");
+        }
     }
 
     #[test]
