@@ -60,8 +60,8 @@ fn dependencies_are_pure() {
     // serde is the single-pass decoder's visitor traits; the SEA crates are
     // pure computation (p256 without its getrandom feature, aes-gcm without
     // its OsRng; ring's verification only: randomness comes from callers);
-    // compact_str is a string type; hashbrown (without its default
-    // hasher) a hash table.
+    // compact_str and arrayvec are string types, smallvec a vector;
+    // hashbrown (without its default hasher) a hash table.
     let allowed = [
         "p256",
         "ring",
@@ -76,6 +76,8 @@ fn dependencies_are_pure() {
         "blst",
         "sha2",
         "compact_str",
+        "arrayvec",
+        "smallvec",
         "hashbrown",
     ];
     for line in deps

@@ -4,6 +4,7 @@ mod nodes;
 mod props;
 mod resident;
 mod soul;
+mod text;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,12 +1,14 @@
 //! A node's properties in key order: packed while the node is small, a
 //! B-tree once it is not.
 //!
-//! Most nodes hold a few properties. A small node keeps them in two
-//! allocations ([`Packed`]): a sorted vector of 24-byte slots (a
-//! property's state, its value or where its text is, where its key is)
-//! and one text buffer holding the keys and the string values. That is
-//! about a third of a `(key, Prop)` pair's 64 bytes, copied with two
-//! `memcpy`s, searched by bisection. A node past [`SMALL`] properties
+//! Most nodes hold a few properties. A small node ([`Packed`]) keeps a
+//! sorted vector of 24-byte slots (a property's state, its value or where
+//! its text is, where its key is; two slots held inline) and one text
+//! buffer holding the keys and the string values (inline up to 24 bytes,
+//! see `text.rs`): a node of two properties and short text needs no
+//! allocation beyond the node's own. That is about a third of a
+//! `(key, Prop)` pair's 64 bytes, copied with two `memcpy`s, searched by
+//! bisection. A node past [`SMALL`] properties
 //! becomes a B-tree, so that a node of many keys (a hostile peer's, or a
 //! long list) still takes a new key in O(log n).
 
@@ -15,12 +17,17 @@ use std::fmt;
 use std::ops::Bound;
 
 use compact_str::CompactString;
+use smallvec::SmallVec;
 
+use super::text::Text;
 use super::{Prop, PropRef};
 use crate::value::ValueRef;
 
 /// The most properties a node keeps packed.
 const SMALL: usize = 32;
+
+/// The slots a packed node holds inline (no allocation of their own).
+const INLINE_SLOTS: usize = 2;
 
 /// Properties by key, in key order.
 #[derive(Clone)]
@@ -52,8 +59,8 @@ impl fmt::Debug for Props {
 impl Props {
     /// No properties.
     pub(super) const EMPTY: Self = Self::Small(Packed {
-        slots: Vec::new(),
-        text: String::new(),
+        slots: SmallVec::new_const(),
+        text: Text::EMPTY,
         stale: 0,
     });
 
@@ -66,8 +73,8 @@ impl Props {
     pub(super) fn with_room(n: usize, text: usize) -> Self {
         if n <= SMALL {
             Self::Small(Packed {
-                slots: Vec::with_capacity(n),
-                text: String::with_capacity(text),
+                slots: SmallVec::with_capacity(n),
+                text: Text::with_capacity(text),
                 stale: 0,
             })
         } else {
@@ -215,8 +222,8 @@ impl<K: AsRef<str>> FromIterator<(K, Prop)> for Props {
 /// counted and dropped once it is half the buffer.
 #[derive(Clone, Default)]
 pub(super) struct Packed {
-    slots: Vec<Slot>,
-    text: String,
+    slots: SmallVec<[Slot; INLINE_SLOTS]>,
+    text: Text,
     /// Bytes of `text` no slot points at.
     stale: u32,
 }
@@ -347,7 +354,7 @@ impl Packed {
                 if held.value_len() == s.len() && !s.is_empty() =>
             {
                 let at = (held.data >> 32) as usize;
-                self.text.replace_range(at..at + s.len(), s);
+                self.text.overwrite(at, s);
                 let kind = if matches!(prop.value, ValueRef::String(_)) {
                     STRING
                 } else {
@@ -413,7 +420,7 @@ impl Packed {
         if self.stale < COMPACT_FROM || (self.stale as usize) * 2 < self.text.len() {
             return;
         }
-        let mut text = String::with_capacity(self.text.len() - self.stale as usize);
+        let mut text = Text::with_capacity(self.text.len() - self.stale as usize);
         for slot in &mut self.slots {
             let at = slot.key_at as usize;
             slot.key_at = text.len() as u32;
