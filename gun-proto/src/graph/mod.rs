@@ -379,44 +379,19 @@ impl Graph {
 
     /// Merges `diff` into this graph by HAM, property by property.
     pub fn merge(&mut self, now: f64, diff: &Self) -> Merged {
-        let mut out = Merged::default();
-        for (soul, node) in &diff.nodes {
-            let mine = self.nodes.entry(soul);
-            if merge_node(now, soul, mine, node, &mut out) {
-                *mine = node.clone();
-                out.accepted.nodes.insert(soul.clone(), node.clone());
-            }
-        }
-        out
+        merge_in(self, now, diff)
     }
 
     /// [`Graph::merge`] of a diff not needed afterwards: a node new to us
     /// is moved into [`Merged::accepted`] and shared with this graph.
     pub fn merge_owned(&mut self, now: f64, diff: Self) -> Merged {
-        let mut out = Merged::default();
-        for (soul, node) in diff.nodes {
-            let mine = self.nodes.entry(&soul);
-            if merge_node(now, &soul, mine, &node, &mut out) {
-                *mine = node.clone();
-                out.accepted.nodes.insert(soul, node);
-            }
-        }
-        out
+        merge_owned_in(self, now, diff)
     }
 
     /// Sets `soul.key` back to `prior`, or removes it when `prior` is
     /// `None` (an undo, not a merge: HAM is not consulted).
     pub fn restore(&mut self, soul: &str, key: &str, prior: Option<PropRef<'_>>) {
-        match prior {
-            Some(p) => self.node_mut(soul).set(key, p),
-            None => {
-                if let Some(node) = self.nodes.get_mut(soul)
-                    && !node.is_empty()
-                {
-                    node.props_mut().remove(key);
-                }
-            }
-        }
+        restore_in(self, soul, key, prior);
     }
 
     /// Removes the node at `soul`, returning it.
@@ -464,6 +439,65 @@ impl Graph {
     /// Gun.js's `##` for a reply carrying this graph as its `put`.
     pub fn wire_hash(&self) -> i32 {
         jstext::string_hash(&self.to_json_text())
+    }
+}
+
+/// Nodes by soul that merge by HAM: a graph, or what a process holds
+/// ([`Resident`]). The merge and the undo are written once, over this.
+trait Holder {
+    /// The node at `soul`, made empty if missing.
+    fn entry(&mut self, soul: &str) -> &mut Node;
+    /// The node at `soul`, if held.
+    fn held(&mut self, soul: &str) -> Option<&mut Node>;
+}
+
+impl Holder for Graph {
+    fn entry(&mut self, soul: &str) -> &mut Node {
+        self.nodes.entry(soul)
+    }
+
+    fn held(&mut self, soul: &str) -> Option<&mut Node> {
+        self.nodes.get_mut(soul)
+    }
+}
+
+/// See [`Graph::merge`].
+fn merge_in(to: &mut impl Holder, now: f64, diff: &Graph) -> Merged {
+    let mut out = Merged::default();
+    for (soul, node) in &diff.nodes {
+        let mine = to.entry(soul);
+        if merge_node(now, soul, mine, node, &mut out) {
+            *mine = node.clone();
+            out.accepted.nodes.insert(soul.clone(), node.clone());
+        }
+    }
+    out
+}
+
+/// See [`Graph::merge_owned`].
+fn merge_owned_in(to: &mut impl Holder, now: f64, diff: Graph) -> Merged {
+    let mut out = Merged::default();
+    for (soul, node) in diff.nodes {
+        let mine = to.entry(&soul);
+        if merge_node(now, &soul, mine, &node, &mut out) {
+            *mine = node.clone();
+            out.accepted.nodes.insert(soul, node);
+        }
+    }
+    out
+}
+
+/// See [`Graph::restore`].
+fn restore_in(to: &mut impl Holder, soul: &str, key: &str, prior: Option<PropRef<'_>>) {
+    match prior {
+        Some(p) => to.entry(soul).set(key, p),
+        None => {
+            if let Some(node) = to.held(soul)
+                && !node.is_empty()
+            {
+                node.props_mut().remove(key);
+            }
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Bound;
 
-use super::{Graph, Merged, Node, PropRef, Soul, merge_node};
+use super::{Graph, Holder, Merged, Node, PropRef, Soul, merge_in, merge_owned_in, restore_in};
 use crate::text_map::TextMap;
 
 /// Nodes by soul, found by hash (SipHash with a random key: no peer can
@@ -69,29 +69,13 @@ impl Resident {
 
     /// Merges `diff` by HAM, property by property (see [`Graph::merge`]).
     pub fn merge(&mut self, now: f64, diff: &Graph) -> Merged {
-        let mut out = Merged::default();
-        for (soul, node) in &diff.nodes {
-            let mine = self.node_mut(soul);
-            if merge_node(now, soul, mine, node, &mut out) {
-                *mine = node.clone();
-                out.accepted.nodes.insert(soul.clone(), node.clone());
-            }
-        }
-        out
+        merge_in(self, now, diff)
     }
 
     /// [`Resident::merge`] of a diff not needed afterwards: a node new to
     /// us is moved into [`Merged::accepted`] and shared with what is held.
     pub fn merge_owned(&mut self, now: f64, diff: Graph) -> Merged {
-        let mut out = Merged::default();
-        for (soul, node) in diff.nodes {
-            let mine = self.node_mut(&soul);
-            if merge_node(now, &soul, mine, &node, &mut out) {
-                *mine = node.clone();
-                out.accepted.nodes.insert(soul, node);
-            }
-        }
-        out
+        merge_owned_in(self, now, diff)
     }
 
     /// Sets every property of `diff` here without HAM (a store taking a
@@ -113,16 +97,7 @@ impl Resident {
     /// Sets `soul.key` back to `prior`, or removes it when `prior` is
     /// `None` (an undo, not a merge: HAM is not consulted).
     pub fn restore(&mut self, soul: &str, key: &str, prior: Option<PropRef<'_>>) {
-        match prior {
-            Some(p) => self.node_mut(soul).set(key, p),
-            None => {
-                if let Some(node) = self.nodes.get_mut(soul)
-                    && !node.is_empty()
-                {
-                    node.props_mut().remove(key);
-                }
-            }
-        }
+        restore_in(self, soul, key, prior);
     }
 
     /// Removes the node at `soul`, returning it.
@@ -176,6 +151,16 @@ impl Resident {
         self.iter()
             .map(|(s, n)| (s.to_owned(), n.clone()))
             .collect()
+    }
+}
+
+impl Holder for Resident {
+    fn entry(&mut self, soul: &str) -> &mut Node {
+        self.node_mut(soul)
+    }
+
+    fn held(&mut self, soul: &str) -> Option<&mut Node> {
+        self.nodes.get_mut(soul)
     }
 }
 
