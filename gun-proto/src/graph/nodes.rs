@@ -21,7 +21,8 @@ const FEW: usize = 8;
 
 #[derive(Clone)]
 pub(super) enum Nodes {
-    /// Sorted by soul, at most [`FEW`] (none, or after a removal one).
+    /// Sorted by soul, at most [`FEW`]. Never one soul but after a
+    /// removal: a first soul goes to `One`.
     Few(Vec<(Soul, Node)>),
     /// One soul, with no allocation.
     One(Single),

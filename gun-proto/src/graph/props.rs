@@ -8,9 +8,9 @@
 //! see `text.rs`): a node of two properties and short text needs no
 //! allocation beyond the node's own. That is about a third of a
 //! `(key, Prop)` pair's 64 bytes, copied with two `memcpy`s, searched by
-//! bisection. A node past [`SMALL`] properties
-//! becomes a B-tree, so that a node of many keys (a hostile peer's, or a
-//! long list) still takes a new key in O(log n).
+//! bisection. A node past [`SMALL`] properties becomes a B-tree, so that a
+//! node of many keys (a hostile peer's, or a long list) still takes a new
+//! key in O(log n).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -171,7 +171,6 @@ impl Props {
         }
     }
 
-    /// In key order.
     /// The length of the longest key (0 for none), read from the slots
     /// alone.
     pub(super) fn longest_key(&self) -> usize {
@@ -182,6 +181,7 @@ impl Props {
         .unwrap_or(0)
     }
 
+    /// In key order.
     pub(super) fn iter(&self) -> Iter<'_> {
         self.range_from(None)
     }

@@ -3,8 +3,9 @@
 //! souls.
 //!
 //! A [`Graph`] keeps its souls in order, which a diff, a message and a
-//! store's page need (they are written out in soul order) and which costs
-//! a tree search of every soul a put names. What a process holds is
+//! store's page need (they are written out in soul order); held for a
+//! whole process, that order costs a B-tree search of every soul a put
+//! names. What a process holds is
 //! looked up by soul on every put and read, and read by soul range only
 //! for a get of a soul prefix from memory; so it is a hash table, and the
 //! souls' order is made at the first such read and kept from then on.
