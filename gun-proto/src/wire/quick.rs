@@ -10,6 +10,8 @@
 //! wrong), so what it builds is what those would build; the frame fuzz
 //! target checks this against the JSON tree.
 
+use arrayvec::ArrayVec;
+
 use super::Message;
 use crate::graph::{Graph, Node, PropRef};
 use crate::value::ValueRef;
@@ -67,9 +69,9 @@ fn graph(c: &mut Cursor<'_>) -> Option<Graph> {
 /// and states wait on the stack, so the node, sized for what it will
 /// hold, is the only allocation.
 fn node<'a>(c: &mut Cursor<'a>, soul: &str) -> Option<Node> {
-    let mut states = Few::new(("", 0.0));
+    let mut states = Few::new();
     let mut meta = false;
-    let mut values = Few::new(("", ValueRef::Null));
+    let mut values = Few::new();
     c.object(|c, key| {
         if key == "_" {
             if meta && !values.is_empty() {
@@ -83,7 +85,7 @@ fn node<'a>(c: &mut Cursor<'a>, soul: &str) -> Option<Node> {
             return None;
         }
         let value = value(c)?;
-        values.push((key, value))
+        values.try_push((key, value)).ok()
     })?;
     if !meta {
         return None;
@@ -130,7 +132,7 @@ fn meta<'a>(c: &mut Cursor<'a>, soul: &str, states: &mut Few<(&'a str, f64)>) ->
             }
             ">" => {
                 states.clear();
-                c.object(|c, k| states.push((k, c.number()?)))?;
+                c.object(|c, k| states.try_push((k, c.number()?)).ok())?;
                 stated = true;
             }
             _ => return None,
@@ -140,44 +142,9 @@ fn meta<'a>(c: &mut Cursor<'a>, soul: &str, states: &mut Few<(&'a str, f64)>) ->
     (named && stated).then_some(())
 }
 
-/// Up to [`MAX_STATES`] items, kept on the stack.
-struct Few<T> {
-    items: [T; MAX_STATES],
-    len: usize,
-}
-
-impl<T: Copy> Few<T> {
-    /// None yet; `fill` stands in the unused places.
-    fn new(fill: T) -> Self {
-        Self {
-            items: [fill; MAX_STATES],
-            len: 0,
-        }
-    }
-
-    /// Adds `item`; `None` when full.
-    fn push(&mut self, item: T) -> Option<()> {
-        *self.items.get_mut(self.len)? = item;
-        self.len += 1;
-        Some(())
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    fn as_slice(&self) -> &[T] {
-        &self.items[..self.len]
-    }
-}
+/// Up to [`MAX_STATES`] items, kept on the stack (the places past the
+/// last item are not written: a message's node costs what it holds).
+type Few<T> = ArrayVec<T, MAX_STATES>;
 
 /// A property's value: `null`, a boolean, a finite number, a string, or a
 /// link `{"#":soul}`.
@@ -234,7 +201,11 @@ impl<'a> Cursor<'a> {
 
     /// Skips JSON whitespace.
     fn skip_space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.pos) {
+        // Peers write no whitespace: one comparison tells most bytes apart.
+        while let Some(&b) = self.bytes().get(self.pos) {
+            if b > b' ' || !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return;
+            }
             self.pos += 1;
         }
     }
@@ -313,22 +284,30 @@ impl<'a> Cursor<'a> {
         self.skip_space();
         let b = self.bytes();
         let start = self.pos;
+        // The digits from `i` on, and their value (wrapping past 19 digits,
+        // when it is not used).
         let digits = |mut i: usize| {
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
+            let mut value = 0u64;
+            while let Some(&d) = b.get(i) {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                 i += 1;
             }
-            i
+            (i, value)
         };
         let mut i = start + usize::from(b.get(start) == Some(&b'-'));
         let int = i;
-        i = match b.get(i)? {
-            b'0' => i + 1,
-            b'1'..=b'9' => digits(i + 1),
+        let whole;
+        (i, whole) = match b.get(i)? {
+            b'0' => (i + 1, 0),
+            b'1'..=b'9' => digits(i),
             _ => return None,
         };
         let int_end = i;
         if b.get(i) == Some(&b'.') {
-            let after = digits(i + 1);
+            let (after, _) = digits(i + 1);
             if after == i + 1 {
                 return None;
             }
@@ -339,7 +318,7 @@ impl<'a> Cursor<'a> {
             if let Some(b'+' | b'-') = b.get(i) {
                 i += 1;
             }
-            let after = digits(i);
+            let (after, _) = digits(i);
             if after == i {
                 return None;
             }
@@ -350,9 +329,6 @@ impl<'a> Cursor<'a> {
         // is parsed (correctly rounded, as `serde_json` with
         // `float_roundtrip` parses it).
         let n = if i == int_end && int_end - int <= 15 {
-            let whole = b[int..int_end]
-                .iter()
-                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
             let n = whole as f64;
             if int > start { -n } else { n }
         } else {
