@@ -65,6 +65,7 @@ mod jstext;
 pub mod lex;
 #[cfg(feature = "sea")]
 pub mod sea;
+mod sip;
 mod soul_index;
 pub mod state;
 pub mod store;

@@ -1,24 +1,25 @@
 //! A map keyed by text that peers choose (message ids, souls).
 //!
-//! Keys are hashed by SipHash with a random key (std's [`RandomState`]),
-//! as a `HashMap` does, so no peer can aim its keys at one bucket. Each
+//! Keys are hashed by SipHash-1-3 with a secret key ([`SipKey`]), as a
+//! `HashMap` does, so no peer can aim its keys at one bucket. Each
 //! key's hash is kept beside it: growing the table moves entries without
 //! hashing any key again (a `HashMap` hashes every key once more each time
 //! it doubles), and a caller that hashed a key once ([`TextMap::hash`])
 //! can look it up and insert it without hashing it again.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher, RandomState};
 
 use compact_str::CompactString;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
+use crate::sip::SipKey;
+
 /// Text keys to `V`, each key's hash kept with it.
 #[derive(Clone)]
 pub(crate) struct TextMap<V> {
     table: HashTable<Slot<V>>,
-    hasher: RandomState,
+    key: SipKey,
 }
 
 #[derive(Clone)]
@@ -33,7 +34,7 @@ impl<V> Default for TextMap<V> {
     fn default() -> Self {
         Self {
             table: HashTable::new(),
-            hasher: RandomState::new(),
+            key: SipKey::random(),
         }
     }
 }
@@ -47,13 +48,9 @@ impl<V: fmt::Debug> fmt::Debug for TextMap<V> {
 }
 
 impl<V> TextMap<V> {
-    /// The hash of `key` in this map: its bytes alone (a `str`'s `Hash`
-    /// adds a terminating byte, there for keys hashed one after another,
-    /// which costs a second round here for nothing).
+    /// The hash of `key` in this map (of its bytes, in one call).
     pub(crate) fn hash(&self, key: &str) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
-        hasher.write(key.as_bytes());
-        hasher.finish()
+        self.key.hash(key.as_bytes())
     }
 
     pub(crate) fn len(&self) -> usize {
