@@ -131,9 +131,19 @@ impl Rng {
     /// Appends `len` characters from Gun.js's id alphabet (letters and
     /// digits: nothing JSON escapes).
     pub(crate) fn push_text(&mut self, out: &mut String, len: usize) {
-        for _ in 0..len {
-            let i = (self.next_u64() % ALPHABET.len() as u64) as usize;
-            out.push(char::from(ALPHABET[i]));
+        // 64 random bits hold nine characters' worth (62^9 is about 2^53.6,
+        // so each is as near uniform as one drawn alone would be).
+        const PER_DRAW: usize = 9;
+        const BASE: u64 = ALPHABET.len() as u64;
+        out.reserve(len);
+        let mut left = len;
+        while left > 0 {
+            let mut bits = self.next_u64();
+            for _ in 0..left.min(PER_DRAW) {
+                out.push(char::from(ALPHABET[(bits % BASE) as usize]));
+                bits /= BASE;
+            }
+            left = left.saturating_sub(PER_DRAW);
         }
     }
 }
