@@ -402,8 +402,19 @@ impl Engine {
     /// pass, with no JSON tree. A `lone` message is the whole frame, not yet
     /// known to be JSON: when it is not, the frame is refused.
     fn on_item(&mut self, peer: PeerId, text: &str, lone: bool) {
-        let inspect = self.admission.inspects_all() || text.contains("\"sigs\"");
-        let (read, json, signed) = if inspect {
+        // A put or an ack in the usual shape carries no `sigs` (the quick
+        // reader takes no other field): unless every message is inspected,
+        // it is read with no search for them.
+        let quick = if self.admission.inspects_all() {
+            None
+        } else {
+            wire::quick_message(text)
+        };
+        let inspect =
+            quick.is_none() && (self.admission.inspects_all() || text.contains("\"sigs\""));
+        let (read, json, signed) = if let Some(msg) = quick {
+            (Ok(msg), None, None)
+        } else if inspect {
             let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
                 if lone {
                     return self.refuse_frame(peer, &wire::FrameError::Json);
@@ -434,7 +445,7 @@ impl Engine {
             let keep = self.cfg.predicate.is_some().then(|| json.clone());
             (wire::message(json), keep, signed)
         } else {
-            (wire::message_text(text), None, None)
+            (wire::message_text_unusual(text), None, None)
         };
         let msg = match read {
             Ok(msg) => msg,

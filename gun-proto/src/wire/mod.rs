@@ -266,7 +266,19 @@ pub fn split_frame<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Split<'a>, Fr
 /// `serde_json`), else through a JSON tree, which says what is wrong (with
 /// the message's id when it has one, for a reply).
 pub fn message_text(text: &str) -> Result<Message, (Option<String>, MessageError)> {
-    if let Some(m) = quick::message(text).or_else(|| scan::message(text)) {
+    quick_message(text).map_or_else(|| message_text_unusual(text), Ok)
+}
+
+/// A put or an ack in the shape peers write them, read by the quickest
+/// path; `None` for any other message (read by [`message_text_unusual`]).
+/// What it takes has no field but `#`, `@`, `><`, `##` and `put`.
+pub(crate) fn quick_message(text: &str) -> Option<Message> {
+    quick::message(text)
+}
+
+/// [`message_text`] of a message [`quick_message`] did not take.
+pub(crate) fn message_text_unusual(text: &str) -> Result<Message, (Option<String>, MessageError)> {
+    if let Some(m) = scan::message(text) {
         return Ok(m);
     }
     match serde_json::from_str::<serde_json::Value>(text) {
