@@ -50,7 +50,7 @@ struct PartMeta {
 struct InFlight {
     batch: Arc<[Graph]>,
     meta: Vec<PartMeta>,
-    /// The hash in `pending` of each soul of the batch, in its order.
+    /// The hash in `held` of each soul of the batch, in its order.
     hashes: Vec<u64>,
 }
 
@@ -75,23 +75,36 @@ pub(super) struct ReadDone {
     pub(super) affected: Vec<String>,
 }
 
+/// What the engine keeps of a soul it holds or is writing: one entry, so
+/// that a put finds, marks and counts its soul with one look-up.
+#[derive(Debug, Default)]
+struct Held {
+    /// Its stored copy has been merged into the graph.
+    loaded: bool,
+    /// Whether it was used since the cache last looked at it (loaded
+    /// souls).
+    used: bool,
+    /// How many parts of writes not yet durable touch it: while any do,
+    /// it never leaves memory.
+    pending: usize,
+}
+
 /// Reads, parked jobs and the write batch.
 #[derive(Debug)]
 pub(super) struct Storage {
     /// Whether a store is attached at all (without one, every soul counts as
     /// loaded and nothing is written).
     enabled: bool,
-    /// Souls whose stored copy has been merged into the graph.
-    /// Each with whether it was used since the cache last looked at it.
-    loaded: TextMap<bool>,
+    /// Souls loaded or with writes not yet durable (an entry goes when
+    /// it is neither).
+    held: TextMap<Held>,
+    /// How many of `held` are loaded.
+    loaded: usize,
     /// Loaded souls, oldest first: the cache's clock hand.
     ring: VecDeque<CompactString>,
     /// Most souls kept in memory (0: all); past it, souls nobody used
     /// lately leave memory (the store still has them).
     max_cached: usize,
-    /// Souls with writes not yet durable, and how many parts touch them:
-    /// these never leave memory.
-    pending: TextMap<usize>,
     /// Souls not loaded whole, of which some properties are (read for a
     /// put, which needs only the ones it touches): the keys read.
     partial: HashMap<String, HashSet<String>>,
@@ -121,7 +134,7 @@ pub(super) struct Storage {
     /// next drain.
     batch: Vec<Graph>,
     batch_meta: Vec<PartMeta>,
-    /// The hash in `pending` of each soul of `batch`, in its order (the
+    /// The hash in `held` of each soul of `batch`, in its order (the
     /// answer to the write counts them down without hashing them again).
     batch_hashes: Vec<u64>,
     writes: BTreeMap<WriteId, InFlight>,
@@ -136,10 +149,10 @@ impl Storage {
     ) -> Self {
         Self {
             enabled,
-            loaded: TextMap::default(),
+            held: TextMap::default(),
+            loaded: 0,
             ring: VecDeque::new(),
             max_cached,
-            pending: TextMap::default(),
             partial: HashMap::new(),
             reading_keys: HashSet::new(),
             souls: None,
@@ -238,17 +251,16 @@ impl Storage {
     /// failed this round. `None`: it must be read.
     fn settled(&mut self, soul: &str) -> Option<Loaded> {
         // One hash for the look-up and, when the soul is new, its entry.
-        let hash = self.loaded.hash(soul);
-        if let Some(used) = self.loaded.get_hashed_mut(hash, soul) {
-            *used = true;
+        let hash = self.held.hash(soul);
+        if let Some(held) = self.held.get_hashed_mut(hash, soul)
+            && held.loaded
+        {
+            held.used = true;
             return Some(Loaded::Yes);
         }
         let found = Self::not_loaded(&self.failed, self.souls.as_ref(), soul);
         if found == Some(Loaded::Yes) {
-            self.loaded.insert_hashed(hash, soul, true);
-            if !self.unmark_partial(soul) {
-                self.ring.push_back(soul.into());
-            }
+            self.mark_loaded_hashed(hash, soul);
         }
         found
     }
@@ -256,7 +268,7 @@ impl Storage {
     /// [`Storage::settled`] for a soul not loaded: its failed read, or
     /// `Yes` when the soul index rules it out (certainly not stored: it is
     /// loaded, empty, with no read).
-    /// (An associated function: `settled` holds an entry of `loaded`.)
+    /// (An associated function: `settled` holds an entry of `held`.)
     fn not_loaded(
         failed: &HashMap<String, StoreError>,
         souls: Option<&SoulIndex>,
@@ -397,7 +409,7 @@ impl Storage {
         self.reading_keys.remove(soul);
         let found = match result {
             Ok(found) => {
-                if !self.loaded.contains_key(soul) {
+                if !self.is_loaded(soul) {
                     if !self.partial.contains_key(soul) {
                         // Leaves memory as loaded souls do.
                         self.ring.push_back(soul.into());
@@ -423,13 +435,29 @@ impl Storage {
 
     /// How many souls are loaded.
     pub(super) fn cached(&self) -> usize {
-        self.loaded.len()
+        self.loaded
+    }
+
+    fn is_loaded(&self, soul: &str) -> bool {
+        self.held.get(soul).is_some_and(|h| h.loaded)
     }
 
     fn mark_loaded(&mut self, soul: &str) {
+        self.mark_loaded_hashed(self.held.hash(soul), soul);
+    }
+
+    /// [`Storage::mark_loaded`] of a soul whose hash in `held` is `hash`:
+    /// loaded and used, and on the cache's ring.
+    fn mark_loaded_hashed(&mut self, hash: u64, soul: &str) {
         let was_partial = self.unmark_partial(soul);
-        if self.loaded.insert(soul, true).is_none() && !was_partial {
-            self.ring.push_back(soul.into());
+        let (held, _) = self.held.get_or_insert_with(hash, soul, Held::default);
+        held.used = true;
+        if !held.loaded {
+            held.loaded = true;
+            self.loaded += 1;
+            if !was_partial {
+                self.ring.push_back(soul.into());
+            }
         }
     }
 
@@ -448,29 +476,34 @@ impl Storage {
             return;
         }
         let mut looked = 0;
-        while self.loaded.len() + self.partial.len() > self.max_cached
+        while self.loaded + self.partial.len() > self.max_cached
             && looked < self.ring.len() * 2
         {
             let Some(soul) = self.ring.pop_front() else {
                 break;
             };
-            let busy = self.pending.contains_key(soul.as_str())
+            let held = self.held.get_mut(soul.as_str());
+            let pending = held.as_ref().is_some_and(|h| h.pending > 0);
+            let used = match held {
+                Some(h) if h.loaded => std::mem::take(&mut h.used),
+                // Partly loaded: used only by the put that read it.
+                _ if self.partial.contains_key(soul.as_str()) => false,
+                _ => continue,
+            };
+            let busy = pending
                 || self.reading.contains(soul.as_str())
                 || self.reading_keys.contains(soul.as_str())
                 || self.parked.contains_key(soul.as_str())
                 || keep(&soul);
-            let used = match self.loaded.get_mut(soul.as_str()) {
-                Some(used) => std::mem::take(used),
-                // Partly loaded: used only by the put that read it.
-                None if self.partial.contains_key(soul.as_str()) => false,
-                None => continue,
-            };
             looked += 1;
             if used || busy {
                 self.ring.push_back(soul);
                 continue;
             }
-            self.loaded.remove(soul.as_str());
+            // Not pending (busy otherwise): nothing else keeps the entry.
+            if self.held.remove(soul.as_str()).is_some_and(|h| h.loaded) {
+                self.loaded -= 1;
+            }
             self.partial.remove(soul.as_str());
             graph.remove_node(&soul);
         }
@@ -500,13 +533,11 @@ impl Storage {
             return;
         }
         for soul in accepted.souls() {
-            let hash = self.pending.hash(soul);
-            match self.pending.get_hashed_mut(hash, soul) {
-                Some(n) => *n += 1,
-                None => {
-                    self.pending.insert_hashed(hash, soul, 1);
-                }
-            }
+            let hash = self.held.hash(soul);
+            self.held
+                .get_or_insert_with(hash, soul, Held::default)
+                .0
+                .pending += 1;
             self.batch_hashes.push(hash);
             if let Some(souls) = self.souls.as_mut() {
                 souls.note(soul);
@@ -558,10 +589,10 @@ impl Storage {
             hashes,
         } = self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
         for (soul, &hash) in batch.iter().flat_map(Graph::souls).zip(&hashes) {
-            if let Some(n) = self.pending.get_hashed_mut(hash, soul) {
-                *n -= 1;
-                if *n == 0 {
-                    self.pending.remove_hashed(hash, soul);
+            if let Some(held) = self.held.get_hashed_mut(hash, soul) {
+                held.pending -= 1;
+                if held.pending == 0 && !held.loaded {
+                    self.held.remove_hashed(hash, soul);
                 }
             }
         }
