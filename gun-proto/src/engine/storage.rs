@@ -476,9 +476,7 @@ impl Storage {
             return;
         }
         let mut looked = 0;
-        while self.loaded + self.partial.len() > self.max_cached
-            && looked < self.ring.len() * 2
-        {
+        while self.loaded + self.partial.len() > self.max_cached && looked < self.ring.len() * 2 {
             let Some(soul) = self.ring.pop_front() else {
                 break;
             };
