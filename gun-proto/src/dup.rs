@@ -140,10 +140,10 @@ impl Dup {
             return true;
         }
         let expires = now + self.age;
-        if !self.seen.insert_new(id, Seen::new(expires, via)) {
+        let Some(key) = self.seen.insert_new(id, Seen::new(expires, via)) else {
             return false;
-        }
-        self.listed(id.into(), via, expires);
+        };
+        self.listed(key, via, expires);
         true
     }
 

@@ -133,19 +133,20 @@ impl<V> TextMap<V> {
         self.table.iter().map(|s| (s.key.as_str(), &s.value))
     }
 
-    /// Sets `key` to `value` if it has none (one look-up either way):
-    /// whether it did.
-    pub(crate) fn insert_new(&mut self, key: &str, value: V) -> bool {
+    /// Sets `key` to `value` if it has none (one look-up either way): the
+    /// key as now held, to keep elsewhere (an inline key is copied whole,
+    /// its text not measured and copied again), or `None` if it had one.
+    pub(crate) fn insert_new(&mut self, key: &str, value: V) -> Option<CompactString> {
         let hash = self.hash(key);
         match self.table.entry(hash, |s| s.key == key, |s| s.hash) {
-            Entry::Occupied(_) => false,
+            Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
-                slot.insert(Slot {
+                let held = slot.insert(Slot {
                     hash,
                     key: key.into(),
                     value,
                 });
-                true
+                Some(held.get().key.clone())
             }
         }
     }
@@ -179,7 +180,8 @@ mod tests {
         assert_eq!(m.insert("key/7", 70), Some(7));
         assert_eq!(m.len(), 1000);
         assert_eq!(m.get("key/7"), Some(&70));
-        assert!(!m.insert_new("key/8", 0) && m.insert_new("new", 5));
+        assert!(m.insert_new("key/8", 0).is_none());
+        assert_eq!(m.insert_new("new", 5).as_deref(), Some("new"));
         assert_eq!((m.get("key/8"), m.get("new")), (Some(&8), Some(&5)));
         let long = "a key longer than twenty-four bytes, held on the heap";
         m.insert(long, 1);
