@@ -131,17 +131,20 @@ impl Rng {
     /// Appends `len` characters from Gun.js's id alphabet (letters and
     /// digits: nothing JSON escapes).
     pub(crate) fn push_text(&mut self, out: &mut String, len: usize) {
-        // 64 random bits hold nine characters' worth (62^9 is about 2^53.6,
-        // so each is as near uniform as one drawn alone would be).
+        // 64 random bits hold nine characters' worth (62^9 is about 2^53.6).
+        // Read as a fraction in [0, 1), they give a character each time
+        // they are multiplied by 62 (the whole part), the fraction left
+        // going on: a multiplication a character, no division.
         const PER_DRAW: usize = 9;
-        const BASE: u64 = ALPHABET.len() as u64;
+        const BASE: u128 = ALPHABET.len() as u128;
         out.reserve(len);
         let mut left = len;
         while left > 0 {
-            let mut bits = self.next_u64();
+            let mut fraction = self.next_u64();
             for _ in 0..left.min(PER_DRAW) {
-                out.push(char::from(ALPHABET[(bits % BASE) as usize]));
-                bits /= BASE;
+                let wide = u128::from(fraction) * BASE;
+                out.push(char::from(ALPHABET[(wide >> 64) as usize]));
+                fraction = wide as u64;
             }
             left = left.saturating_sub(PER_DRAW);
         }
@@ -213,6 +216,23 @@ mod tests {
         assert_eq!(x, b.text(9));
         assert_eq!(x.len(), 9);
         assert!(x.bytes().all(|c| c.is_ascii_alphanumeric() && c != b'Y'));
+    }
+
+    #[test]
+    fn every_place_of_an_id_takes_every_character_about_evenly() {
+        let mut r = Rng::new(3);
+        let ids: Vec<String> = (0..31_000).map(|_| r.text(12)).collect();
+        for place in 0..12 {
+            let mut counts = [0usize; 128];
+            for id in &ids {
+                counts[usize::from(id.as_bytes()[place])] += 1;
+            }
+            // 500 expected of each of 62 characters.
+            for &c in ALPHABET {
+                let n = counts[usize::from(c)];
+                assert!((380..=620).contains(&n), "place {place}: {} {n} times", c as char);
+            }
+        }
     }
 
     #[test]
