@@ -230,7 +230,11 @@ mod tests {
             // 500 expected of each of 62 characters.
             for &c in ALPHABET {
                 let n = counts[usize::from(c)];
-                assert!((380..=620).contains(&n), "place {place}: {} {n} times", c as char);
+                assert!(
+                    (380..=620).contains(&n),
+                    "place {place}: {} {n} times",
+                    c as char
+                );
             }
         }
     }

@@ -405,16 +405,13 @@ impl Engine {
         // A put or an ack in the usual shape carries no `sigs` (the quick
         // reader takes no other field): unless every message is inspected,
         // it is read with no search for them.
-        let quick = if self.admission.inspects_all() {
-            None
-        } else {
-            wire::quick_message(text)
-        };
-        let inspect =
-            quick.is_none() && (self.admission.inspects_all() || text.contains("\"sigs\""));
-        let (read, json, signed) = if let Some(msg) = quick {
-            (Ok(msg), None, None)
-        } else if inspect {
+        if !self.admission.inspects_all()
+            && let Some(msg) = wire::quick_message(text)
+        {
+            return self.admit(peer, msg, None, None);
+        }
+        let inspect = self.admission.inspects_all() || text.contains("\"sigs\"");
+        let (read, json, signed) = if inspect {
             let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
                 if lone {
                     return self.refuse_frame(peer, &wire::FrameError::Json);
@@ -454,12 +451,24 @@ impl Engine {
             }
             Err((id, e)) => return self.refuse_message(peer, id, &e),
         };
+        self.admit(peer, msg, json, signed);
+    }
+
+    /// A message read from `peer`: held to the limits and the protected
+    /// spaces' rules, then handled once admitted (`json`, its tree, where
+    /// the predicate looks at it; `signed`, its checked signatures).
+    fn admit(
+        &mut self,
+        peer: PeerId,
+        mut msg: Message,
+        json: Option<serde_json::Value>,
+        signed: Option<crate::auth::Signed>,
+    ) {
         if let Err(e) = self.cfg.limits.check(&msg) {
             // Answered by id only when the id itself is not what is too long.
             let id = msg.id.filter(|i| i.len() <= self.cfg.limits.max_id_bytes);
             return self.refuse_message(peer, id, &e);
         }
-        let mut msg = msg;
         let sea = match self.data_in(&mut msg, signed.is_some()) {
             Ok(sea) => sea,
             Err(why) => {
