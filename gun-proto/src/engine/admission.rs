@@ -158,6 +158,20 @@ impl Admission {
         }
     }
 
+    /// The common case, a message with nothing to verify from a peer
+    /// with nothing waiting (no queue at all): whether it is admitted, or
+    /// dropped by the predicate. `None`: it goes through
+    /// [`Admission::arrived`].
+    pub(super) fn at_once(
+        &self,
+        peer: PeerId,
+        msg: &Message,
+        json: Option<&serde_json::Value>,
+        check: &Check,
+    ) -> Option<bool> {
+        (check.is_empty() && !self.waiting.contains_key(&peer)).then(|| self.passes(msg, json))
+    }
+
     /// A message from `peer` that passed [`Admission::check`], with the
     /// signatures to verify before it is processed (its own, and those its
     /// data stands on).
@@ -168,14 +182,13 @@ impl Admission {
         json: Option<serde_json::Value>,
         check: Check,
     ) -> Verdict {
-        let signed = (!check.is_empty()).then_some(check);
-        // The common case, nothing waiting from this peer: no queue at all.
-        if signed.is_none() && !self.waiting.contains_key(&peer) {
-            return match self.passes(&msg, json.as_ref()) {
+        if let Some(pass) = self.at_once(peer, &msg, json.as_ref(), &check) {
+            return match pass {
                 true => Verdict::Admit(msg),
                 false => Verdict::Wait,
             };
         }
+        let signed = (!check.is_empty()).then_some(check);
         let queue = self.waiting.entry(peer).or_default();
         if queue.len() >= self.max_waiting {
             return Verdict::Refuse("too many messages waiting for verification");

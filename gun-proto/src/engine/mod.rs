@@ -482,6 +482,11 @@ impl Engine {
             }
         };
         let check = Check { mesh: signed, sea };
+        match self.admission.at_once(peer, &msg, json.as_ref(), &check) {
+            Some(true) => return self.on_message(peer, msg),
+            Some(false) => return,
+            None => {}
+        }
         match self.admission.arrived(peer, msg, json, check) {
             admission::Verdict::Admit(msg) => self.on_message(peer, msg),
             admission::Verdict::Verify(id, check) => {
