@@ -24,9 +24,21 @@ const REPAIR_CHUNK: usize = 1000;
 impl Engine {
     /// Runs a job now, or parks it until the store has answered its reads.
     pub(super) fn run(&mut self, job: Job) {
-        let Some((job, waits_for)) = self.try_job(job) else {
-            return;
-        };
+        if let Some((job, waits_for)) = self.try_job(job) {
+            self.park(job, waits_for);
+        }
+    }
+
+    /// [`Engine::run`] of a peer's put (no job made unless it must wait).
+    pub(super) fn run_peer_put(&mut self, peer: PeerId, msg: Message) {
+        if let Some((job, waits_for)) = self.try_peer_put(peer, msg) {
+            self.park(job, waits_for);
+        }
+    }
+
+    /// Parks a job until the store has answered its reads (for the soul it
+    /// waits for; `None`: any read), or refuses it when too many wait.
+    fn park(&mut self, job: Job, waits_for: Option<String>) {
         if let Some(job) = self.storage.park(job, waits_for) {
             let why = "Busy: too many requests waiting on storage";
             match job.peer() {
@@ -52,23 +64,7 @@ impl Engine {
     /// soul it waits for (`None`: any read).
     fn try_job(&mut self, job: Job) -> Option<(Job, Option<String>)> {
         match job {
-            Job::PeerPut { peer, msg } => {
-                let loaded = match &msg.put {
-                    Some(g) => self.ensure_put_loaded(g),
-                    None => Loaded::Yes,
-                };
-                match loaded {
-                    Loaded::No(soul) => Some((Job::PeerPut { peer, msg }, Some(soul))),
-                    Loaded::Failed(e) => {
-                        self.refuse(Job::PeerPut { peer, msg }, "storage read failed", e);
-                        None
-                    }
-                    Loaded::Yes => {
-                        self.peer_put(peer, msg);
-                        None
-                    }
-                }
-            }
+            Job::PeerPut { peer, msg } => self.try_peer_put(peer, msg),
             Job::PeerGet(get) => self.peer_get(get),
             Job::Data { except, diff } => match self.ensure_diff_loaded(&diff) {
                 Loaded::No(soul) => Some((Job::Data { except, diff }, Some(soul))),
@@ -108,6 +104,25 @@ impl Engine {
                 }
             },
             Job::Write(write) => self.try_write(write),
+        }
+    }
+
+    /// [`Engine::try_job`] of a peer's put.
+    fn try_peer_put(&mut self, peer: PeerId, msg: Message) -> Option<(Job, Option<String>)> {
+        let loaded = match &msg.put {
+            Some(g) => self.ensure_put_loaded(g),
+            None => Loaded::Yes,
+        };
+        match loaded {
+            Loaded::No(soul) => Some((Job::PeerPut { peer, msg }, Some(soul))),
+            Loaded::Failed(e) => {
+                self.refuse(Job::PeerPut { peer, msg }, "storage read failed", e);
+                None
+            }
+            Loaded::Yes => {
+                self.peer_put(peer, msg);
+                None
+            }
         }
     }
 

@@ -569,7 +569,7 @@ impl Engine {
             self.on_get(peer, msg);
         } else if msg.put.is_some() {
             self.rtc_put(peer, &msg);
-            self.run(Job::PeerPut { peer, msg });
+            self.run_peer_put(peer, msg);
         }
     }
 
