@@ -136,7 +136,7 @@ impl Engine {
     /// or a rule reads the whole node (an alias's claims).
     fn ensure_put_loaded(&mut self, diff: &Graph) -> Loaded {
         let whole = diff.souls().any(super::spaces::reads_whole_node);
-        if !whole && self.queries.watching(diff.souls()).is_empty() {
+        if !whole && !self.queries.watches_any(diff.souls()) {
             self.storage.ensure_keys_loaded(diff, &mut self.outputs)
         } else {
             self.ensure_diff_loaded(diff)
@@ -427,7 +427,7 @@ impl Engine {
         self.storage.clear_failed();
         let queries = &self.queries;
         self.storage
-            .evict(&mut self.graph, |soul| !queries.watching([soul]).is_empty());
+            .evict(&mut self.graph, |soul| queries.watches_any([soul]));
         Ok(())
     }
 

@@ -160,10 +160,15 @@ pub(super) struct Queries {
 }
 
 impl Queries {
+    /// Whether any listener watches one of `souls` (no set is made; a
+    /// relay often has no listener, and then no soul is looked up).
+    pub(super) fn watches_any<'s>(&self, souls: impl IntoIterator<Item = &'s str>) -> bool {
+        !self.by_soul.is_empty() && souls.into_iter().any(|s| self.by_soul.contains_key(s))
+    }
+
     /// The listeners watching any of `souls`.
     pub(super) fn watching<'s>(&self, souls: impl IntoIterator<Item = &'s str>) -> BTreeSet<SubId> {
         let mut subs = BTreeSet::new();
-        // A relay often has no listener: no soul is hashed for nothing.
         if self.by_soul.is_empty() {
             return subs;
         }

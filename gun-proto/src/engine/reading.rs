@@ -378,6 +378,9 @@ impl Engine {
     /// Properties changed: update the listeners that watch their souls (a
     /// map listener only in the items the change touches, where it can).
     pub(super) fn changed(&mut self, accepted: &Graph) {
+        if !self.queries.watches_any(accepted.souls()) {
+            return;
+        }
         for sub in self.queries.watching(accepted.souls()) {
             if !self.update_map(sub, accepted) {
                 self.eval_listener(sub);
