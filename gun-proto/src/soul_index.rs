@@ -96,9 +96,13 @@ impl SoulIndex {
         let bytes = soul.as_bytes();
         let mut h = (bytes.len() as u64) ^ K[0];
         for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            h = fold(h ^ u64::from_le_bytes(word), K[1]);
+            // Little-endian, zero-padded: the word `from_le_bytes` reads of
+            // the chunk padded to 8 bytes, with no copy through memory.
+            let word = chunk
+                .iter()
+                .rev()
+                .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+            h = fold(h ^ word, K[1]);
         }
         fold(h ^ K[0], K[1])
     }
@@ -182,6 +186,28 @@ mod tests {
         assert!(!f.note("soul/7"));
         assert!(f.note("elsewhere/1") && f.may_hold("elsewhere/1"));
         assert_eq!(f.inserted(), 20_001);
+    }
+
+    #[test]
+    fn a_soul_hashes_as_its_zero_padded_words() {
+        fn padded(soul: &str) -> u64 {
+            const K: [u64; 2] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db];
+            let fold = |a: u64, b: u64| {
+                let p = u128::from(a) * u128::from(b);
+                (p as u64) ^ ((p >> 64) as u64)
+            };
+            let mut h = (soul.len() as u64) ^ K[0];
+            for chunk in soul.as_bytes().chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                h = fold(h ^ u64::from_le_bytes(word), K[1]);
+            }
+            fold(h ^ K[0], K[1])
+        }
+        let text = "a soul of many bytes, ü and 😀 among them, to cut at every length";
+        for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            assert_eq!(SoulIndex::hash(&text[..end]), padded(&text[..end]));
+        }
     }
 
     #[test]
