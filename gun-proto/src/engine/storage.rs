@@ -85,8 +85,9 @@ struct Held {
     /// souls).
     used: bool,
     /// How many parts of writes not yet durable touch it: while any do,
-    /// it never leaves memory.
-    pending: usize,
+    /// it never leaves memory. (32 bits: each part in flight is held in
+    /// memory, so no process holds 2^32 of them; an entry is 8 bytes.)
+    pending: u32,
 }
 
 /// Reads, parked jobs and the write batch.
