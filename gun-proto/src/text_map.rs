@@ -19,7 +19,8 @@ use crate::sip::SipKey;
 #[derive(Clone)]
 pub(crate) struct TextMap<V> {
     table: HashTable<Slot<V>>,
-    key: SipKey,
+    /// The secret key its hashes are made under (not a map key).
+    secret: SipKey,
 }
 
 #[derive(Clone)]
@@ -34,7 +35,7 @@ impl<V> Default for TextMap<V> {
     fn default() -> Self {
         Self {
             table: HashTable::new(),
-            key: SipKey::random(),
+            secret: SipKey::random(),
         }
     }
 }
@@ -50,7 +51,7 @@ impl<V: fmt::Debug> fmt::Debug for TextMap<V> {
 impl<V> TextMap<V> {
     /// The hash of `key` in this map (of its bytes, in one call).
     pub(crate) fn hash(&self, key: &str) -> u64 {
-        self.key.hash(key.as_bytes())
+        self.secret.hash(key.as_bytes())
     }
 
     pub(crate) fn len(&self) -> usize {
