@@ -30,13 +30,9 @@ impl std::fmt::Debug for Predicate {
     }
 }
 
-/// What to do with a message now. (Returned and taken apart at once: a box
-/// for the message would cost an allocation per message for nothing.)
+/// What to do with a message [`Admission::at_once`] did not admit.
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Verdict {
-    /// Process it.
-    Admit(Message),
     /// Have its signatures verified; it waits.
     Verify(VerifyId, Check),
     /// Nothing more: it waits behind others.
@@ -172,9 +168,10 @@ impl Admission {
         (check.is_empty() && !self.waiting.contains_key(&peer)).then(|| self.passes(msg, json))
     }
 
-    /// A message from `peer` that passed [`Admission::check`], with the
-    /// signatures to verify before it is processed (its own, and those its
-    /// data stands on).
+    /// A message from `peer` that passed [`Admission::check`] and that
+    /// [`Admission::at_once`] did not take, with the signatures to verify
+    /// before it is processed (its own, and those its data stands on): it
+    /// queues behind what its peer has waiting.
     pub(super) fn arrived(
         &mut self,
         peer: PeerId,
@@ -182,12 +179,6 @@ impl Admission {
         json: Option<serde_json::Value>,
         check: Check,
     ) -> Verdict {
-        if let Some(pass) = self.at_once(peer, &msg, json.as_ref(), &check) {
-            return match pass {
-                true => Verdict::Admit(msg),
-                false => Verdict::Wait,
-            };
-        }
         let signed = (!check.is_empty()).then_some(check);
         let queue = self.waiting.entry(peer).or_default();
         if queue.len() >= self.max_waiting {

@@ -488,7 +488,6 @@ impl Engine {
             None => {}
         }
         match self.admission.arrived(peer, msg, json, check) {
-            admission::Verdict::Admit(msg) => self.on_message(peer, msg),
             admission::Verdict::Verify(id, check) => {
                 self.outputs.push_back(Output::Verify { id, peer, check });
             }
