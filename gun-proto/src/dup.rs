@@ -4,8 +4,6 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
-use compact_str::CompactString;
-
 use crate::ids::{IdMap, PeerId};
 use crate::text_map::TextMap;
 
@@ -17,19 +15,20 @@ type Owner = Option<PeerId>;
 /// per peer.
 ///
 /// Gun.js keeps ids about 9 s; a repeat within the window is dropped. The
-/// peer a message came from (`via`) routes replies (`@`) back to it. Each
+/// peer a message came from (its owner) routes replies (`@`) back to it. Each
 /// peer's ids are its own share: a peer past `max_per_peer` forgets its own
 /// oldest ids, and when the whole window is full the peer holding the most
 /// gives one up, so that a flood of fresh ids from one peer cannot push out
 /// the routes of another peer's messages.
 #[derive(Debug)]
 pub(crate) struct Dup {
-    /// Ids up to 24 bytes (every id Gun.js makes) are held inline: copying
-    /// one into the lists below is a `memcpy`, no allocation, no atomics.
+    /// Ids up to 24 bytes (every id Gun.js makes) are held inline. The
+    /// lists below keep an id's hash in this map in its place (8 bytes, not
+    /// 24), and find its entry by that hash and the entry's own fields.
     seen: TextMap<Seen>,
-    /// Every id by the time it lapses (an id seen again is here twice; the
-    /// earlier entry is skipped when it comes up).
-    order: VecDeque<(Duration, CompactString)>,
+    /// Every id's hash by the time it lapses (an id seen again is here
+    /// twice; the earlier entry is skipped when it comes up).
+    order: VecDeque<(Nanos, u64)>,
     /// Each owner's share of the window.
     shares: IdMap<Owner, Share>,
     /// Owners by how many ids they hold, to find the largest: made the
@@ -46,27 +45,36 @@ pub(crate) struct Dup {
 struct Share {
     /// How many of them are live.
     live: usize,
-    /// Its ids, oldest first (ids forgotten meanwhile are skipped).
-    ids: VecDeque<CompactString>,
+    /// Its ids' hashes, oldest first (ids forgotten meanwhile are
+    /// skipped).
+    ids: VecDeque<u64>,
 }
 
+/// A time on the engine's clock in nanoseconds (584 years of them).
+type Nanos = u64;
+
+fn nanos(t: Duration) -> Nanos {
+    Nanos::try_from(t.as_nanos()).unwrap_or(Nanos::MAX)
+}
+
+/// What is kept of an id: 40 bytes (72 with its key and hash).
 #[derive(Debug, Clone)]
 struct Seen {
-    expires: Duration,
-    via: Option<PeerId>,
+    expires: Nanos,
+    /// The peer it came from, which replies to it route back to; `None`:
+    /// we made it. The first to bring it in keeps it.
     owner: Owner,
-    /// Peers we passed this message to whose replies we take.
-    asked: Vec<PeerId>,
+    /// Peers we passed this message to whose replies we take: most
+    /// messages have none, and a slice is two words where a `Vec` is three.
+    asked: Box<[PeerId]>,
 }
 
 impl Seen {
-    /// A new id, brought in by `via` (`None`: ours).
-    fn new(expires: Duration, via: Option<PeerId>) -> Self {
+    fn new(expires: Nanos, owner: Owner) -> Self {
         Self {
             expires,
-            via,
-            owner: via,
-            asked: Vec::new(),
+            owner,
+            asked: Box::default(),
         }
     }
 }
@@ -88,39 +96,42 @@ impl Dup {
 
     /// Whether `id` was seen and has not expired.
     pub(crate) fn contains(&self, id: &str, now: Duration) -> bool {
+        let now = nanos(now);
         self.seen.get(id).is_some_and(|s| s.expires > now)
     }
 
     /// The peer `id` came from, while it is remembered.
     pub(crate) fn via(&self, id: &str, now: Duration) -> Option<PeerId> {
+        let now = nanos(now);
         self.seen
             .get(id)
             .filter(|s| s.expires > now)
-            .and_then(|s| s.via)
+            .and_then(|s| s.owner)
     }
 
     /// Whether `peer` was sent message `id` by us, so may answer it.
     pub(crate) fn asked(&self, id: &str, peer: PeerId, now: Duration) -> bool {
+        let now = nanos(now);
         self.seen
             .get(id)
             .is_some_and(|s| s.expires > now && s.asked.contains(&peer))
     }
 
-    /// Records `id` (from `via`, or sent by us when `None`).
+    /// Records `id` (from `via`, or sent by us when `None`); an id held
+    /// already has its window renewed and keeps its owner.
     pub(crate) fn track(&mut self, id: &str, via: Option<PeerId>, now: Duration) {
+        let now = nanos(now);
         self.expire(now);
-        let expires = now + self.age;
-        if let Some(s) = self.seen.get_mut(id) {
+        let expires = now.saturating_add(nanos(self.age));
+        let hash = self.seen.hash(id);
+        if let Some(s) = self.seen.get_hashed_mut(hash, id) {
             s.expires = expires;
-            if via.is_some() {
-                s.via = via;
-            }
-            self.order.push_back((expires, id.into()));
+            self.order.push_back((expires, hash));
             return;
         }
         self.make_room(via);
-        self.seen.insert(id, Seen::new(expires, via));
-        self.listed(id.into(), via, expires);
+        self.seen.insert_hashed(hash, id, Seen::new(expires, via));
+        self.listed(hash, via, expires);
     }
 
     /// Records `id` as brought in by `from`, unless it was seen and has not
@@ -128,7 +139,8 @@ impl Dup {
     /// room in the window, one lookup does both.
     pub(crate) fn arrive(&mut self, id: &str, from: PeerId, now: Duration) -> bool {
         // What is left after this has not expired.
-        self.expire(now);
+        let at = nanos(now);
+        self.expire(at);
         let via = Some(from);
         let crowded = self.seen.len() >= self.max
             || self.shares.get(&via).map_or(0, |s| s.live) >= self.max_per_peer;
@@ -139,18 +151,19 @@ impl Dup {
             self.track(id, via, now);
             return true;
         }
-        let expires = now + self.age;
-        let Some(key) = self.seen.insert_new(id, Seen::new(expires, via)) else {
+        let expires = at.saturating_add(nanos(self.age));
+        let Some(hash) = self.seen.insert_new(id, Seen::new(expires, via)) else {
             return false;
         };
-        self.listed(key, via, expires);
+        self.listed(hash, via, expires);
         true
     }
 
-    /// A new id is on its owner's list and in the window's order.
-    fn listed(&mut self, key: CompactString, via: Owner, expires: Duration) {
+    /// A new id (its hash) is on its owner's list and in the window's
+    /// order.
+    fn listed(&mut self, hash: u64, via: Owner, expires: Nanos) {
         let share = self.shares.entry(via).or_default();
-        share.ids.push_back(key.clone());
+        share.ids.push_back(hash);
         share.live += 1;
         let live = share.live;
         // The new rank in before the old one out: a set that never empties
@@ -159,17 +172,23 @@ impl Dup {
             ranked.insert((live, via));
             ranked.remove(&(live - 1, via));
         }
-        self.order.push_back((expires, key));
+        self.order.push_back((expires, hash));
     }
 
     /// Message `id` (tracked) went to `peers`, whose replies to it count.
     pub(crate) fn sent_to(&mut self, id: &str, peers: &[PeerId]) {
+        if peers.is_empty() {
+            return;
+        }
         if let Some(s) = self.seen.get_mut(id) {
+            let mut asked = Vec::with_capacity(s.asked.len() + peers.len());
+            asked.extend_from_slice(&s.asked);
             for p in peers {
-                if !s.asked.contains(p) {
-                    s.asked.push(*p);
+                if !asked.contains(p) {
+                    asked.push(*p);
                 }
             }
+            s.asked = asked.into_boxed_slice();
         }
     }
 
@@ -199,9 +218,8 @@ impl Dup {
 
     /// Forgets `owner`'s oldest live id; `false` if it has none.
     fn evict_oldest(&mut self, owner: Owner) -> bool {
-        while let Some(id) = self.shares.get_mut(&owner).and_then(|s| s.ids.pop_front()) {
-            if self.seen.get(&id).is_some_and(|s| s.owner == owner) {
-                self.seen.remove(&id);
+        while let Some(hash) = self.shares.get_mut(&owner).and_then(|s| s.ids.pop_front()) {
+            if self.seen.remove_where(hash, |s| s.owner == owner).is_some() {
                 self.forgot(owner);
                 return true;
             }
@@ -229,21 +247,15 @@ impl Dup {
         }
     }
 
-    fn expire(&mut self, now: Duration) {
-        while let Some((t, _)) = self.order.front() {
-            if *t > now {
+    fn expire(&mut self, now: Nanos) {
+        while let Some(&(t, hash)) = self.order.front() {
+            if t > now {
                 break;
             }
-            let Some((_, id)) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(s) = self.seen.get(&id)
-                && s.expires <= now
-            {
-                let owner = s.owner;
-                self.seen.remove(&id);
-                self.forgot(owner);
-                self.trim_owner(owner);
+            self.order.pop_front();
+            if let Some(s) = self.seen.remove_where(hash, |s| s.expires <= now) {
+                self.forgot(s.owner);
+                self.trim_owner(s.owner);
             }
         }
     }
@@ -256,8 +268,8 @@ impl Dup {
         let Some(share) = self.shares.get_mut(&owner) else {
             return;
         };
-        while let Some(id) = share.ids.front() {
-            if self.seen.get(id).is_some_and(|s| s.owner == owner) {
+        while let Some(&hash) = share.ids.front() {
+            if self.seen.get_where(hash, |s| s.owner == owner).is_some() {
                 break;
             }
             share.ids.pop_front();
@@ -376,13 +388,30 @@ mod tests {
         }
     }
 
+    /// Tracking an id again renews its window and keeps its first route.
+    #[test]
+    fn a_renewed_id_keeps_its_owner() {
+        assert_eq!(std::mem::size_of::<Seen>(), 40);
+        let s = Duration::from_secs;
+        let mut d = Dup::new(s(9), 10, 10);
+        d.track("m", Some(PeerId(1)), s(0));
+        d.track("m", Some(PeerId(2)), s(5));
+        assert_eq!(d.via("m", s(10)), Some(PeerId(1)));
+        assert!(d.contains("m", s(13)) && !d.contains("m", s(14)));
+        assert_eq!(d.shares.len(), 1, "listed once, under its owner");
+        assert!(d.arrive("n", PeerId(2), s(14)));
+        assert_eq!(d.seen.len(), 1, "m lapsed as n arrived");
+    }
+
     #[test]
     fn replies_count_only_from_peers_asked() {
         let s = Duration::from_secs;
         let mut d = Dup::new(s(9), 10, 10);
         d.track("m", Some(PeerId(1)), s(0));
         d.sent_to("m", &[PeerId(2)]);
-        assert!(d.asked("m", PeerId(2), s(1)));
+        d.sent_to("m", &[PeerId(4), PeerId(2)]);
+        assert_eq!(d.seen.get("m").map(|s| s.asked.len()), Some(2));
+        assert!(d.asked("m", PeerId(2), s(1)) && d.asked("m", PeerId(4), s(1)));
         assert!(!d.asked("m", PeerId(3), s(1)));
         assert!(!d.asked("m", PeerId(2), s(10)), "not after the window");
     }

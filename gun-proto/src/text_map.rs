@@ -89,6 +89,7 @@ impl<V> TextMap<V> {
     }
 
     /// Sets `key` to `value`; what it held before.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, key: &str, value: V) -> Option<V> {
         self.insert_hashed(self.hash(key), key, value)
     }
@@ -135,21 +136,40 @@ impl<V> TextMap<V> {
     }
 
     /// Sets `key` to `value` if it has none (one look-up either way): the
-    /// key as now held, to keep elsewhere (an inline key is copied whole,
-    /// its text not measured and copied again), or `None` if it had one.
-    pub(crate) fn insert_new(&mut self, key: &str, value: V) -> Option<CompactString> {
+    /// key's hash, for lists that keep it in place of the key (see
+    /// [`TextMap::get_where`]), or `None` if it had one.
+    pub(crate) fn insert_new(&mut self, key: &str, value: V) -> Option<u64> {
         let hash = self.hash(key);
         match self.table.entry(hash, |s| s.key == key, |s| s.hash) {
             Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
-                let held = slot.insert(Slot {
+                slot.insert(Slot {
                     hash,
                     key: key.into(),
                     value,
                 });
-                Some(held.get().key.clone())
+                Some(hash)
             }
         }
+    }
+
+    /// A value whose key hashes to `hash` and which `pick` takes: the look-up
+    /// of a list that keeps a key's 64-bit hash in place of the key. Keys
+    /// are not compared: two keys of one hash (never found on purpose, the
+    /// hash being keyed by a secret) are told apart only by `pick`.
+    pub(crate) fn get_where(&self, hash: u64, pick: impl Fn(&V) -> bool) -> Option<&V> {
+        self.table
+            .find(hash, |s| s.hash == hash && pick(&s.value))
+            .map(|s| &s.value)
+    }
+
+    /// Removes the value [`TextMap::get_where`] finds.
+    pub(crate) fn remove_where(&mut self, hash: u64, pick: impl Fn(&V) -> bool) -> Option<V> {
+        let held = self
+            .table
+            .find_entry(hash, |s| s.hash == hash && pick(&s.value))
+            .ok()?;
+        Some(held.remove().0.value)
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
@@ -182,8 +202,14 @@ mod tests {
         assert_eq!(m.len(), 1000);
         assert_eq!(m.get("key/7"), Some(&70));
         assert!(m.insert_new("key/8", 0).is_none());
-        assert_eq!(m.insert_new("new", 5).as_deref(), Some("new"));
+        let new = m.insert_new("new", 5).expect("a new key");
+        assert_eq!(new, m.hash("new"));
         assert_eq!((m.get("key/8"), m.get("new")), (Some(&8), Some(&5)));
+        assert_eq!(m.get_where(new, |v| *v == 5), Some(&5));
+        assert_eq!(m.get_where(new, |v| *v == 6), None);
+        assert_eq!(m.remove_where(new, |v| *v == 6), None);
+        assert_eq!(m.remove_where(new, |v| *v == 5), Some(5));
+        assert!(!m.contains_key("new"));
         let long = "a key longer than twenty-four bytes, held on the heap";
         m.insert(long, 1);
         assert!(m.contains_key(long));
@@ -192,13 +218,13 @@ mod tests {
         let h = m.hash("key/9");
         assert_eq!(m.get_hashed(h, "key/9"), Some(&9));
         assert_eq!(m.remove_hashed(h, "key/9"), Some(9));
-        assert_eq!(m.len(), 1000);
+        assert_eq!(m.len(), 999);
         let h = m.hash("made");
         assert_eq!(m.get_or_insert_with(h, "made", || 1), (&mut 1, true));
         assert_eq!(m.get_or_insert_with(h, "made", || 2), (&mut 1, false));
         let mut all: Vec<_> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
         all.sort_unstable();
-        assert_eq!(all.len(), 1001);
+        assert_eq!(all.len(), 1000);
         assert_eq!(all[0], ("key/0".to_owned(), 0));
     }
 }
