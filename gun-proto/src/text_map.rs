@@ -163,6 +163,17 @@ impl<V> TextMap<V> {
             .map(|s| &s.value)
     }
 
+    /// [`TextMap::get_where`], with the key.
+    pub(crate) fn key_where_mut(
+        &mut self,
+        hash: u64,
+        pick: impl Fn(&V) -> bool,
+    ) -> Option<(&str, &mut V)> {
+        self.table
+            .find_mut(hash, |s| s.hash == hash && pick(&s.value))
+            .map(|s| (s.key.as_str(), &mut s.value))
+    }
+
     /// Removes the value [`TextMap::get_where`] finds.
     pub(crate) fn remove_where(&mut self, hash: u64, pick: impl Fn(&V) -> bool) -> Option<V> {
         let held = self
@@ -207,6 +218,7 @@ mod tests {
         assert_eq!((m.get("key/8"), m.get("new")), (Some(&8), Some(&5)));
         assert_eq!(m.get_where(new, |v| *v == 5), Some(&5));
         assert_eq!(m.get_where(new, |v| *v == 6), None);
+        assert_eq!(m.key_where_mut(new, |v| *v == 5), Some(("new", &mut 5)));
         assert_eq!(m.remove_where(new, |v| *v == 6), None);
         assert_eq!(m.remove_where(new, |v| *v == 5), Some(5));
         assert!(!m.contains_key("new"));

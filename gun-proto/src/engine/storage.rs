@@ -81,6 +81,9 @@ pub(super) struct ReadDone {
 struct Held {
     /// Its stored copy has been merged into the graph.
     loaded: bool,
+    /// Not loaded whole, but some of its properties are (`partial` holds
+    /// which): on the cache's ring, as a loaded soul is.
+    partial: bool,
     /// Whether it was used since the cache last looked at it (loaded
     /// souls).
     used: bool,
@@ -101,8 +104,9 @@ pub(super) struct Storage {
     held: TextMap<Held>,
     /// How many of `held` are loaded.
     loaded: usize,
-    /// Loaded souls, oldest first: the cache's clock hand.
-    ring: VecDeque<CompactString>,
+    /// Loaded and partly loaded souls, oldest first, each by its hash in
+    /// `held` (8 bytes where the soul is 24): the cache's clock hand.
+    ring: VecDeque<u64>,
     /// Most souls kept in memory (0: all); past it, souls nobody used
     /// lately leave memory (the store still has them).
     max_cached: usize,
@@ -410,10 +414,13 @@ impl Storage {
         self.reading_keys.remove(soul);
         let found = match result {
             Ok(found) => {
-                if !self.is_loaded(soul) {
-                    if !self.partial.contains_key(soul) {
+                let hash = self.held.hash(soul);
+                let (held, _) = self.held.get_or_insert_with(hash, soul, Held::default);
+                if !held.loaded {
+                    if !held.partial {
                         // Leaves memory as loaded souls do.
-                        self.ring.push_back(soul.into());
+                        held.partial = true;
+                        self.ring.push_back(hash);
                     }
                     self.partial
                         .entry(soul.to_owned())
@@ -439,10 +446,6 @@ impl Storage {
         self.loaded
     }
 
-    fn is_loaded(&self, soul: &str) -> bool {
-        self.held.get(soul).is_some_and(|h| h.loaded)
-    }
-
     fn mark_loaded(&mut self, soul: &str) {
         self.mark_loaded_hashed(self.held.hash(soul), soul);
     }
@@ -450,22 +453,19 @@ impl Storage {
     /// [`Storage::mark_loaded`] of a soul whose hash in `held` is `hash`:
     /// loaded and used, and on the cache's ring.
     fn mark_loaded_hashed(&mut self, hash: u64, soul: &str) {
-        let was_partial = self.unmark_partial(soul);
         let (held, _) = self.held.get_or_insert_with(hash, soul, Held::default);
         held.used = true;
-        if !held.loaded {
-            held.loaded = true;
-            self.loaded += 1;
-            if !was_partial {
-                self.ring.push_back(soul.into());
-            }
+        if held.loaded {
+            return;
         }
-    }
-
-    /// `soul` is no longer partly loaded; whether it was (then it is on
-    /// the cache's ring already).
-    fn unmark_partial(&mut self, soul: &str) -> bool {
-        !self.partial.is_empty() && self.partial.remove(soul).is_some()
+        held.loaded = true;
+        self.loaded += 1;
+        // A partly loaded soul is on the ring already.
+        if std::mem::take(&mut held.partial) {
+            self.partial.remove(soul);
+        } else {
+            self.ring.push_back(hash);
+        }
     }
 
     /// Lets souls nobody used lately leave memory while more are held than
@@ -478,17 +478,17 @@ impl Storage {
         }
         let mut looked = 0;
         while self.loaded + self.partial.len() > self.max_cached && looked < self.ring.len() * 2 {
-            let Some(soul) = self.ring.pop_front() else {
+            let Some(hash) = self.ring.pop_front() else {
                 break;
             };
-            let held = self.held.get_mut(soul.as_str());
-            let pending = held.as_ref().is_some_and(|h| h.pending > 0);
-            let used = match held {
-                Some(h) if h.loaded => std::mem::take(&mut h.used),
-                // Partly loaded: used only by the put that read it.
-                _ if self.partial.contains_key(soul.as_str()) => false,
-                _ => continue,
+            let Some((soul, held)) = self.held.key_where_mut(hash, |h| h.loaded || h.partial)
+            else {
+                continue;
             };
+            let soul = CompactString::from(soul);
+            let pending = held.pending > 0;
+            // Partly loaded: used only by the put that read it.
+            let used = held.loaded && std::mem::take(&mut held.used);
             let busy = pending
                 || self.reading.contains(soul.as_str())
                 || self.reading_keys.contains(soul.as_str())
@@ -496,7 +496,7 @@ impl Storage {
                 || keep(&soul);
             looked += 1;
             if used || busy {
-                self.ring.push_back(soul);
+                self.ring.push_back(hash);
                 continue;
             }
             // Not pending (busy otherwise): nothing else keeps the entry.
@@ -590,7 +590,7 @@ impl Storage {
         for (soul, &hash) in batch.iter().flat_map(Graph::souls).zip(&hashes) {
             if let Some(held) = self.held.get_hashed_mut(hash, soul) {
                 held.pending -= 1;
-                if held.pending == 0 && !held.loaded {
+                if held.pending == 0 && !held.loaded && !held.partial {
                     self.held.remove_hashed(hash, soul);
                 }
             }
