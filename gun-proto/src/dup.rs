@@ -391,7 +391,7 @@ mod tests {
     /// Tracking an id again renews its window and keeps its first route.
     #[test]
     fn a_renewed_id_keeps_its_owner() {
-        assert_eq!(std::mem::size_of::<Seen>(), 40);
+        assert_eq!(size_of::<Seen>(), 40);
         let s = Duration::from_secs;
         let mut d = Dup::new(s(9), 10, 10);
         d.track("m", Some(PeerId(1)), s(0));
