@@ -131,19 +131,24 @@ impl Rng {
     /// Appends `len` characters from Gun.js's id alphabet (letters and
     /// digits: nothing JSON escapes).
     pub(crate) fn push_text(&mut self, out: &mut String, len: usize) {
+        out.reserve(len);
+        self.each_char(len, |c| out.push(c));
+    }
+
+    /// `len` characters from Gun.js's id alphabet, each given to `take`.
+    pub(crate) fn each_char(&mut self, len: usize, mut take: impl FnMut(char)) {
         // 64 random bits hold nine characters' worth (62^9 is about 2^53.6).
         // Read as a fraction in [0, 1), they give a character each time
         // they are multiplied by 62 (the whole part), the fraction left
         // going on: a multiplication a character, no division.
         const PER_DRAW: usize = 9;
         const BASE: u128 = ALPHABET.len() as u128;
-        out.reserve(len);
         let mut left = len;
         while left > 0 {
             let mut fraction = self.next_u64();
             for _ in 0..left.min(PER_DRAW) {
                 let wide = u128::from(fraction) * BASE;
-                out.push(char::from(ALPHABET[(wide >> 64) as usize]));
+                take(char::from(ALPHABET[(wide >> 64) as usize]));
                 fraction = wide as u64;
             }
             left = left.saturating_sub(PER_DRAW);

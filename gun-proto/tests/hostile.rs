@@ -18,7 +18,7 @@ fn acks(frames: &[(PeerId, gun_proto::wire::Frame)], to: u64) -> Vec<(String, bo
     messages(frames)
         .into_iter()
         .filter(|(p, m)| p.0 == to && m.ack.is_some() && m.dam.is_none())
-        .map(|(_, m)| (m.ack.unwrap_or_default(), m.err.is_none()))
+        .map(|(_, m)| (m.ack.unwrap_or_default().into(), m.err.is_none()))
         .collect()
 }
 

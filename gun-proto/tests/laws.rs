@@ -80,7 +80,7 @@ proptest! {
         extra in prop::option::of(any::<i32>()),
     ) {
         let put = graph_of(&a);
-        let mut m = Message { id: Some(id), put: Some(put), ..Message::default() };
+        let mut m = Message { id: Some(id.into()), put: Some(put), ..Message::default() };
         if let Some(e) = extra {
             m.extra.insert("x".into(), serde_json::json!(e));
         }

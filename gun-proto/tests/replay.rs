@@ -59,7 +59,7 @@ fn answers(msgs: &[Message]) -> BTreeMap<String, Answer> {
             continue;
         }
         let Some(at) = &m.ack else { continue };
-        let a = out.entry(at.clone()).or_default();
+        let a = out.entry(at.to_string()).or_default();
         a.ok |= m.ok == Some(serde_json::Value::Bool(true));
         if let Some(put) = &m.put {
             a.data.merge(f64::INFINITY, put);

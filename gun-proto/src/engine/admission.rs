@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 
+use compact_str::CompactString;
 use tracing::debug;
 
 use super::{Check, Message};
@@ -64,7 +65,7 @@ enum State {
 #[derive(Debug)]
 pub(super) struct Refused {
     pub(super) peer: PeerId,
-    pub(super) id: String,
+    pub(super) id: CompactString,
     pub(super) why: String,
     /// A put whose data failed (SEA): answered with `why` as its `err`.
     pub(super) answer: bool,

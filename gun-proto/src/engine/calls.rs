@@ -2,6 +2,8 @@
 //! the chain's path, merged, sent to the peers that want it, settled when the
 //! store has it and synced when a peer acks it; kept in the outbox until then.
 
+use compact_str::CompactString;
+
 use super::jobs::{Job, OwnWrite};
 use super::own::Answer;
 use super::queries::Kind;
@@ -94,7 +96,7 @@ impl Engine {
             }
             Call::On { sub, path } => self.listen(sub, path, Kind::On)?,
             Call::RtcJoin { room, max } => self.rtc_join(room, max),
-            Call::RtcSignal { via, reply_to, rtc } => self.rtc_signal(via, reply_to, rtc),
+            Call::RtcSignal { via, reply_to, rtc } => self.rtc_signal(via, &reply_to, rtc),
             Call::Map { sub, path } => self.listen(sub, path, Kind::Map)?,
             Call::Off { sub } => {
                 if let Some(l) = self.queries.listeners.remove(&sub) {
@@ -308,7 +310,7 @@ impl Engine {
 
     /// Remembers one of our put messages so peer acks find their write,
     /// for as long as replies are routed.
-    fn track_write_id(&mut self, id: String, req: ReqId, peers: Vec<PeerId>) {
+    fn track_write_id(&mut self, id: CompactString, req: ReqId, peers: Vec<PeerId>) {
         self.own.sent_as(id.clone(), req, peers);
         let age = self.route_age();
         self.set_timer(age, Timer::RouteExpire(id));

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use compact_str::CompactString;
 use tracing::warn;
 
 use super::jobs::Job;
@@ -290,7 +291,7 @@ impl Engine {
     }
 
     /// Keeps a put sent upstream as message `id` until an upstream peer acks it.
-    fn keep_for_upstream(&mut self, id: String, put: Graph) {
+    fn keep_for_upstream(&mut self, id: CompactString, put: Graph) {
         self.mesh.keep_for_upstream(id.clone(), put);
         let age = self.route_age();
         self.set_timer(age, Timer::RouteExpire(id));
@@ -552,8 +553,8 @@ mod tests {
         for id in ["m00000001", "a\"b\\c", "é😀\n", ""] {
             let (mut a, mut b) = (Rng::new(7), Rng::new(7));
             let want = Message {
-                id: Some(b.text(9)),
-                ack: Some(id.to_owned()),
+                id: Some(b.text(9).into()),
+                ack: Some(id.into()),
                 ok: Some(serde_json::Value::Bool(true)),
                 ..Message::default()
             };

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use compact_str::CompactString;
 use tracing::{debug, warn};
 
 use super::budget::{LogBudget, Rate};
@@ -48,7 +49,7 @@ struct Held {
 #[derive(Debug)]
 pub(super) struct Gone {
     /// Held not-founds whose last upstream peer this was: send them now.
-    pub(super) released: Vec<(String, PeerId)>,
+    pub(super) released: Vec<(CompactString, PeerId)>,
 }
 
 /// Peers, subscriptions, dedup and the upstream outbox.
@@ -69,12 +70,12 @@ pub(super) struct Mesh {
     max_subs: usize,
     dup: Dup,
     /// Not-found replies held while upstream peers are asked, by get id.
-    held: HashMap<String, Held>,
+    held: HashMap<CompactString, Held>,
     /// Peers' puts forwarded upstream and not yet acked there, resent when an
     /// upstream peer (re)connects, so a write a relay acked reaches the root.
     relay_outbox: BTreeMap<u64, Graph>,
     /// Message ids of those forwards (or resends), to match upstream acks.
-    relay_ids: HashMap<String, u64>,
+    relay_ids: HashMap<CompactString, u64>,
     next_relay: u64,
     /// Peers with queued messages.
     dirty: BTreeSet<PeerId>,
@@ -152,7 +153,7 @@ impl Mesh {
         if let Some(pid) = gone.pid {
             self.remember_subs(pid, gone.subs, now);
         }
-        let mut released: Vec<String> = self
+        let mut released: Vec<CompactString> = self
             .held
             .iter_mut()
             .filter_map(|(id, h)| {
@@ -454,7 +455,7 @@ impl Mesh {
     // ----- held not-founds ----------------------------------------------------
 
     /// Holds the not-found for get `id`, owed to `to`, until `waiting` answer.
-    pub(super) fn hold(&mut self, id: String, to: PeerId, waiting: BTreeSet<PeerId>) {
+    pub(super) fn hold(&mut self, id: CompactString, to: PeerId, waiting: BTreeSet<PeerId>) {
         self.held.insert(id, Held { to, waiting });
     }
 
@@ -480,7 +481,7 @@ impl Mesh {
     // ----- the upstream outbox ----------------------------------------------
 
     /// Keeps a put sent upstream (as message `id`) until an upstream peer acks it.
-    pub(super) fn keep_for_upstream(&mut self, id: String, put: Graph) {
+    pub(super) fn keep_for_upstream(&mut self, id: CompactString, put: Graph) {
         if self.relay_outbox.len() >= self.max_outbox
             && let Some((old, _)) = self.relay_outbox.pop_first()
         {
@@ -504,7 +505,7 @@ impl Mesh {
     }
 
     /// Entry `entry` went out again as message `id`.
-    pub(super) fn resent(&mut self, id: String, entry: u64) {
+    pub(super) fn resent(&mut self, id: CompactString, entry: u64) {
         self.relay_ids.insert(id, entry);
     }
 

@@ -42,6 +42,7 @@ mod types;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use compact_str::CompactString;
 use tracing::{debug, warn};
 
 use crate::graph::{Graph, Resident};
@@ -254,8 +255,11 @@ impl Engine {
         self.clock.machine(self.now.unix_ms)
     }
 
-    fn new_id(&mut self) -> String {
-        self.rng.text(9)
+    /// A message id of ours: nine characters, held inline.
+    fn new_id(&mut self) -> CompactString {
+        let mut id = CompactString::default();
+        self.rng.each_char(9, |c| id.push(c));
+        id
     }
 
     fn set_timer(&mut self, after: Duration, timer: Timer) {
@@ -449,7 +453,7 @@ impl Engine {
             Err((None, wire::MessageError::Json)) if lone => {
                 return self.refuse_frame(peer, &wire::FrameError::Json);
             }
-            Err((id, e)) => return self.refuse_message(peer, id, &e),
+            Err((id, e)) => return self.refuse_message(peer, id.map(Into::into), &e),
         };
         self.admit(peer, msg, json, signed);
     }
@@ -520,7 +524,7 @@ impl Engine {
 
     /// A message that cannot be read: a nack it can route when it has an
     /// id, else a `dam:"!"` notice.
-    fn refuse_message(&mut self, peer: PeerId, id: Option<String>, e: &wire::MessageError) {
+    fn refuse_message(&mut self, peer: PeerId, id: Option<CompactString>, e: &wire::MessageError) {
         let why = match e {
             wire::MessageError::TooLong(_) => Refusal::TooLong,
             _ => Refusal::Message,
@@ -610,7 +614,7 @@ impl Engine {
 
     /// Makes `msg` ours (a fresh id, sealed when signing) and queues it once
     /// for every target; returns the id it went out under.
-    fn broadcast(&mut self, targets: &[PeerId], mut msg: Message) -> String {
+    fn broadcast(&mut self, targets: &[PeerId], mut msg: Message) -> CompactString {
         let id = self.seal(&mut msg).unwrap_or_default();
         let text = msg.encode();
         self.mesh.broadcast(targets, text, Some(&id), self.now.mono);
@@ -634,7 +638,7 @@ impl Engine {
     }
 
     /// Answers message `id` of `peer` with an error.
-    fn nack(&mut self, peer: PeerId, id: Option<String>, why: &str) {
+    fn nack(&mut self, peer: PeerId, id: Option<CompactString>, why: &str) {
         let reply_id = self.new_id();
         let reply = Message {
             id: Some(reply_id),
@@ -646,7 +650,7 @@ impl Engine {
     }
 
     /// Answers get `get_id` with "nothing here".
-    fn send_not_found(&mut self, to: PeerId, get_id: String) {
+    fn send_not_found(&mut self, to: PeerId, get_id: CompactString) {
         let id = self.new_id();
         let reply = Message {
             id: Some(id),

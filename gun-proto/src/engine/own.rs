@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use compact_str::CompactString;
 use tracing::warn;
 
 use super::Error;
@@ -40,7 +41,7 @@ pub(super) struct OwnWrites {
     unsynced: HashSet<ReqId>,
     /// Our put messages' ids, to match peer acks to writes, with the peers
     /// each went to that have not answered it yet.
-    ids: HashMap<String, Sent>,
+    ids: HashMap<CompactString, Sent>,
     /// Writes no peer has acked yet: sent again when an upstream peer connects.
     outbox: BTreeMap<ReqId, Graph>,
     max_outbox: usize,
@@ -82,7 +83,7 @@ impl OwnWrites {
     }
 
     /// Write `req` went out as message `id` to `peers`.
-    pub(super) fn sent_as(&mut self, id: String, req: ReqId, peers: Vec<PeerId>) {
+    pub(super) fn sent_as(&mut self, id: CompactString, req: ReqId, peers: Vec<PeerId>) {
         self.ids.insert(
             id,
             Sent {

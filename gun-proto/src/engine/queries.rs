@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use compact_str::CompactString;
+
 use super::Path;
 use crate::ids::{PeerId, ReqId, SubId};
 use crate::lex::Lex;
@@ -24,7 +26,7 @@ pub(super) struct Once {
     /// What it asked peers for (soul, key), so it asks each once.
     pub(super) asked: HashSet<(String, Option<String>)>,
     /// Our gets that some peer has yet to answer.
-    pub(super) outstanding: BTreeSet<String>,
+    pub(super) outstanding: BTreeSet<CompactString>,
 }
 
 /// One of our gets to peers.
@@ -147,7 +149,7 @@ impl MapView {
 pub(super) struct Queries {
     pub(super) onces: HashMap<ReqId, Once>,
     /// Our gets to peers, by message id.
-    pub(super) gets: HashMap<String, OutGet>,
+    pub(super) gets: HashMap<CompactString, OutGet>,
     pub(super) listeners: BTreeMap<SubId, Listener>,
     /// Listeners by the souls their path passes through.
     by_soul: HashMap<String, BTreeSet<SubId>>,
@@ -213,7 +215,7 @@ impl Queries {
     }
 
     /// A peer left: the gets only it still had to answer, with their onces.
-    pub(super) fn peer_gone(&mut self, peer: PeerId) -> Vec<(String, Vec<ReqId>)> {
+    pub(super) fn peer_gone(&mut self, peer: PeerId) -> Vec<(CompactString, Vec<ReqId>)> {
         let mut ready = Vec::new();
         for (id, get) in &mut self.gets {
             if get.waiting.remove(&peer) && get.waiting.is_empty() {

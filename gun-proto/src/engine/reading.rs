@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
+use compact_str::CompactString;
 use tracing::debug;
 
 use super::calls::check_path;
@@ -81,7 +82,7 @@ impl Engine {
         soul: &str,
         key: Option<Lex>,
         once: Option<ReqId>,
-    ) -> Option<String> {
+    ) -> Option<CompactString> {
         let mut upstream = self.mesh.upstream();
         // WebRTC rooms are met on relays: a peer met directly is not asked
         // (it would pass announcements on, and one that came that way

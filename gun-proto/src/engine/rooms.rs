@@ -16,6 +16,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
+use compact_str::CompactString;
+
 use super::{Engine, Event, Message, Path, queries::Kind};
 use crate::graph::Graph;
 use crate::ids::{PeerId, SubId};
@@ -37,8 +39,8 @@ const FIRST_ROOM_SUB: u64 = u64::MAX - MAX_ROOMS as u64;
 #[derive(Debug, Default)]
 pub(super) struct Rooms {
     joined: Vec<Room>,
-    ours: HashSet<String>,
-    order: VecDeque<(Duration, String)>,
+    ours: HashSet<CompactString>,
+    order: VecDeque<(Duration, CompactString)>,
 }
 
 #[derive(Debug)]
@@ -65,7 +67,7 @@ pub(super) fn is_room_sub(sub: SubId) -> bool {
 
 impl Rooms {
     /// Remembers `id` as ours for a while.
-    fn remember(&mut self, id: String, now: Duration) {
+    fn remember(&mut self, id: CompactString, now: Duration) {
         self.expire(now);
         while self.order.len() >= MAX_OURS {
             if let Some((_, old)) = self.order.pop_front() {
@@ -190,7 +192,7 @@ impl Engine {
                 via: peer,
                 room,
                 pid,
-                reply_to: id.clone(),
+                reply_to: id.to_string(),
             });
         }
     }
@@ -210,7 +212,7 @@ impl Engine {
         {
             self.emit(Event::RtcSignal {
                 via: peer,
-                reply_to: id.clone(),
+                reply_to: id.to_string(),
                 rtc: rtc.clone(),
             });
         }
@@ -219,14 +221,14 @@ impl Engine {
 
     /// Sends signalling to `via`: a reply to `reply_to` carrying `rtc`,
     /// under an id whose replies come back to us.
-    pub(super) fn rtc_signal(&mut self, via: PeerId, reply_to: String, rtc: serde_json::Value) {
+    pub(super) fn rtc_signal(&mut self, via: PeerId, reply_to: &str, rtc: serde_json::Value) {
         if !self.mesh.contains(via) {
             tracing::debug!(?via, "signalling for a peer that is gone: dropped");
             return;
         }
         let mut msg = Message {
             id: Some(self.new_id()),
-            ack: Some(reply_to),
+            ack: Some(reply_to.into()),
             ok: Some(serde_json::json!({ "rtc": rtc })),
             ..Message::default()
         };

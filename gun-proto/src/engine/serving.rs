@@ -264,7 +264,7 @@ impl Engine {
     /// Sends a held not-found to the peer that asked.
     pub(super) fn release_held(&mut self, get_id: &str) {
         if let Some(to) = self.mesh.release(get_id) {
-            self.send_not_found(to, get_id.to_owned());
+            self.send_not_found(to, get_id.into());
         }
     }
 }

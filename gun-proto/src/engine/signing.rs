@@ -2,13 +2,15 @@
 //! the SHA-256 of their body, our signature in `sigs`), signed messages we
 //! pass on get our signature appended. Unsigned messages stay unsigned.
 
+use compact_str::CompactString;
+
 use super::{Engine, Message};
 
 impl Engine {
     /// Makes a message ours for the signed mesh: `#` becomes the SHA-256 of
     /// its body and `sigs` our signature. Without a signer, nothing changes.
     /// Returns the id it goes out with.
-    pub(super) fn seal(&mut self, msg: &mut Message) -> Option<String> {
+    pub(super) fn seal(&mut self, msg: &mut Message) -> Option<CompactString> {
         if let Some(signer) = self.cfg.signer.clone() {
             msg.extra.remove("sigs");
             // A get or greeting may be sent again with the same content: a
@@ -16,10 +18,10 @@ impl Engine {
             if msg.put.is_none() && msg.ack.is_none() {
                 let nonce = self.new_id();
                 msg.extra
-                    .insert("nonce".into(), serde_json::Value::String(nonce));
+                    .insert("nonce".into(), serde_json::Value::String(nonce.into()));
             }
             let body = crate::auth::body(&msg.to_map());
-            msg.id = Some(crate::auth::message_id(&body));
+            msg.id = Some(crate::auth::message_id(&body).into());
             msg.extra.insert(
                 "sigs".into(),
                 serde_json::Value::Array(vec![signer.sign(&body)]),

@@ -31,7 +31,7 @@ pub(super) enum Loaded {
 #[derive(Debug, Clone)]
 pub(super) enum Waiter {
     /// A peer's put, acked once written.
-    Peer { peer: PeerId, id: String },
+    Peer { peer: PeerId, id: CompactString },
     /// One of our own writes, settled once written.
     Own(ReqId),
 }

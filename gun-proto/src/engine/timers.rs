@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use compact_str::CompactString;
+
 use crate::ids::{PeerId, ReqId};
 use crate::value::Value;
 
@@ -14,9 +16,9 @@ pub(super) enum Timer {
     /// A `once` has waited for peers long enough.
     OnceWait(ReqId),
     /// A message id stops routing replies (our gets and puts, forwards).
-    RouteExpire(String),
+    RouteExpire(CompactString),
     /// A held not-found is sent, whatever upstream peers said.
-    HeldExpire(String),
+    HeldExpire(CompactString),
     /// A future-state property's time has come.
     Deferred {
         /// The ack owed once all of a put's deferred properties are applied.

@@ -6,6 +6,8 @@ mod scan;
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
+
 pub use frame::Frame;
 
 use crate::graph::{Graph, Node};
@@ -47,7 +49,8 @@ impl Default for Limits {
 impl Limits {
     /// Whether a message's ids, souls and keys are within these limits.
     pub fn check(&self, msg: &Message) -> Result<(), MessageError> {
-        let id = |s: &Option<String>| s.as_ref().is_some_and(|s| s.len() > self.max_id_bytes);
+        let id =
+            |s: &Option<CompactString>| s.as_ref().is_some_and(|s| s.len() > self.max_id_bytes);
         if id(&msg.id) || id(&msg.ack) {
             return Err(MessageError::TooLong("message id"));
         }
@@ -181,9 +184,9 @@ pub struct Get {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Message {
     /// `#`: the message id.
-    pub id: Option<String>,
+    pub id: Option<CompactString>,
     /// `@`: the id this message answers.
-    pub ack: Option<String>,
+    pub ack: Option<CompactString>,
     /// `put`: a graph diff.
     pub put: Option<Graph>,
     /// `get`: a query.
@@ -374,8 +377,8 @@ fn parse_fields(obj: serde_json::Map<String, serde_json::Value>) -> Result<Messa
     let mut m = Message::default();
     for (k, v) in obj {
         match k.as_str() {
-            "#" => m.id = Some(string_field(v, "#")?),
-            "@" => m.ack = Some(string_field(v, "@")?),
+            "#" => m.id = Some(string_field(v, "#")?.into()),
+            "@" => m.ack = Some(string_field(v, "@")?.into()),
             "><" => m.seen = Some(string_field(v, "><")?),
             "dam" => m.dam = Some(string_field(v, "dam")?),
             "pid" => m.pid = Some(string_field(v, "pid")?),
@@ -549,7 +552,7 @@ impl Message {
             jstext::push_string(out, k);
             out.push(':');
         };
-        let text = |out: &mut String, k: &str, v: &Option<String>| {
+        let text = |out: &mut String, k: &str, v: Option<&str>| {
             if let Some(v) = v {
                 key(out, k);
                 jstext::push_string(out, v);
@@ -572,17 +575,17 @@ impl Message {
                 json(out, ev);
             }
             match k {
-                "#" => text(out, k, &self.id),
+                "#" => text(out, k, self.id.as_deref()),
                 "##" => {
                     if let Some(h) = self.hash {
                         key(out, k);
                         jstext::push_number(out, h);
                     }
                 }
-                "><" => text(out, k, &self.seen),
-                "@" => text(out, k, &self.ack),
-                "dam" => text(out, k, &self.dam),
-                "err" => text(out, k, &self.err),
+                "><" => text(out, k, self.seen.as_deref()),
+                "@" => text(out, k, self.ack.as_deref()),
+                "dam" => text(out, k, self.dam.as_deref()),
+                "err" => text(out, k, self.err.as_deref()),
                 "get" => {
                     if let Some(g) = &self.get {
                         key(out, k);
@@ -595,7 +598,7 @@ impl Message {
                         json(out, v);
                     }
                 }
-                "pid" => text(out, k, &self.pid),
+                "pid" => text(out, k, self.pid.as_deref()),
                 // "put", the last.
                 _ => {
                     if let Some(g) = &self.put {
@@ -613,9 +616,9 @@ impl Message {
     }
 
     /// A `dam:"!"` error notice.
-    pub fn dam_error(id: String, err: impl Into<String>) -> Self {
+    pub fn dam_error(id: impl Into<CompactString>, err: impl Into<String>) -> Self {
         Self {
-            id: Some(id),
+            id: Some(id.into()),
             dam: Some("!".into()),
             err: Some(err.into()),
             ..Self::default()

@@ -11,6 +11,7 @@
 //! target checks this against the JSON tree.
 
 use arrayvec::ArrayVec;
+use compact_str::CompactString;
 
 use super::Message;
 use crate::graph::{Graph, Node, PropRef};
@@ -42,8 +43,8 @@ pub(super) fn message(text: &str) -> Option<Message> {
     if !c.end() {
         return None;
     }
-    m.id = id.map(str::to_owned);
-    m.ack = ack.map(str::to_owned);
+    m.id = id.map(CompactString::from);
+    m.ack = ack.map(CompactString::from);
     m.seen = seen.map(str::to_owned);
     Some(m)
 }
