@@ -21,6 +21,7 @@
 mod admission;
 mod budget;
 mod calls;
+mod config;
 mod deferred;
 mod jobs;
 mod mapping;
@@ -31,6 +32,7 @@ mod own;
 mod queries;
 mod reading;
 mod rooms;
+mod sending;
 mod serving;
 mod signing;
 mod spaces;
@@ -50,12 +52,11 @@ use crate::ids::{PeerId, Rng};
 use crate::state::StateClock;
 use crate::wire::{self, Message};
 pub use admission::Predicate;
+pub use config::Config;
 use jobs::Job;
 pub use stats::{Refusal, Stats};
 use timers::{Timer, Timers};
-pub use types::{
-    Call, Check, Config, Error, Event, Input, Now, Output, Path, PutFailure, Role, SeaProof,
-};
+pub use types::{Call, Check, Error, Event, Input, Now, Output, Path, PutFailure, Role, SeaProof};
 
 /// One Gun peer: graph, mesh, queries and listeners, with no I/O.
 ///
@@ -578,24 +579,6 @@ impl Engine {
 
     // ----- messages out ---------------------------------------------------------
 
-    /// Queues a message this engine made (signed when there is a signer);
-    /// its id is remembered so an echo is dropped (a reply's is not: no
-    /// peer passes a reply on to anyone but the asker).
-    fn send(&mut self, peer: PeerId, msg: &Message) {
-        let remember = msg.ack.is_none();
-        if self.cfg.signer.is_some() {
-            let mut msg = msg.clone();
-            let id = self.seal(&mut msg);
-            let id = id.as_deref().filter(|_| remember);
-            self.mesh
-                .send_with(peer, id, self.now.mono, |out| msg.push_json(out));
-        } else {
-            let id = msg.id.as_deref().filter(|_| remember);
-            self.mesh
-                .send_with(peer, id, self.now.mono, |out| msg.push_json(out));
-        }
-    }
-
     /// Counts a refusal of what `peer` sent, and logs it while the peer's
     /// log budget lasts (a flood of refusals writes a few lines, then one
     /// saying how many more there were).
@@ -610,53 +593,5 @@ impl Engine {
             }
             None => self.stats.logs_suppressed += 1,
         }
-    }
-
-    /// Makes `msg` ours (a fresh id, sealed when signing) and queues it once
-    /// for every target; returns the id it went out under.
-    fn broadcast(&mut self, targets: &[PeerId], mut msg: Message) -> CompactString {
-        let id = self.seal(&mut msg).unwrap_or_default();
-        let text = msg.encode();
-        self.mesh.broadcast(targets, text, Some(&id), self.now.mono);
-        id
-    }
-
-    /// Queues a message from elsewhere, passed on under its own id, with our
-    /// signature appended when it is signed.
-    fn relay(&mut self, peer: PeerId, msg: &Message) {
-        // A reply: its id routes nothing, so it is not remembered.
-        let id = msg.id.as_deref().filter(|_| msg.ack.is_none());
-        let now = self.now.mono;
-        if self.cfg.signer.is_some() {
-            let mut signed = msg.clone();
-            self.countersign(&mut signed);
-            self.mesh
-                .send_with(peer, id, now, |out| signed.push_json(out));
-        } else {
-            self.mesh.send_with(peer, id, now, |out| msg.push_json(out));
-        }
-    }
-
-    /// Answers message `id` of `peer` with an error.
-    fn nack(&mut self, peer: PeerId, id: Option<CompactString>, why: &str) {
-        let reply_id = self.new_id();
-        let reply = Message {
-            id: Some(reply_id),
-            ack: id,
-            err: Some(why.to_owned()),
-            ..Message::default()
-        };
-        self.send(peer, &reply);
-    }
-
-    /// Answers get `get_id` with "nothing here".
-    fn send_not_found(&mut self, to: PeerId, get_id: CompactString) {
-        let id = self.new_id();
-        let reply = Message {
-            id: Some(id),
-            ack: Some(get_id),
-            ..Message::default()
-        };
-        self.send(to, &reply);
     }
 }

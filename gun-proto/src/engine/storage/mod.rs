@@ -1,17 +1,19 @@
 //! The engine's side of the store: which souls are in memory, the reads in
 //! flight, the jobs waiting for them, and the turn's write batch with those
-//! waiting for it to be durable.
+//! waiting for it to be durable (its writing: [`writes`]).
+
+mod writes;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 
 use compact_str::CompactString;
 
+use self::writes::{InFlight, PartMeta};
 use super::jobs::Job;
 use super::{Error, Output};
-use crate::graph::{Graph, Prop, PropRef, Resident};
+use crate::graph::{Graph, Resident};
 use crate::ids::{IdMap, PeerId, ReadId, ReqId, WriteId};
-use crate::store::{SoulIndex, StoreError, StoreQuery, WriteFailure};
+use crate::store::{SoulIndex, StoreError, StoreQuery};
 use crate::text_map::TextMap;
 
 /// Jobs of one peer waiting on the store past which its socket is not read.
@@ -34,36 +36,6 @@ pub(super) enum Waiter {
     Peer { peer: PeerId, id: CompactString },
     /// One of our own writes, settled once written.
     Own(ReqId),
-}
-
-/// A part of a write batch (one put, or one other source of writes): who
-/// waits for it, and what memory held before it, to undo it if the store
-/// refuses it.
-#[derive(Debug)]
-struct PartMeta {
-    waiter: Option<Waiter>,
-    prior: Graph,
-}
-
-/// A write the store has not answered yet.
-#[derive(Debug)]
-struct InFlight {
-    batch: Arc<[Graph]>,
-    meta: Vec<PartMeta>,
-    /// The hash in `held` of each soul of the batch, in its order.
-    hashes: Vec<u64>,
-}
-
-/// What the store's answer to a write settles.
-#[derive(Debug, Default)]
-pub(super) struct WriteDone {
-    /// Waiters of the parts that are stored.
-    pub(super) stored: Vec<Waiter>,
-    /// Waiters of the parts that are not, with why, in batch order.
-    pub(super) refused: Vec<(Option<Waiter>, StoreError)>,
-    /// The souls whose properties were set back because the store refused
-    /// what a part wrote there (listeners look again).
-    pub(super) undone: Graph,
 }
 
 /// What a finished read brought.
@@ -521,142 +493,6 @@ impl Storage {
                 "the store's souls are listed: new souls need no read"
             );
             self.souls = Some(index);
-        }
-    }
-
-    /// Adds accepted properties (and what they replaced) to this turn's
-    /// batch as a part of their own; `waiter` is told when that part is
-    /// durable, or that the store refused it.
-    pub(super) fn write(&mut self, accepted: Graph, prior: Graph, waiter: Option<Waiter>) {
-        if !self.enabled || (accepted.is_empty() && waiter.is_none()) {
-            return;
-        }
-        for soul in accepted.souls() {
-            let hash = self.held.hash(soul);
-            self.held
-                .get_or_insert_with(hash, soul, Held::default)
-                .0
-                .pending += 1;
-            self.batch_hashes.push(hash);
-            if let Some(souls) = self.souls.as_mut() {
-                souls.note(soul);
-            }
-        }
-        self.batch.push(accepted);
-        self.batch_meta.push(PartMeta { waiter, prior });
-    }
-
-    /// The turn's batch, to write.
-    pub(super) fn flush(&mut self) -> Option<Output> {
-        if self.batch.is_empty() {
-            return None;
-        }
-        self.next_write += 1;
-        let id = WriteId(self.next_write);
-        // The turn's lists start the next turn at the size this one
-        // reached, not growing to it again (the batch's own keeps its room).
-        let batch: Arc<[Graph]> = self.batch.drain(..).collect();
-        let room = self.batch_meta.len();
-        let meta = std::mem::replace(&mut self.batch_meta, Vec::with_capacity(room));
-        let room = self.batch_hashes.len();
-        let hashes = std::mem::replace(&mut self.batch_hashes, Vec::with_capacity(room));
-        self.writes.insert(
-            id,
-            InFlight {
-                batch: batch.clone(),
-                meta,
-                hashes,
-            },
-        );
-        Some(Output::StoreWrite { id, batch })
-    }
-
-    /// The store carried out write `id`: which parts are stored, which
-    /// not. What a refused part wrote is undone in `graph` (memory never
-    /// serves what the store refused): a property it set goes back to what
-    /// it held before, unless a later part has overwritten it since; then
-    /// that later part inherits the earlier value, to go back to in turn.
-    pub(super) fn write_done(
-        &mut self,
-        id: WriteId,
-        result: Result<(), WriteFailure>,
-        graph: &mut Resident,
-    ) -> Result<WriteDone, Error> {
-        let InFlight {
-            batch,
-            mut meta,
-            hashes,
-        } = self.writes.remove(&id).ok_or(Error::UnknownWrite(id))?;
-        for (soul, &hash) in batch.iter().flat_map(Graph::souls).zip(&hashes) {
-            if let Some(held) = self.held.get_hashed_mut(hash, soul) {
-                held.pending -= 1;
-                if held.pending == 0 && !held.loaded && !held.partial {
-                    self.held.remove_hashed(hash, soul);
-                }
-            }
-        }
-        let mut done = WriteDone::default();
-        let Err(failure) = result else {
-            done.stored = meta.into_iter().filter_map(|m| m.waiter).collect();
-            return Ok(done);
-        };
-        for i in 0..meta.len() {
-            let Some(error) = failure.part(i).cloned() else {
-                done.stored.extend(meta[i].waiter.take());
-                continue;
-            };
-            let wrote = &batch[i];
-            for (soul, key, was) in wrote.props() {
-                let prior = meta[i].prior.prop(soul, key).map(PropRef::to_prop);
-                if graph.prop(soul, key) == Some(was) {
-                    graph.restore(soul, key, prior.as_ref().map(Prop::view));
-                    done.undone.node_mut(soul);
-                } else {
-                    self.pass_prior_on(
-                        &batch[i + 1..],
-                        &mut meta[i + 1..],
-                        soul,
-                        key,
-                        was,
-                        prior.as_ref().map(Prop::view),
-                    );
-                }
-            }
-            done.refused.push((meta[i].waiter.take(), error));
-        }
-        Ok(done)
-    }
-
-    /// A refused write of `soul.key` (as `was`) cannot be undone in memory
-    /// because a later part overwrote it: the first later part that wrote
-    /// it (in the rest of its batch, `parts`/`meta`, else in the writes
-    /// still pending) records `prior` as what it replaced, so that undoing
-    /// it too never brings back what the store refused.
-    fn pass_prior_on(
-        &mut self,
-        parts: &[Graph],
-        meta: &mut [PartMeta],
-        soul: &str,
-        key: &str,
-        was: PropRef<'_>,
-        prior: Option<PropRef<'_>>,
-    ) {
-        let later = parts
-            .iter()
-            .zip(meta.iter_mut())
-            .chain(
-                self.writes
-                    .values_mut()
-                    .flat_map(|w| w.batch.iter().zip(w.meta.iter_mut())),
-            )
-            .chain(self.batch.iter().zip(self.batch_meta.iter_mut()));
-        for (wrote, m) in later {
-            if wrote.prop(soul, key).is_some() {
-                if m.prior.prop(soul, key) == Some(was) {
-                    m.prior.restore(soul, key, prior);
-                }
-                return;
-            }
         }
     }
 }
