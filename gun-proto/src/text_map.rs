@@ -31,6 +31,12 @@ struct Slot<V> {
     value: V,
 }
 
+/// The slot test of the `*_where` look-ups: its hash is `hash` and `pick`
+/// takes its value.
+fn picked<V>(hash: u64, pick: impl Fn(&V) -> bool) -> impl Fn(&Slot<V>) -> bool {
+    move |s| s.hash == hash && pick(&s.value)
+}
+
 impl<V> Default for TextMap<V> {
     fn default() -> Self {
         Self {
@@ -158,9 +164,7 @@ impl<V> TextMap<V> {
     /// are not compared: two keys of one hash (never found on purpose, the
     /// hash being keyed by a secret) are told apart only by `pick`.
     pub(crate) fn get_where(&self, hash: u64, pick: impl Fn(&V) -> bool) -> Option<&V> {
-        self.table
-            .find(hash, |s| s.hash == hash && pick(&s.value))
-            .map(|s| &s.value)
+        self.table.find(hash, picked(hash, pick)).map(|s| &s.value)
     }
 
     /// [`TextMap::get_where`], with the key.
@@ -170,16 +174,13 @@ impl<V> TextMap<V> {
         pick: impl Fn(&V) -> bool,
     ) -> Option<(&str, &mut V)> {
         self.table
-            .find_mut(hash, |s| s.hash == hash && pick(&s.value))
+            .find_mut(hash, picked(hash, pick))
             .map(|s| (s.key.as_str(), &mut s.value))
     }
 
     /// Removes the value [`TextMap::get_where`] finds.
     pub(crate) fn remove_where(&mut self, hash: u64, pick: impl Fn(&V) -> bool) -> Option<V> {
-        let held = self
-            .table
-            .find_entry(hash, |s| s.hash == hash && pick(&s.value))
-            .ok()?;
+        let held = self.table.find_entry(hash, picked(hash, pick)).ok()?;
         Some(held.remove().0.value)
     }
 
