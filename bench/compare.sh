@@ -40,7 +40,7 @@ run() {
     kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   done
   echo "== $name: $*"
-  for metric in acked_puts delivered latency_us relay_peak_rss_mib failed; do
+  for metric in acked_puts ack_latency_us delivered latency_us relay_peak_rss_mib failed; do
     local a b
     a=$(printf '%s\n' "${out[gun]}" | grep "^$metric" || true)
     b=$(printf '%s\n' "${out[gunjs]}" | grep "^$metric" || true)
@@ -57,6 +57,7 @@ run() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+python3 bench/fdatasync.py "$WORK"
 run acked --writers 1 --puts 10000 --in-flight 10000
 run acked-1000 --writers 1 --puts 10000 --in-flight 1000
 run acked-sea --writers 1 --puts 10000 --in-flight 1000 --sea

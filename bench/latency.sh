@@ -5,6 +5,8 @@
 #        --rate 10000 --subscribers 10 --threads 1
 # Quotas are off so the load is not throttled; the store lives in a fresh
 # temporary directory removed afterwards; everything listens on 127.0.0.1.
+# First the disk's fdatasync latency there (bench/fdatasync.py): the floor
+# of the ack latency.
 # Build the load tool first (LOAD names another one):
 #   cargo build --release -p gun-examples --example load
 set -euo pipefail
@@ -12,6 +14,7 @@ BIN=$1; STORE=$2; shift 2
 LOAD=${LOAD:-$(dirname "$0")/../target/release/examples/load}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
+python3 "$(dirname "$0")/fdatasync.py" "$dir"
 "$BIN" --port "$port" --data "$dir/data" --store "$STORE" --log warn \
   --max-msgs-per-sec 0 --max-bytes-per-sec 0 > "$dir/log" 2>&1 &
 pid=$!

@@ -15,18 +15,7 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "fdatasync of a 100-byte append, 500 times:"
-python3 - "$WORK" <<'PY'
-import os, sys, time
-path = os.path.join(sys.argv[1], "sync-probe")
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-t = []
-for _ in range(500):
-    os.write(fd, b"x" * 100)
-    s = time.perf_counter(); os.fdatasync(fd); t.append(time.perf_counter() - s)
-t.sort()
-print(f"  p50 {t[250]*1e6:.0f} us, p99 {t[495]*1e6:.0f} us, max {t[-1]*1e6:.0f} us")
-PY
+python3 "$(dirname "$0")/fdatasync.py" "$WORK"
 
 echo "== cold start: 1,000,000 properties, 10 per node (examples/cold_start.rs)"
 for store in redb fjall sled; do
