@@ -13,10 +13,11 @@
 //! logged entries on a thread of its own (the applier), every couple of
 //! milliseconds in one commit that does not sync, so neither its work nor
 //! its writer lock stands between a batch and its ack; until it has them,
-//! reads find them here. Now and then (when the log is due), and when the
-//! store closes, the applier makes a durable redb commit of all of it (a
-//! checkpoint) and lets the log start over. On open, what the log holds is
-//! applied again.
+//! reads find them here. Now and then (when the log is due), the applier
+//! moves the commits to the log's other file and makes a durable redb
+//! commit of everything logged (a checkpoint), meanwhile commits go on in
+//! the other file; then the first file starts over. When the store closes,
+//! both do. On open, what the log holds is applied again.
 //!
 //! Quick repair is on for durable commits, so a database a crash left open
 //! is reopened without walking every page.
@@ -32,7 +33,7 @@ use gun_proto::{StoreError, store::Syncer};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tracing::{info, warn};
 
-use super::wal::{Entries, Wal};
+use super::wal::{Entries, FILES, Replay, Wal, next_epoch};
 use super::{Kv, Visit, fail};
 
 const TABLE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("gun");
@@ -89,12 +90,24 @@ impl Staged {
     }
 }
 
+/// The log file commits do not write to.
+struct Spare {
+    wal: Wal,
+    /// It holds records that are not durable in redb yet (a checkpoint
+    /// moved the commits off it and has not finished): it is not started
+    /// over, nor written to, until one does.
+    draining: bool,
+}
+
 /// The database, its log and what is staged for them: shared by the
 /// handles and the applier. The log's lock is also the one commit at a
-/// time, and is taken before the staged entries' lock.
+/// time, and is taken before the staged entries' lock; the spare file's
+/// lock (the applier's) before either.
 struct Core {
     db: Database,
+    /// The log file commits write to.
     wal: Mutex<Wal>,
+    spare: Mutex<Spare>,
     staged: Mutex<Staged>,
     /// Wakes the applier: something was logged, or the store is closing.
     logged: Condvar,
@@ -109,6 +122,10 @@ impl Core {
 
     fn staged(&self) -> MutexGuard<'_, Staged> {
         self.staged.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn spare(&self) -> MutexGuard<'_, Spare> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Makes everything staged durable: logged and synced. The applier
@@ -157,7 +174,13 @@ impl Core {
         let mut s = self.staged();
         match &written {
             Ok(()) => {
-                s.logged.drain(..batches.len());
+                // Those still at the front (a checkpoint and the applier
+                // may both have written them).
+                for batch in &batches {
+                    if s.logged.front().is_some_and(|b| Arc::ptr_eq(b, batch)) {
+                        s.logged.pop_front();
+                    }
+                }
                 s.behind = None;
             }
             Err(e) => s.behind = Some(e.clone()),
@@ -165,17 +188,66 @@ impl Core {
         written
     }
 
-    /// Makes every logged entry durable in redb, then empties the log.
-    /// Holds the log's lock: nothing is logged meanwhile.
+    /// Makes every logged entry durable in redb and starts the log over,
+    /// without holding up commits: they move to the spare file (started
+    /// over already) first, and go on there while redb syncs. A checkpoint
+    /// that failed is taken up again here: the file it drains stays as it
+    /// is (and commits where they are) until one succeeds.
     fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut spare = self.spare();
+        {
+            let mut wal = self.wal();
+            // Cleared under the log's lock: a commit sets it again only
+            // for the file commits go to next.
+            self.staged().due = false;
+            if !spare.draining {
+                if wal.is_empty() {
+                    return Ok(());
+                }
+                // Every record in it is on the staged `logged` list already
+                // (a commit hands its entries over before the log's lock
+                // goes).
+                std::mem::swap(&mut *wal, &mut spare.wal);
+                spare.draining = true;
+            }
+        }
+        self.apply_logged(Durability::Immediate)?;
+        let (epoch, allocated) = {
+            let wal = self.wal();
+            (next_epoch(wal.epoch())?, wal.allocated())
+        };
+        spare.wal.restart(epoch)?;
+        spare.draining = false;
+        // As much space as the file in use has: when commits move here,
+        // none waits for the file to grow (if this fails, the commit that
+        // needs the space allocates it).
+        if let Err(e) = spare.wal.reserve(allocated) {
+            warn!(error = %e, "redb: allocating the spare log file's space failed");
+        }
+        Ok(())
+    }
+
+    /// The checkpoint of a closing store: everything logged durable in
+    /// redb, and both files started over (a clean stop leaves no log).
+    fn close(&self) -> Result<(), StoreError> {
+        let mut spare = self.spare();
         let mut wal = self.wal();
-        self.staged().due = false;
-        if wal.is_empty() {
+        if wal.is_empty() && !spare.draining {
             return Ok(());
         }
         self.apply_logged(Durability::Immediate)?;
-        wal.reset()
+        restart_both(&mut wal, &mut spare.wal)?;
+        spare.draining = false;
+        Ok(())
     }
+}
+
+/// Starts both log files over, the one commits write to first (at an epoch
+/// above either's; the other above that).
+fn restart_both(wal: &mut Wal, spare: &mut Wal) -> Result<(), StoreError> {
+    let epoch = next_epoch(wal.epoch().max(spare.epoch()))?;
+    wal.restart(epoch)?;
+    spare.restart(next_epoch(epoch)?)
 }
 
 /// The applier: writes logged entries to redb every [`APPLY_EVERY`] while
@@ -249,7 +321,7 @@ impl Drop for Inner {
         if let Some(t) = self.applier.take() {
             let _ = t.join();
         }
-        if let Err(e) = self.core.checkpoint() {
+        if let Err(e) = self.core.close() {
             // The log still holds it all: the next open applies it.
             warn!(error = %e, "redb: checkpoint on close failed");
         }
@@ -297,9 +369,8 @@ fn write(db: &Database, entries: &Entries, durability: Durability) -> Result<(),
     tx.commit().map_err(|e| fail("redb commit", e))
 }
 
-/// Applies what the log held (in order, later entries winning) durably,
-/// then empties it.
-fn recover(db: &Database, wal: &mut Wal, replay: super::wal::Replay) -> Result<(), StoreError> {
+/// Applies what the log held (in order, later entries winning) durably.
+fn recover(db: &Database, replay: Replay) -> Result<(), StoreError> {
     if replay.torn > 0 {
         warn!(
             bytes = replay.torn,
@@ -307,7 +378,7 @@ fn recover(db: &Database, wal: &mut Wal, replay: super::wal::Replay) -> Result<(
         );
     }
     if replay.batches.is_empty() {
-        return if replay.torn > 0 { wal.reset() } else { Ok(()) };
+        return Ok(());
     }
     let records = replay.batches.len();
     let mut all = Entries::new();
@@ -319,8 +390,20 @@ fn recover(db: &Database, wal: &mut Wal, replay: super::wal::Replay) -> Result<(
         entries = all.len(),
         "redb: applying the write-ahead log"
     );
-    write(db, &all, Durability::Immediate)?;
-    wal.reset()
+    write(db, &all, Durability::Immediate)
+}
+
+/// Opens both log files and reads them: the files, and their records
+/// together, the lower epoch's first.
+fn open_log(dir: &Path) -> Result<(Wal, Wal, Replay), StoreError> {
+    let (first, mut replay) = Wal::open(dir, FILES[0])?;
+    let (second, mut newer) = Wal::open(dir, FILES[1])?;
+    if second.epoch() < first.epoch() {
+        std::mem::swap(&mut replay, &mut newer);
+    }
+    replay.batches.append(&mut newer.batches);
+    replay.torn += newer.torn;
+    Ok((first, second, replay))
 }
 
 impl Kv for RedbKv {
@@ -334,11 +417,16 @@ impl Kv for RedbKv {
             .create(&file)
             .map_err(|e| fail(&file.display().to_string(), e))?;
         write(&db, &Entries::new(), Durability::Immediate)?;
-        let (mut wal, replay) = Wal::open(path)?;
-        recover(&db, &mut wal, replay)?;
+        let (mut wal, mut spare, replay) = open_log(path)?;
+        recover(&db, replay)?;
+        restart_both(&mut wal, &mut spare)?;
         let core = Arc::new(Core {
             db,
             wal: Mutex::new(wal),
+            spare: Mutex::new(Spare {
+                wal: spare,
+                draining: false,
+            }),
             staged: Mutex::default(),
             logged: Condvar::new(),
             closing: AtomicBool::new(false),
@@ -515,11 +603,125 @@ mod tests {
         }
         assert!(in_redb("k00") && in_redb("k49"), "in redb itself");
         assert_eq!(scan_all(&kv, b"k").len(), 50);
-        assert_eq!(
-            super::super::wal::records_end(dir.path()),
-            16,
-            "an idle log is checkpointed once it is a second old"
+        for file in FILES {
+            assert_eq!(
+                super::super::wal::records_end(dir.path(), file),
+                16,
+                "an idle log is checkpointed once it is a second old: {file}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_log_files_are_replayed_the_older_epoch_first() {
+        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        // Either file may be the newer one: the epochs say which.
+        for (older, newer) in [(FILES[0], FILES[1]), (FILES[1], FILES[0])] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            drop(RedbKv::open(dir.path()).expect("open"));
+            // What a crash in the middle of a checkpoint leaves: the file
+            // it drains, and the one commits went on in.
+            for (file, epoch, entries) in [
+                (older, 10, vec![e("a", "old"), e("b", "old")]),
+                (newer, 11, vec![e("a", "new")]),
+            ] {
+                let (mut wal, _) = Wal::open(dir.path(), file).expect("log");
+                wal.restart(epoch).expect("restart");
+                wal.append(&entries.into_iter().collect()).expect("append");
+            }
+            let kv = RedbKv::open(dir.path()).expect("reopen");
+            assert_eq!(kv.get(b"a").expect("get"), Some(b"new".to_vec()));
+            assert_eq!(kv.get(b"b").expect("get"), Some(b"old".to_vec()));
+            for file in FILES {
+                assert_eq!(super::super::wal::records_end(dir.path(), file), 16);
+            }
+        }
+    }
+
+    #[test]
+    fn commits_go_on_while_a_checkpoint_waits_for_redb() {
+        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut kv = RedbKv::open(dir.path()).expect("open");
+        kv.apply(vec![e("k1", "v")]).expect("apply");
+        (kv.syncer())().expect("sync");
+        let (held, checkpoint) = stuck_checkpoint(&kv);
+        let (done, committed) = std::sync::mpsc::channel();
+        {
+            let mut kv = kv.clone();
+            std::thread::spawn(move || {
+                kv.apply(vec![e("k2", "v")]).expect("apply");
+                let _ = done.send((kv.syncer())());
+            });
+        }
+        let result = committed.recv_timeout(Duration::from_secs(10));
+        assert!(
+            matches!(result, Ok(Ok(()))),
+            "a commit while the checkpoint waits: {result:?}"
         );
+        drop(held);
+        checkpoint.join().expect("join").expect("checkpoint");
+        drop(kv);
+        let kv = RedbKv::open(dir.path()).expect("reopen");
+        for k in ["k1", "k2"] {
+            assert_eq!(kv.get(k.as_bytes()).expect("get"), Some(b"v".to_vec()));
+        }
+    }
+
+    /// A checkpoint of `kv` stuck waiting for redb (its one writer is held
+    /// by the returned transaction), once commits have moved to the other
+    /// file; and its thread.
+    fn stuck_checkpoint(
+        kv: &RedbKv,
+    ) -> (
+        redb::WriteTransaction,
+        std::thread::JoinHandle<Result<(), StoreError>>,
+    ) {
+        let before = kv.core().wal().epoch();
+        let held = kv.core().db.begin_write().expect("write");
+        let stuck = kv.clone();
+        let thread = std::thread::spawn(move || stuck.core().checkpoint());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while kv.core().wal().epoch() == before {
+            assert!(std::time::Instant::now() < deadline, "not moved");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (held, thread)
+    }
+
+    /// The child's side of the crash in the middle of a checkpoint.
+    const CHECKPOINT_CHILD: &str = "GUN_REDB_CHECKPOINT_CHILD";
+
+    #[test]
+    fn a_crash_in_the_middle_of_a_checkpoint_loses_no_commit() {
+        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        if let Some(dir) = std::env::var_os(CHECKPOINT_CHILD) {
+            let mut kv = RedbKv::open(Path::new(&dir)).expect("open");
+            kv.apply(vec![e("a", "1"), e("b", "1")]).expect("apply");
+            (kv.syncer())().expect("sync");
+            let _held = stuck_checkpoint(&kv);
+            kv.apply(vec![e("a", "2")]).expect("apply");
+            (kv.syncer())().expect("sync");
+            std::process::abort();
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::store::crash::run_child(
+            "store::kv::redb_kv::tests::a_crash_in_the_middle_of_a_checkpoint_loses_no_commit",
+            CHECKPOINT_CHILD,
+            dir.path(),
+        );
+        for file in FILES {
+            assert!(
+                super::super::wal::records_end(dir.path(), file) > 16,
+                "the file drained and the one commits went on in: {file}"
+            );
+        }
+        let kv = RedbKv::open(dir.path()).expect("a crashed store opens");
+        assert_eq!(kv.get(b"a").expect("get"), Some(b"2".to_vec()));
+        assert_eq!(kv.get(b"b").expect("get"), Some(b"1".to_vec()));
+        for file in FILES {
+            assert_eq!(super::super::wal::records_end(dir.path(), file), 16);
+        }
     }
 
     /// The child's side of the crash test: set to the store's directory,
@@ -546,11 +748,13 @@ mod tests {
             dir.path(),
         );
         // A fourth commit torn by the crash: its record cut short.
-        let log = dir.path().join(super::super::wal::FILE);
-        let end = super::super::wal::records_end(dir.path());
+        let log = dir.path().join(FILES[0]);
+        let end = super::super::wal::records_end(dir.path(), FILES[0]);
         assert!(end > 16, "logged");
         let mut torn = vec![40, 0, 0, 0, 9, 9, 9, 9];
-        torn.extend_from_slice(&super::super::wal::records_epoch(dir.path()).to_le_bytes());
+        torn.extend_from_slice(
+            &super::super::wal::records_epoch(dir.path(), FILES[0]).to_le_bytes(),
+        );
         torn.extend_from_slice(&[1, 2]);
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -567,10 +771,12 @@ mod tests {
                 "synced commit {i} is there"
             );
         }
-        assert_eq!(
-            super::super::wal::records_end(dir.path()),
-            16,
-            "applied, then started over"
-        );
+        for file in FILES {
+            assert_eq!(
+                super::super::wal::records_end(dir.path(), file),
+                16,
+                "applied, then started over: {file}"
+            );
+        }
     }
 }

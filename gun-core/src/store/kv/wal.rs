@@ -9,26 +9,32 @@
 //! closes) one durable redb commit makes all of those durable, and the log
 //! starts over.
 //!
-//! The file is written in place, never appended to: its space is
-//! allocated ahead (zeros, written and synced once, [`GROW`] at a time), so
-//! that a record's `fdatasync` writes only the record's pages and not the
-//! file's size and blocks as well (two writes to the disk per sync instead
-//! of one: 190 → 120 µs at p50 on the disk BENCHMARKS.md measures). Starting
-//! over only moves to a new epoch: the file begins with
+//! The log is two files, [`FILES`], one written to at a time: a checkpoint
+//! moves the writes to the other file (already started over) and then takes
+//! its time over redb's durable commit of what the first one holds, which
+//! no commit waits for. Each file is written in place, never appended to:
+//! its space is allocated ahead (zeros, written and synced once, [`GROW`] at
+//! a time), so that a record's `fdatasync` writes only the record's pages
+//! and not the file's size and blocks as well (two writes to the disk per
+//! sync instead of one: 190 → 120 µs at p50 on the disk BENCHMARKS.md
+//! measures). Starting over only moves to a new epoch: a file begins with
 //! `[magic "GUNWAL02"][epoch: u64]`, and each record is
 //! `[len: u32][crc32 of epoch and payload: u32][epoch: u32][payload]`, the
 //! payload its entries as `[key len: u32][key][value len: u32][value]`, all
 //! little-endian. Records are read from the start while they are whole and
 //! of the file's epoch: what follows (zeros, or an earlier epoch's records)
-//! is not this epoch's. On open, every whole record is applied again in
-//! order (entries are whole values, so applying one twice changes nothing);
-//! a record of this epoch cut short or failing its checksum ends the log: a
-//! crash tore it while it was written, so the batch in it was never acked.
-//! The bytes dropped are logged, and the store's tally reports the batch.
+//! is not this epoch's. A file started over takes an epoch above the other
+//! file's, so the file of the higher epoch holds the newer records. On
+//! open, every whole record of both is applied again, the lower epoch's
+//! first and each in order (entries are whole values, so applying one twice
+//! changes nothing); a record of its file's epoch cut short or failing its
+//! checksum ends that file's log: a crash tore it while it was written, so
+//! the batch in it was never acked. The bytes dropped are logged, and the
+//! store's tally reports the batch.
 //!
-//! A log of the format before (records from the first byte, no epoch, the
-//! file's end the log's end) is read as such once; starting over after its
-//! replay writes the format above.
+//! A log of the format before (one file, records from the first byte, no
+//! epoch, the file's end the log's end) is read as such once; starting over
+//! after its replay writes the format above.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -39,8 +45,9 @@ use gun_proto::StoreError;
 
 use super::fail;
 
-/// The log inside the store's directory.
-pub(super) const FILE: &str = "gun.wal";
+/// The log's two files inside the store's directory (the first is the
+/// one a log of the format before was).
+pub(super) const FILES: [&str; 2] = ["gun.wal", "gun.wal2"];
 /// A log past this size is checkpointed (its replay on open stays short).
 pub(super) const CHECKPOINT_BYTES: u64 = 4 << 20;
 /// A log older than this is checkpointed.
@@ -84,11 +91,11 @@ pub(super) struct Replay {
 }
 
 impl Wal {
-    /// Opens (creating) the log in `dir` and reads what it holds. The log
-    /// is not started over yet: the caller applies [`Replay::batches`]
-    /// durably, then [`Wal::reset`]s it.
-    pub(super) fn open(dir: &Path) -> Result<(Self, Replay), StoreError> {
-        let path = dir.join(FILE);
+    /// Opens (creating) the log file `name` in `dir` and reads what it
+    /// holds. The log is not started over yet: the caller applies
+    /// [`Replay::batches`] durably, then [`Wal::restart`]s it.
+    pub(super) fn open(dir: &Path, name: &str) -> Result<(Self, Replay), StoreError> {
+        let path = dir.join(name);
         let name = path.display().to_string();
         let file = OpenOptions::new()
             .read(true)
@@ -113,7 +120,11 @@ impl Wal {
         let mut magic = [0; FILE_HEADER as usize];
         let read = read_up_to(&mut wal.file, &mut magic).map_err(|e| fail(&name, e))?;
         let replay = if allocated == 0 {
-            wal.start_epoch(1).map_err(|e| fail(&name, e))?;
+            // A new file: its first space allocated now, not on the first
+            // commit's path.
+            wal.start_epoch(1)
+                .and_then(|()| wal.allocate(FILE_HEADER + GROW))
+                .map_err(|e| fail(&name, e))?;
             Replay::default()
         } else if read == magic.len() && magic[..8] == MAGIC[..] {
             let epoch = u64::from_le_bytes(magic[8..].try_into().unwrap_or_default());
@@ -175,6 +186,17 @@ impl Wal {
         Ok(())
     }
 
+    /// Bytes of the file's space allocated.
+    pub(super) fn allocated(&self) -> u64 {
+        self.allocated
+    }
+
+    /// Allocates the file's space up to `end` (for a file no commit writes
+    /// to, so that none waits for it when it is written to).
+    pub(super) fn reserve(&mut self, end: u64) -> Result<(), StoreError> {
+        self.allocate(end).map_err(|e| fail("write-ahead log", e))
+    }
+
     /// Makes sure the file's space reaches `end`: zeros written and synced
     /// (the file's new size with them).
     fn allocate(&mut self, end: u64) -> std::io::Result<()> {
@@ -204,14 +226,18 @@ impl Wal {
         }
     }
 
-    /// Starts the log over: call once everything in it is durable in the
-    /// database. A new epoch: the records written so far are no longer
-    /// this epoch's.
-    pub(super) fn reset(&mut self) -> Result<(), StoreError> {
-        let next = self.epoch.checked_add(1).ok_or_else(|| {
-            StoreError::new("write-ahead log: out of epochs (remove gun.wal after a clean stop)")
-        })?;
-        self.start_epoch(next.max(1))
+    /// The file's epoch (0: a log of the format before, not yet started
+    /// over).
+    pub(super) fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Starts the log over at `epoch`: call once everything in it is
+    /// durable in the database, with an epoch above both files' (see
+    /// [`next_epoch`]). The records written so far are no longer this
+    /// epoch's.
+    pub(super) fn restart(&mut self, epoch: u32) -> Result<(), StoreError> {
+        self.start_epoch(epoch)
             .map_err(|e| fail("write-ahead log", e))?;
         self.since = None;
         Ok(())
@@ -234,6 +260,15 @@ impl Wal {
         self.len = FILE_HEADER;
         Ok(())
     }
+}
+
+/// The epoch after `epoch`.
+pub(super) fn next_epoch(epoch: u32) -> Result<u32, StoreError> {
+    epoch.checked_add(1).ok_or_else(|| {
+        StoreError::new(
+            "write-ahead log: out of epochs (remove gun.wal and gun.wal2 after a clean stop)",
+        )
+    })
 }
 
 /// A record's checksum: over its epoch and its payload.
@@ -346,17 +381,17 @@ fn take_bytes(from: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((bytes, &from[4 + len..]))
 }
 
-/// Where the log's whole records end, read afresh (for tests that tear
-/// the record after them).
+/// Where the whole records of the log file `name` end, read afresh (for
+/// tests that tear the record after them).
 #[cfg(test)]
-pub(super) fn records_end(dir: &Path) -> u64 {
-    Wal::open(dir).expect("open").0.len
+pub(super) fn records_end(dir: &Path, name: &str) -> u64 {
+    Wal::open(dir, name).expect("open").0.len
 }
 
-/// The log's epoch, read afresh (for tests).
+/// The epoch of the log file `name`, read afresh (for tests).
 #[cfg(test)]
-pub(super) fn records_epoch(dir: &Path) -> u32 {
-    Wal::open(dir).expect("open").0.epoch
+pub(super) fn records_epoch(dir: &Path, name: &str) -> u32 {
+    Wal::open(dir, name).expect("open").0.epoch
 }
 
 #[cfg(test)]
@@ -374,7 +409,7 @@ mod tests {
     fn scribble(dir: &Path, at: u64, bytes: &[u8]) {
         let mut f = OpenOptions::new()
             .write(true)
-            .open(dir.join(FILE))
+            .open(dir.join(FILES[0]))
             .expect("open");
         f.seek(SeekFrom::Start(at)).expect("seek");
         f.write_all(bytes).expect("write");
@@ -386,7 +421,7 @@ mod tests {
         let one = batch(&[("a", "1"), ("b", "")]);
         let two = batch(&[("a", "2")]);
         let end = {
-            let (mut wal, replay) = Wal::open(dir.path()).expect("open");
+            let (mut wal, replay) = Wal::open(dir.path(), FILES[0]).expect("open");
             assert!(replay.batches.is_empty() && replay.torn == 0);
             assert!(wal.is_empty());
             wal.append(&one).expect("append");
@@ -394,7 +429,7 @@ mod tests {
             assert!(!wal.is_empty());
             wal.len
         };
-        let (_, replay) = Wal::open(dir.path()).expect("reopen");
+        let (_, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches, [one.clone(), two.clone()]);
         assert_eq!(replay.torn, 0);
 
@@ -404,38 +439,39 @@ mod tests {
         torn.extend_from_slice(&1u32.to_le_bytes());
         torn.push(b'x');
         scribble(dir.path(), end, &torn);
-        let (mut wal, replay) = Wal::open(dir.path()).expect("reopen");
+        let (mut wal, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches, [one.clone(), two.clone()]);
         assert_eq!(replay.torn, 32, "its header and the payload it claims");
         assert_eq!(wal.len, end);
         let three = batch(&[("c", "3")]);
         wal.append(&three).expect("append");
         drop(wal);
-        let (mut wal, replay) = Wal::open(dir.path()).expect("reopen");
+        let (mut wal, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches, [one, two, three]);
         assert_eq!(replay.torn, 0);
 
         // Starting over: the records' bytes stay, but are an earlier
         // epoch's, and a new record over the first one does not bring the
         // others back.
-        wal.reset().expect("reset");
+        wal.restart(next_epoch(wal.epoch()).expect("epoch"))
+            .expect("restart");
         assert!(wal.is_empty());
         drop(wal);
-        let (mut wal, replay) = Wal::open(dir.path()).expect("reopen");
+        let (mut wal, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert!(replay.batches.is_empty() && replay.torn == 0);
         let four = batch(&[("d", "4")]);
         wal.append(&four).expect("append");
         drop(wal);
-        let (_, replay) = Wal::open(dir.path()).expect("reopen");
+        let (_, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches, [four]);
     }
 
     #[test]
     fn records_are_written_in_place_in_space_allocated_ahead() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut wal, _) = Wal::open(dir.path()).expect("open");
+        let (mut wal, _) = Wal::open(dir.path(), FILES[0]).expect("open");
         let size = || {
-            std::fs::metadata(dir.path().join(FILE))
+            std::fs::metadata(dir.path().join(FILES[0]))
                 .expect("meta")
                 .len()
         };
@@ -448,7 +484,7 @@ mod tests {
         wal.append(&big).expect("append");
         assert!(size() >= wal.len && size() < wal.len + GROW + 64);
         drop(wal);
-        let (_, replay) = Wal::open(dir.path()).expect("reopen");
+        let (_, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches.len(), 201);
         assert_eq!(replay.batches.last(), Some(&big));
     }
@@ -456,13 +492,13 @@ mod tests {
     #[test]
     fn a_record_failing_its_checksum_ends_the_log() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut wal, _) = Wal::open(dir.path()).expect("open");
+        let (mut wal, _) = Wal::open(dir.path(), FILES[0]).expect("open");
         wal.append(&batch(&[("a", "1")])).expect("append");
         wal.append(&batch(&[("b", "2")])).expect("append");
         let last = wal.len - 1;
         drop(wal);
         scribble(dir.path(), last, b"?");
-        let (_, replay) = Wal::open(dir.path()).expect("reopen");
+        let (_, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches, [batch(&[("a", "1")])]);
         assert!(replay.torn > 0);
     }
@@ -481,19 +517,20 @@ mod tests {
         bytes.extend_from_slice(&crc32fast::hash(&record).to_le_bytes());
         bytes.extend_from_slice(&record);
         bytes.extend_from_slice(&[9, 0, 0, 0, 1]);
-        std::fs::write(dir.path().join(FILE), &bytes).expect("write");
-        let (mut wal, replay) = Wal::open(dir.path()).expect("open");
+        std::fs::write(dir.path().join(FILES[0]), &bytes).expect("write");
+        let (mut wal, replay) = Wal::open(dir.path(), FILES[0]).expect("open");
         assert_eq!(replay.batches, [one]);
         assert_eq!(replay.torn, 5);
         assert!(
             wal.append(&batch(&[("b", "2")])).is_err(),
             "not before its replay"
         );
-        wal.reset().expect("reset");
+        wal.restart(next_epoch(wal.epoch()).expect("epoch"))
+            .expect("restart");
         let two = batch(&[("b", "2")]);
         wal.append(&two).expect("append");
         drop(wal);
-        let (_, replay) = Wal::open(dir.path()).expect("reopen");
+        let (_, replay) = Wal::open(dir.path(), FILES[0]).expect("reopen");
         assert_eq!(replay.batches, [two]);
         assert_eq!(replay.torn, 0);
     }
