@@ -89,7 +89,7 @@ PY
 printf '  gunjs: '
 grep -o 'gunjs_bytes_per_property.*' "$WORK/gunjs-mem.txt" | sed 's/gunjs_bytes_per_property \([0-9]*\)/\1 bytes per property (heap after GC)/'
 
-echo "== cold start: 1,000,000 properties in sled"
+echo "== cold start: 1,000,000 properties in redb (the default store)"
 cargo build --release -q -p gun-examples --example cold_start
 target/release/examples/cold_start 1000000
 echo "  (Gun.js: not measured; its relay acks a few thousand puts/s here, so loading"
