@@ -1006,3 +1006,61 @@ fn a_quiet_client_that_answers_pings_is_kept() {
         "the quiet client was closed"
     );
 }
+
+/// Frames that reach the relay in one read are handed to the engine
+/// together: every one is handled, in the order sent, and a close right
+/// behind them in the same write loses none.
+#[test]
+fn frames_read_in_one_go_are_all_handled_in_order() {
+    use tungstenite::Message;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(dir.path(), &[]);
+    let burst = |c: &mut Raw, soul: &str| {
+        for i in 0..100 {
+            let p = put(
+                &fresh_id("burst"),
+                soul,
+                &format!("k{i}"),
+                &json!(i),
+                now_ms(),
+            );
+            c.ws.write(Message::text(p.to_string())).expect("queue");
+        }
+    };
+    // A get behind the puts in the same write sees every one of them.
+    let mut c = Raw::connect(relay.port, HONEST).expect("connect");
+    burst(&mut c, "burst/a");
+    let id = fresh_id("get");
+    c.ws.write(Message::text(
+        json!({"#": id, "get": {"#": "burst/a"}}).to_string(),
+    ))
+    .expect("queue");
+    c.ws.flush().expect("one write");
+    let reply = c.wait_for(LIVENESS, |m| m["@"] == id).expect("answer");
+    let node = &reply["put"]["burst/a"];
+    for i in 0..100 {
+        assert_eq!(node[format!("k{i}")], json!(i), "k{i} before the get");
+    }
+    // A close behind the puts in the same write: they are stored all the same.
+    let mut c = Raw::connect(relay.port, HONEST).expect("connect");
+    burst(&mut c, "burst/b");
+    let _ = c.ws.close(None);
+    let _ = c.ws.flush();
+    let deadline = Instant::now() + LIVENESS;
+    loop {
+        let mut g = Raw::connect(relay.port, HONEST).expect("connect");
+        let id = fresh_id("get");
+        g.send_json(&json!({"#": id, "get": {"#": "burst/b"}}));
+        let reply = g.wait_for(LIVENESS, |m| m["@"] == id).expect("answer");
+        let node = &reply["put"]["burst/b"];
+        if (0..100).all(|i| node[format!("k{i}")] == json!(i)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "puts lost behind a close: {node}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    relay.stop();
+}

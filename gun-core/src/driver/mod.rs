@@ -326,16 +326,24 @@ impl Driver {
                     self.disconnected(peer);
                 }
             }
-            DriverEvent::Frame { peer, data } => {
-                if self.links.contains_key(&peer) {
-                    self.inflow.push(peer, data);
-                } else {
-                    // A dropped peer's last frames: their room is free.
-                    Link::discarded(&self.shared, data.len());
+            DriverEvent::Frame { peer, data } => self.frame_in(peer, data),
+            DriverEvent::Frames { peer, frames } => {
+                for data in frames {
+                    self.frame_in(peer, data);
                 }
             }
         }
         None
+    }
+
+    /// A frame of `peer` arrived: it waits its turn to be fed.
+    fn frame_in(&mut self, peer: PeerId, data: Vec<u8>) {
+        if self.links.contains_key(&peer) {
+            self.inflow.push(peer, data);
+        } else {
+            // A dropped peer's last frames: their room is free.
+            Link::discarded(&self.shared, data.len());
+        }
     }
 
     /// Feeds waiting frames, a frame of each peer in turn (paused peers'

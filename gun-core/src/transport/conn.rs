@@ -262,7 +262,31 @@ impl Conn {
         if self.killed() {
             return false;
         }
-        let len = data.len();
+        self.count_in(data.len());
+        self.transport.send(DriverEvent::Frame {
+            peer: self.peer,
+            data,
+        })
+    }
+
+    /// Hands text frames read in one go to the driver, in order, as one
+    /// event; `false` as [`Conn::frame_in`].
+    pub fn frames_in(&self, frames: Vec<Vec<u8>>) -> bool {
+        if self.killed() {
+            return false;
+        }
+        for data in &frames {
+            self.count_in(data.len());
+        }
+        self.transport.send(DriverEvent::Frames {
+            peer: self.peer,
+            frames,
+        })
+    }
+
+    /// Counts an arriving frame of `len` bytes against the peer's byte
+    /// rate and inbound share, and in the metrics.
+    fn count_in(&self, len: usize) {
         if self.quotas().max_bytes_per_sec > 0.0 {
             self.flow
                 .bytes
@@ -280,10 +304,6 @@ impl Conn {
         m.frames_in.inc();
         m.bytes_in.inc_by(len as u64);
         m.queued_in.inc_by(len as i64);
-        self.transport.send(DriverEvent::Frame {
-            peer: self.peer,
-            data,
-        })
     }
 
     /// The peer sent something (a frame, a ping, a pong): it is not idle.

@@ -62,6 +62,13 @@ pub enum DriverEvent {
         /// The frame.
         data: Vec<u8>,
     },
+    /// Text frames read in one go, in order.
+    Frames {
+        /// From whom.
+        peer: PeerId,
+        /// The frames.
+        frames: Vec<Vec<u8>>,
+    },
     /// A connection closed.
     Disconnected {
         /// Which.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
 use futures_util::future::{Either, select};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tracing::{debug, info};
@@ -122,30 +123,25 @@ pub async fn run_connection<W, R>(
         }
         let tick = rt.sleep(STOP_CHECK);
         match select(stream.next(), tick).await {
-            Either::Left((msg, _)) => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    conn.heard();
-                    if !conn.frame_in(t.as_bytes().to_vec()) {
+            Either::Left((msg, _)) => {
+                // The frames already read from the socket go to the driver
+                // together: one wake-up and one turn (one store commit)
+                // for a burst, not one per frame.
+                let mut batch = Batch::default();
+                let mut read = take(msg, &conn, &mut batch);
+                while read == Read::More && batch.has_room() {
+                    let Some(msg) = stream.next().now_or_never() else {
                         break;
-                    }
+                    };
+                    read = take(msg, &conn, &mut batch);
                 }
-                // Gun.js ignores binary frames; so do we.
-                Some(Ok(Message::Binary(_))) => {
-                    conn.heard();
-                    debug!(?peer, "binary frame ignored");
-                }
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => conn.heard(),
-                Some(Err(tungstenite::Error::Capacity(e))) => {
-                    debug!(?peer, error = %e, "frame over the limit: closing");
-                    conn.close_for(Dropped::FrameTooBig);
+                if !batch.frames.is_empty() && !conn.frames_in(batch.frames) {
                     break;
                 }
-                Some(Err(e)) => {
-                    debug!(?peer, error = %e, "connection ended");
+                if read == Read::End {
                     break;
                 }
-            },
+            }
             Either::Right(_) => {
                 if conn.killed() || conn.stopping() {
                     break;
@@ -165,6 +161,64 @@ pub async fn run_connection<W, R>(
     }
     conn.finish();
     let _ = select(Box::pin(done_rx.recv()), rt.sleep(Duration::from_secs(1))).await;
+}
+
+/// Text frames read in one go, for the driver.
+#[derive(Default)]
+struct Batch {
+    frames: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Frames past these bounds wait for the next batch (and the peer's
+    /// inbound share is looked at again before they are read).
+    const FRAMES: usize = 64;
+    const BYTES: usize = 64 << 10;
+
+    fn has_room(&self) -> bool {
+        self.frames.len() < Self::FRAMES && self.bytes < Self::BYTES
+    }
+}
+
+/// Whether the connection reads on after a message.
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    More,
+    End,
+}
+
+/// What one message from the peer means: a text frame joins `batch`.
+fn take(msg: Option<Result<Message, tungstenite::Error>>, conn: &Conn, batch: &mut Batch) -> Read {
+    let peer = conn.peer();
+    match msg {
+        Some(Ok(Message::Text(t))) => {
+            conn.heard();
+            batch.bytes += t.len();
+            batch.frames.push(t.as_bytes().to_vec());
+            Read::More
+        }
+        // Gun.js ignores binary frames; so do we.
+        Some(Ok(Message::Binary(_))) => {
+            conn.heard();
+            debug!(?peer, "binary frame ignored");
+            Read::More
+        }
+        Some(Ok(Message::Close(_))) | None => Read::End,
+        Some(Ok(_)) => {
+            conn.heard();
+            Read::More
+        }
+        Some(Err(tungstenite::Error::Capacity(e))) => {
+            debug!(?peer, error = %e, "frame over the limit: closing");
+            conn.close_for(Dropped::FrameTooBig);
+            Read::End
+        }
+        Some(Err(e)) => {
+            debug!(?peer, error = %e, "connection ended");
+            Read::End
+        }
+    }
 }
 
 /// Writes what the driver queues, batched under one flush, until the
