@@ -3,7 +3,9 @@
 //! relay's connection limits. Written once for every driver's transports.
 //!
 //! A connection's reader hands each text frame to the driver with
-//! [`Conn::frame_in`], then waits for [`Conn::may_read`] before reading
+//! [`Conn::frame_in`] (or the frames of one read together with
+//! [`Conn::frames_in`], each gathered only while [`Conn::may_read_after`]
+//! allows it), then waits for [`Conn::may_read`] before reading
 //! the socket again: it may not while the driver holds more than
 //! `max_inbound_per_peer` bytes of its frames, while all peers' frames
 //! waiting for the driver pass their share of the ceiling, or while the
@@ -321,18 +323,30 @@ impl Conn {
 
     /// Whether the connection may hand the driver another frame now.
     pub fn may_read(&self) -> bool {
+        self.may_read_after(0)
+    }
+
+    /// Whether the connection may read another frame with `pending` bytes
+    /// already read and not yet handed to the driver (frames gathered to
+    /// go together): they count as handed.
+    pub fn may_read_after(&self, pending: usize) -> bool {
         let q = &self.transport.shared.quotas;
         let totals = &self.transport.shared.totals;
-        let mine = self.flow.inbound.load(Ordering::Acquire);
+        let mine = self.flow.inbound.load(Ordering::Acquire) + pending;
         !self.flow.paused.load(Ordering::Acquire)
             && (mine == 0 || mine < q.max_inbound_per_peer)
-            && totals.inbound.load(Ordering::Acquire) < q.max_queued_bytes / 8
-            && self.throttled_for().is_none()
+            && totals.inbound.load(Ordering::Acquire) + pending < q.max_queued_bytes / 8
+            && self.throttled_after(pending).is_none()
     }
 
     /// How long the peer must wait before it is within its byte rate again
     /// (`None`: it is).
     pub fn throttled_for(&self) -> Option<Duration> {
+        self.throttled_after(0)
+    }
+
+    /// [`Conn::throttled_for`] with `pending` bytes read and not yet counted.
+    fn throttled_after(&self, pending: usize) -> Option<Duration> {
         let per_sec = self.quotas().max_bytes_per_sec;
         if per_sec <= 0.0 {
             return None;
@@ -345,7 +359,8 @@ impl Conn {
         let now = Instant::now();
         rate.left = (rate.left + now.duration_since(rate.at).as_secs_f64() * per_sec).min(per_sec);
         rate.at = now;
-        (rate.left < 0.0).then(|| Duration::from_secs_f64(-rate.left / per_sec))
+        let left = rate.left - pending as f64;
+        (left < 0.0).then(|| Duration::from_secs_f64(-left / per_sec))
     }
 
     /// Resolves once the driver dropped this peer.
@@ -636,6 +651,33 @@ mod tests {
             0,
             "nothing leaks"
         );
+    }
+
+    #[test]
+    fn frames_gathered_count_against_the_share_before_they_are_handed() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared::new(Quotas {
+            max_inbound_per_peer: 100,
+            max_bytes_per_sec: 1_000.0,
+            ..Quotas::default()
+        }));
+        let t = Transport::new(tx, shared);
+        let conn = t.open(Role::Accepted, None).expect("open");
+        let _link = link(&rx);
+        assert!(conn.may_read() && conn.may_read_after(99));
+        assert!(!conn.may_read_after(100), "past its inbound share");
+        assert!(conn.frames_in(vec![vec![b'x'; 60], vec![b'y'; 30]]));
+        assert!(conn.may_read_after(9) && !conn.may_read_after(10));
+        match rx.try_recv() {
+            Ok(Inbox::Transport(DriverEvent::Frames { frames, .. })) => {
+                assert_eq!(frames.len(), 2, "one event, in order");
+                assert_eq!(frames[0][0], b'x');
+            }
+            _ => panic!("the frames"),
+        }
+        // Its byte rate counts what is gathered too.
+        assert!(conn.throttled_after(910).is_none());
+        assert!(conn.throttled_after(2_000).is_some());
     }
 
     #[test]

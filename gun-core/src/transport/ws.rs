@@ -127,9 +127,11 @@ pub async fn run_connection<W, R>(
                 // The frames already read from the socket go to the driver
                 // together: one wake-up and one turn (one store commit)
                 // for a burst, not one per frame.
+                // Each frame read only while the peer's share and byte
+                // rate allow it, counting the ones gathered.
                 let mut batch = Batch::default();
                 let mut read = take(msg, &conn, &mut batch);
-                while read == Read::More && batch.has_room() {
+                while read == Read::More && batch.has_room() && conn.may_read_after(batch.bytes) {
                     let Some(msg) = stream.next().now_or_never() else {
                         break;
                     };
@@ -171,8 +173,8 @@ struct Batch {
 }
 
 impl Batch {
-    /// Frames past these bounds wait for the next batch (and the peer's
-    /// inbound share is looked at again before they are read).
+    /// Frames past these bounds go in the next batch, so that the first
+    /// does not wait long for the others.
     const FRAMES: usize = 64;
     const BYTES: usize = 64 << 10;
 
