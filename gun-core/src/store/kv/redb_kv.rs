@@ -522,6 +522,22 @@ impl Kv for RedbKv {
 mod tests {
     use super::*;
 
+    /// An entry of `k` and `v`.
+    fn e(k: &str, v: &str) -> (Vec<u8>, Vec<u8>) {
+        (k.as_bytes().to_vec(), v.as_bytes().to_vec())
+    }
+
+    /// Both log files of the store in `dir` hold no record (`why`).
+    fn assert_started_over(dir: &Path, why: &str) {
+        for file in FILES {
+            assert_eq!(
+                super::super::wal::records_end(dir, file),
+                16,
+                "{why}: {file}"
+            );
+        }
+    }
+
     fn scan_all(kv: &RedbKv, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();
         kv.scan(prefix, &mut |k, v| {
@@ -536,7 +552,6 @@ mod tests {
     fn staged_entries_are_read_before_and_while_they_commit() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut kv = RedbKv::open(dir.path()).expect("open");
-        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         kv.apply(vec![e("a1", "old"), e("a3", "stored"), e("b", "x")])
             .expect("apply");
         (kv.syncer())().expect("sync");
@@ -580,7 +595,6 @@ mod tests {
     fn the_applier_writes_logged_entries_to_redb_and_checkpoints_an_idle_log() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut kv = RedbKv::open(dir.path()).expect("open");
-        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         for i in 0..50 {
             kv.apply(vec![e(&format!("k{i:02}"), &i.to_string())])
                 .expect("apply");
@@ -603,18 +617,14 @@ mod tests {
         }
         assert!(in_redb("k00") && in_redb("k49"), "in redb itself");
         assert_eq!(scan_all(&kv, b"k").len(), 50);
-        for file in FILES {
-            assert_eq!(
-                super::super::wal::records_end(dir.path(), file),
-                16,
-                "an idle log is checkpointed once it is a second old: {file}"
-            );
-        }
+        assert_started_over(
+            dir.path(),
+            "an idle log is checkpointed once it is a second old",
+        );
     }
 
     #[test]
     fn both_log_files_are_replayed_the_older_epoch_first() {
-        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         // Either file may be the newer one: the epochs say which.
         for (older, newer) in [(FILES[0], FILES[1]), (FILES[1], FILES[0])] {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -632,15 +642,12 @@ mod tests {
             let kv = RedbKv::open(dir.path()).expect("reopen");
             assert_eq!(kv.get(b"a").expect("get"), Some(b"new".to_vec()));
             assert_eq!(kv.get(b"b").expect("get"), Some(b"old".to_vec()));
-            for file in FILES {
-                assert_eq!(super::super::wal::records_end(dir.path(), file), 16);
-            }
+            assert_started_over(dir.path(), "applied on open");
         }
     }
 
     #[test]
     fn commits_go_on_while_a_checkpoint_waits_for_redb() {
-        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut kv = RedbKv::open(dir.path()).expect("open");
         kv.apply(vec![e("k1", "v")]).expect("apply");
@@ -694,7 +701,6 @@ mod tests {
 
     #[test]
     fn a_crash_in_the_middle_of_a_checkpoint_loses_no_commit() {
-        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         if let Some(dir) = std::env::var_os(CHECKPOINT_CHILD) {
             let mut kv = RedbKv::open(Path::new(&dir)).expect("open");
             kv.apply(vec![e("a", "1"), e("b", "1")]).expect("apply");
@@ -719,9 +725,7 @@ mod tests {
         let kv = RedbKv::open(dir.path()).expect("a crashed store opens");
         assert_eq!(kv.get(b"a").expect("get"), Some(b"2".to_vec()));
         assert_eq!(kv.get(b"b").expect("get"), Some(b"1".to_vec()));
-        for file in FILES {
-            assert_eq!(super::super::wal::records_end(dir.path(), file), 16);
-        }
+        assert_started_over(dir.path(), "applied on open");
     }
 
     /// The child's side of the crash test: set to the store's directory,
@@ -730,7 +734,6 @@ mod tests {
 
     #[test]
     fn logged_batches_survive_a_crash_and_a_torn_record_is_dropped() {
-        let e = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         if let Some(dir) = std::env::var_os(CRASH_CHILD) {
             let mut kv = RedbKv::open(Path::new(&dir)).expect("open");
             for i in 0..3 {
@@ -771,12 +774,6 @@ mod tests {
                 "synced commit {i} is there"
             );
         }
-        for file in FILES {
-            assert_eq!(
-                super::super::wal::records_end(dir.path(), file),
-                16,
-                "applied, then started over: {file}"
-            );
-        }
+        assert_started_over(dir.path(), "applied, then started over");
     }
 }
