@@ -15,7 +15,7 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-python3 "$(dirname "$0")/fdatasync.py" "$WORK"
+python3 bench/fdatasync.py "$WORK"
 
 echo "== cold start: 1,000,000 properties, 10 per node (examples/cold_start.rs)"
 for store in redb fjall sled; do

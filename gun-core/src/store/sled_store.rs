@@ -170,6 +170,17 @@ impl SledStore {
 impl Store for SledStore {
     fn read(&mut self, query: &StoreQuery) -> Result<Graph, StoreError> {
         let mut out = Graph::new();
+        if let (Some(soul), Some(keys)) = (query.soul.as_exact(), &query.keys) {
+            // A put's properties: one lookup each, not the whole node (a
+            // scan per put made puts into a big node quadratic).
+            for name in keys {
+                if let Some(v) = self.nodes.get(key::encode(soul, name)).map_err(sled_err)? {
+                    let prop = leaf(soul, name, &v)?;
+                    out.insert(soul, name, prop.value, prop.state);
+                }
+            }
+            return Ok(out);
+        }
         let prefix = match query.soul.as_exact() {
             Some(soul) => key::node_prefix(soul),
             None => key::souls_prefix(query.soul.prefix.as_deref().unwrap_or("")),
@@ -253,6 +264,13 @@ mod tests {
         };
         let page = s.read(&prefix("", Some(two))).expect("read");
         assert_eq!(page.prop_count(), 2, "a page");
+        let some = StoreQuery::keys("a", vec!["x".into(), "absent".into()]);
+        let some = s.read(&some).expect("read");
+        assert_eq!(some.prop_count(), 1, "only the keys asked, those there");
+        assert_eq!(
+            some.prop("a", "x").map(|p| p.state),
+            Some(1_795_541_784_376.001)
+        );
     }
 
     #[test]
