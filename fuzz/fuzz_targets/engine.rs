@@ -1,5 +1,7 @@
 //! A relay engine fed arbitrary frames from arbitrary peers (served,
-//! dialed, met directly), in a WebRTC room: never panics.
+//! dialed, met directly), in a WebRTC room, its store refusing souls that
+//! start with `x`, the acks made ready with its writes sent by the driver
+//! or left to the engine: never panics.
 #![no_main]
 
 use std::time::Duration;
@@ -12,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let now = Now::new(Duration::ZERO, 1.7e12);
     let mut node = Node::new(Config::new(1), now);
     node.keep_sent = false;
+    node.refuse_souls = vec!["x".into()];
+    node.send_ready_acks = data.first().is_none_or(|b| b & 0x40 == 0);
     for p in 0..4u64 {
         let role = match p {
             2 => Role::Dialed,

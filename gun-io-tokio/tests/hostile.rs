@@ -1064,3 +1064,54 @@ fn frames_read_in_one_go_are_all_handled_in_order() {
     }
     relay.stop();
 }
+
+/// The acks of a turn's puts leave from the commit thread once the write
+/// is durable: each put of two writers' bursts is acked once, with
+/// `ok: true`, to the writer that sent it, and the relay counts each once.
+#[test]
+fn every_put_of_a_burst_is_acked_once_to_its_writer() {
+    use tungstenite::Message;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let relay = Relay::start(dir.path(), &[]);
+    let mut writers: Vec<(Raw, Vec<String>)> = (0..2)
+        .map(|w| {
+            let mut c = Raw::connect(relay.port, HONEST).expect("connect");
+            let ids: Vec<String> = (0..100).map(|_| fresh_id("once")).collect();
+            for (i, id) in ids.iter().enumerate() {
+                let p = put(
+                    id,
+                    &format!("once/{w}"),
+                    &format!("k{i}"),
+                    &json!(i),
+                    now_ms(),
+                );
+                c.ws.write(Message::text(p.to_string())).expect("queue");
+            }
+            c.ws.flush().expect("one write");
+            (c, ids)
+        })
+        .collect();
+    for (c, ids) in &mut writers {
+        let mut acks: std::collections::BTreeMap<String, usize> = Default::default();
+        let deadline = Instant::now() + LIVENESS;
+        while acks.len() < ids.len() && Instant::now() < deadline {
+            for m in c.read_for(Duration::from_millis(50)) {
+                if let Some(id) = m["@"].as_str() {
+                    assert_eq!(m["ok"], json!(true), "{m}");
+                    *acks.entry(id.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        // Anything sent twice would be here by now.
+        for m in c.read_for(Duration::from_millis(300)) {
+            if let Some(id) = m["@"].as_str() {
+                *acks.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+        let want: std::collections::BTreeMap<String, usize> =
+            ids.iter().map(|id| (id.clone(), 1)).collect();
+        assert_eq!(acks, want, "each put acked once, to its writer");
+    }
+    assert_eq!(metric(relay.port, "gun_puts_acked_total"), 200.0);
+    relay.stop();
+}

@@ -50,7 +50,11 @@ pub struct Node {
     /// Hold store writes (and so acks) until [`Node::release_writes`].
     pub hold_writes: bool,
     /// Writes held.
-    pub held: Vec<(WriteId, std::sync::Arc<[Graph]>)>,
+    pub held: Vec<HeldWrite>,
+    /// Send the acks made ready with a write once it is stored, as a
+    /// driver that commits off its thread does (the default); `false`:
+    /// leave them to the engine, as a driver that ignores them does.
+    pub send_ready_acks: bool,
     /// Every frame it sent: (to, frame), while `keep_sent` (the default).
     pub sent: Vec<(PeerId, Frame)>,
     /// Whether to keep what it sent in `sent`.
@@ -66,6 +70,17 @@ pub struct Node {
     /// The store refuses any write part touching a soul that starts with
     /// one of these (as a disk store refuses what it cannot take).
     pub refuse_souls: Vec<String>,
+}
+
+/// A store write held by [`Node::hold_writes`].
+#[derive(Debug)]
+pub struct HeldWrite {
+    /// Its id.
+    pub id: WriteId,
+    /// What it writes.
+    pub batch: std::sync::Arc<[Graph]>,
+    /// The acks made ready with it.
+    pub acks: Vec<(PeerId, Frame)>,
 }
 
 /// The memory store, refusing parts that touch the souls a test names.
@@ -100,6 +115,7 @@ impl Node {
             events: Vec::new(),
             hold_writes: false,
             held: Vec::new(),
+            send_ready_acks: true,
             sent: Vec::new(),
             keep_sent: true,
             verified: 0,
@@ -146,22 +162,17 @@ impl Node {
         let mut frames = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
-                Output::Transmit { peer, frame } => {
-                    if self.keep_sent {
-                        self.sent.push((peer, frame.clone()));
-                    }
-                    frames.push((peer, frame));
-                }
+                Output::Transmit { peer, frame } => self.transmit(peer, frame, &mut frames),
                 Output::StoreRead { id, query } => {
                     let result = self.store.read(&query);
                     self.answer(now, Input::StoreRead { id, result });
                 }
-                Output::StoreWrite { id, batch } => {
+                Output::StoreWrite { id, batch, acks } => {
+                    let write = HeldWrite { id, batch, acks };
                     if self.hold_writes {
-                        self.held.push((id, batch));
+                        self.held.push(write);
                     } else {
-                        let result = self.commit(&batch);
-                        self.answer(now, Input::StoreWritten { id, result });
+                        self.write(now, write, &mut frames);
                     }
                 }
                 Output::Verify { id, check, .. } => {
@@ -182,11 +193,40 @@ impl Node {
 
     /// Writes what was held; returns the frames sent (the acks).
     pub fn release_writes(&mut self, now: Now) -> Vec<(PeerId, Frame)> {
-        for (id, batch) in std::mem::take(&mut self.held) {
-            let result = self.commit(&batch);
-            self.answer(now, Input::StoreWritten { id, result });
+        let mut frames = Vec::new();
+        for write in std::mem::take(&mut self.held) {
+            self.write(now, write, &mut frames);
         }
-        self.drain(now)
+        frames.extend(self.drain(now));
+        frames
+    }
+
+    /// Carries out a write; its ready acks go out (into `frames`) if it is
+    /// stored whole and `send_ready_acks` holds.
+    fn write(&mut self, now: Now, write: HeldWrite, frames: &mut Vec<(PeerId, Frame)>) {
+        let HeldWrite { id, batch, acks } = write;
+        let result = self.commit(&batch);
+        let acks_sent = result.is_ok() && self.send_ready_acks;
+        if acks_sent {
+            for (peer, frame) in acks {
+                self.transmit(peer, frame, frames);
+            }
+        }
+        self.answer(
+            now,
+            Input::StoreWritten {
+                id,
+                result,
+                acks_sent,
+            },
+        );
+    }
+
+    fn transmit(&mut self, peer: PeerId, frame: Frame, frames: &mut Vec<(PeerId, Frame)>) {
+        if self.keep_sent {
+            self.sent.push((peer, frame.clone()));
+        }
+        frames.push((peer, frame));
     }
 
     fn answer(&mut self, now: Now, input: Input<'_>) {

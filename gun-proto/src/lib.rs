@@ -25,10 +25,13 @@
 //!             let result = store.read(&query);
 //!             engine.handle_input(now, Input::StoreRead { id, result })?;
 //!         }
-//!         Output::StoreWrite { id, batch } => {
-//!             // A part the store cannot take fails alone.
+//!         Output::StoreWrite { id, batch, .. } => {
+//!             // A part the store cannot take fails alone. (A driver that
+//!             // flushes on another thread can send the write's ready
+//!             // `acks` from there once it is durable: `acks_sent: true`.)
 //!             let result = gun_proto::store::commit(&mut store, &batch);
-//!             engine.handle_input(now, Input::StoreWritten { id, result })?;
+//!             let acks_sent = false;
+//!             engine.handle_input(now, Input::StoreWritten { id, result, acks_sent })?;
 //!         }
 //!         Output::Verify { id, check, .. } => {
 //!             // A driver may batch these (auth::verify_batch, CSPRNG weights)

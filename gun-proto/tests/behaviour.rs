@@ -98,6 +98,70 @@ fn a_peer_put_is_acked_only_after_the_store_confirms() {
     assert_eq!(relay_acks, 1);
 }
 
+/// Puts of two peers held in one write: acked once each, to their own
+/// peer, whether the driver sends the acks made ready with the write or
+/// leaves them to the engine; a part the store refuses is refused, never
+/// acked, and then no ready ack goes out (the engine acks the rest).
+#[test]
+fn each_put_is_acked_once_whoever_sends_the_acks() {
+    for (ready, refuse) in [(true, false), (false, false), (true, true)] {
+        let mut r = Relay::new(3);
+        r.node.send_ready_acks = ready;
+        if refuse {
+            r.node.refuse_souls = vec!["bad".into()];
+        }
+        r.connect(1);
+        r.connect(2);
+        r.drain();
+        r.node.hold_writes = true;
+        let mut want: Vec<(u64, String)> = Vec::new();
+        for i in 0..20 {
+            let peer = 1 + i % 2;
+            let soul = if refuse && i == 7 { "bad" } else { "s" };
+            let id = format!("p{i}");
+            let put = format!(
+                r##"{{"#":"{id}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"k{i}":1}}}},"k{i}":{i}}}}}}}"##
+            );
+            let data = put.as_bytes();
+            let frame = Input::Frame {
+                peer: PeerId(peer),
+                data,
+            };
+            r.node.input(r.now, frame).expect("put");
+            want.push((peer, id));
+        }
+        // One turn: one write for all of them.
+        let before = r.drain();
+        assert!(
+            messages(&before).iter().all(|(_, m)| m.ack.is_none()),
+            "no ack before the write: {before:?}"
+        );
+        assert_eq!(r.node.held.len(), 1, "one write for the turn's puts");
+        let sent = r.node.release_writes(r.now);
+        let mut oks: Vec<(u64, String)> = Vec::new();
+        let mut errs: Vec<(u64, String)> = Vec::new();
+        for (peer, m) in messages(&sent) {
+            let Some(id) = m.ack.clone() else { continue };
+            if m.ok == Some(json!(true)) {
+                oks.push((peer.0, id.to_string()));
+            } else if m.err.is_some() {
+                errs.push((peer.0, id.to_string()));
+            }
+        }
+        oks.sort();
+        let mut want_ok = want.clone();
+        if refuse {
+            want_ok.retain(|(_, id)| id != "p7");
+            assert_eq!(errs, [(2, "p7".to_owned())], "ready={ready}");
+        } else {
+            assert!(errs.is_empty(), "{errs:?}");
+        }
+        want_ok.sort();
+        assert_eq!(oks, want_ok, "ready={ready} refuse={refuse}");
+        assert_eq!(r.engine().stats().puts_acked, want_ok.len() as u64);
+    }
+}
+
 #[test]
 fn an_own_put_is_acked_only_after_the_store_confirms() {
     let mut sim = Sim::new(1);
@@ -737,6 +801,7 @@ fn a_soul_the_store_cannot_hold_is_merged_without_a_read() {
         Input::StoreWritten {
             id: *id,
             result: Ok(()),
+            acks_sent: false,
         },
     )
     .expect("written");

@@ -33,7 +33,7 @@ pub(crate) enum Inbox {
     /// Answers of the verification thread.
     Verified(Vec<(gun_proto::VerifyId, Result<(), gun_proto::auth::AuthError>)>),
     /// Answers of the commit thread: batches now durable (or failed).
-    Committed(Vec<super::commit::Applied>),
+    Committed(super::commit::Answers),
     /// The store's souls, listed on their own thread.
     Souls(Result<gun_proto::store::SoulIndex, gun_proto::StoreError>),
 }

@@ -2,20 +2,44 @@
 //! so that the driver never waits for a flush. Each turn's batch is applied
 //! on the driver's thread (reads see it at once) and its id sent here; one
 //! flush covers every batch applied before it, and batches applied while a
-//! flush runs share the next one (pipelined group commit). The answers go
-//! back to the driver as [`Inbox::Committed`], in order.
+//! flush runs share the next one (pipelined group commit). Once a batch is
+//! durable, the acks the engine made ready with it go to their peers from
+//! here, without a trip through the driver's thread; the answers go back to
+//! the driver as [`Inbox::Committed`], in order.
 
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use gun_proto::store::Syncer;
-use gun_proto::{WriteFailure, WriteId};
+use gun_proto::wire::Frame;
+use gun_proto::{PeerId, WriteFailure, WriteId};
 
 use super::command::Inbox;
-use crate::transport::Shared;
+use crate::transport::{Link, Queued, Shared};
 
-/// A batch applied: its id, and which of its parts the store refused.
-pub(crate) type Applied = (WriteId, Result<(), WriteFailure>);
+/// A batch applied: its id, which of its parts the store refused, and the
+/// acks to send if it is all durable (each with its peer's link).
+pub(crate) struct Applied {
+    pub(crate) id: WriteId,
+    pub(crate) result: Result<(), WriteFailure>,
+    pub(crate) acks: Vec<(PeerId, Link, Frame)>,
+}
+
+/// A batch's answer: stored or not, and whether its acks went out.
+pub(crate) struct Committed {
+    pub(crate) id: WriteId,
+    pub(crate) result: Result<(), WriteFailure>,
+    pub(crate) acks_sent: bool,
+}
+
+/// What one flush settled.
+pub(crate) struct Answers {
+    /// Each batch's answer, in order.
+    pub(crate) batches: Vec<Committed>,
+    /// Peers whose queue was full when an ack was due: they do not read
+    /// what they are sent (the driver drops them).
+    pub(crate) slow: Vec<PeerId>,
+}
 
 /// The driver's end of the commit thread.
 pub(crate) struct Committer {
@@ -43,7 +67,7 @@ impl Committer {
         })
     }
 
-    /// Makes batch `id` durable; its answer comes back through the inbox.
+    /// Makes a batch durable; its answer comes back through the inbox.
     pub(crate) fn commit(&mut self, applied: Applied) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(applied);
@@ -80,18 +104,34 @@ fn run(mut sync: Syncer, rx: &Receiver<Applied>, inbox: &Sender<Inbox>, shared: 
             .metrics
             .commit_seconds
             .observe(began.elapsed().as_secs_f64());
-        let answers = group
+        let mut slow = Vec::new();
+        let batches = group
             .into_iter()
-            .map(|(id, applied)| {
-                let result = match (&synced, applied) {
+            .map(|Applied { id, result, acks }| {
+                let result = match (&synced, result) {
                     (Ok(()), applied) => applied,
                     // Nothing applied since the last flush is known durable.
                     (Err(e), _) => Err(WriteFailure::All(e.clone())),
                 };
-                (id, result)
+                let acks_sent = result.is_ok();
+                if acks_sent {
+                    for (peer, link, frame) in acks {
+                        if link.send(frame) == Queued::Full {
+                            slow.push(peer);
+                        }
+                    }
+                }
+                Committed {
+                    id,
+                    result,
+                    acks_sent,
+                }
             })
             .collect();
-        if inbox.send(Inbox::Committed(answers)).is_err() {
+        if inbox
+            .send(Inbox::Committed(Answers { batches, slow }))
+            .is_err()
+        {
             return;
         }
     }

@@ -248,10 +248,26 @@ impl Driver {
     }
 
     /// Carries out the engine's write `id`: applied here and made durable
-    /// on the commit thread, or written here when the store has no syncer.
-    fn write(&mut self, id: gun_proto::WriteId, batch: &[gun_proto::Graph]) {
+    /// on the commit thread (which sends the `acks` made ready with it), or
+    /// written here when the store has no syncer (the engine acks).
+    fn write(
+        &mut self,
+        id: gun_proto::WriteId,
+        batch: &[gun_proto::Graph],
+        acks: Vec<(PeerId, gun_proto::wire::Frame)>,
+    ) {
         match (&mut self.store, &mut self.committer) {
-            (Some(s), Some(c)) => c.commit((id, gun_proto::store::stage(s.as_mut(), batch))),
+            (Some(s), Some(c)) => {
+                let result = gun_proto::store::stage(s.as_mut(), batch);
+                // A peer gone since has no link: its ack goes nowhere, as
+                // the engine's would.
+                let links = &self.links;
+                let acks = acks
+                    .into_iter()
+                    .filter_map(|(peer, frame)| Some((peer, links.get(&peer)?.clone(), frame)))
+                    .collect();
+                c.commit(commit::Applied { id, result, acks });
+            }
             (store, _) => {
                 let began = Instant::now();
                 let result = match store {
@@ -262,7 +278,11 @@ impl Driver {
                     .metrics
                     .commit_seconds
                     .observe(began.elapsed().as_secs_f64());
-                let _ = self.input(Input::StoreWritten { id, result });
+                let _ = self.input(Input::StoreWritten {
+                    id,
+                    result,
+                    acks_sent: false,
+                });
             }
         }
     }
@@ -294,12 +314,25 @@ impl Driver {
                 }
                 return None;
             }
-            Inbox::Committed(results) => {
+            Inbox::Committed(answers) => {
                 if let Some(c) = &mut self.committer {
-                    c.answered(results.len());
+                    c.answered(answers.batches.len());
                 }
-                for (id, result) in results {
-                    let _ = self.input(Input::StoreWritten { id, result });
+                for commit::Committed {
+                    id,
+                    result,
+                    acks_sent,
+                } in answers.batches
+                {
+                    let _ = self.input(Input::StoreWritten {
+                        id,
+                        result,
+                        acks_sent,
+                    });
+                }
+                // An ack found its peer's queue full: it does not read.
+                for peer in answers.slow {
+                    self.drop_peer(peer, Dropped::SlowReader);
                 }
                 return None;
             }
@@ -429,11 +462,11 @@ impl Driver {
                     };
                     let _ = self.input(Input::StoreRead { id, result });
                 }
-                Output::StoreWrite { id, batch } => {
+                Output::StoreWrite { id, batch, acks } => {
                     if let Some(l) = &mut self.listing {
                         l.wrote(&batch);
                     }
-                    self.write(id, &batch);
+                    self.write(id, &batch, acks);
                 }
                 Output::Verify { id, peer, check } => checks.push((id, peer, check)),
                 Output::Event(ev) => self.event(ev),

@@ -513,7 +513,9 @@ impl Drop for Conn {
 }
 
 /// The driver's side of a connection: it queues frames, frees the room a
-/// handled frame took, pauses and resumes reading, and drops the peer.
+/// handled frame took, pauses and resumes reading, and drops the peer. (The
+/// commit thread holds a clone while it has acks for the peer to send.)
+#[derive(Clone)]
 pub struct Link {
     tx: async_channel::Sender<Out>,
     flow: Arc<Flow>,

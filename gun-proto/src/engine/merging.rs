@@ -433,16 +433,21 @@ impl Engine {
     }
 
     /// The store wrote a batch, or some or all of its parts failed: ack
-    /// what is stored, refuse what is not (memory is set back already).
+    /// what is stored (unless the driver sent those acks already), refuse
+    /// what is not (memory is set back already).
     pub(super) fn write_done(
         &mut self,
         id: WriteId,
         result: Result<(), WriteFailure>,
+        acks_sent: bool,
     ) -> Result<(), Error> {
         if let Err(e) = &result {
             warn!(error = %e, "store write failed");
         }
-        let done = self.storage.write_done(id, result, &mut self.graph)?;
+        let done = self
+            .storage
+            .write_done(id, result, acks_sent, &mut self.graph)?;
+        self.stats.puts_acked += done.acked_ahead;
         for w in done.stored {
             self.write_answered(w, Ok(()));
         }
@@ -464,8 +469,9 @@ impl Engine {
             Waiter::Peer { peer, id } if result.is_ok() && self.cfg.signer.is_none() => {
                 self.stats.puts_acked += 1;
                 let rng = &mut self.rng;
-                self.mesh
-                    .send_with(peer, None, self.now.mono, |out| push_ack(rng, &id, out));
+                self.mesh.send_with(peer, None, self.now.mono, |out| {
+                    super::acks::push_ack(rng, &id, out);
+                });
             }
             Waiter::Peer { peer, id } => {
                 let reply_id = self.new_id();
@@ -494,17 +500,6 @@ impl Engine {
     pub(super) fn emit(&mut self, event: super::Event) {
         self.outputs.push_back(Output::Event(event));
     }
-}
-
-/// Appends a put's ack, `{"#":new id,"@":id,"ok":true}`, written straight
-/// from its parts: what [`Message::encode`] makes of that message (the test
-/// below holds the two to it), without building one.
-fn push_ack(rng: &mut crate::ids::Rng, id: &str, text: &mut String) {
-    text.push_str("{\"#\":\"");
-    rng.push_text(text, 9);
-    text.push_str("\",\"@\":");
-    crate::jstext::push_string(text, id);
-    text.push_str(",\"ok\":true}");
 }
 
 /// Splits a graph into graphs of at most `n` properties (whole nodes kept
@@ -539,28 +534,4 @@ pub(super) fn is_rtc_room(soul: &str) -> bool {
 /// answer or a candidate), which we route between peers, not an ack.
 pub(super) fn is_signal(msg: &Message) -> bool {
     msg.ok.as_ref().is_some_and(|ok| ok.get("rtc").is_some()) && msg.put.is_none()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::Rng;
-
-    /// The ack written from its parts is the message's encoding, byte for
-    /// byte, whatever the id holds.
-    #[test]
-    fn an_ack_from_its_parts_is_the_encoded_message() {
-        for id in ["m00000001", "a\"b\\c", "é😀\n", ""] {
-            let (mut a, mut b) = (Rng::new(7), Rng::new(7));
-            let want = Message {
-                id: Some(b.text(9).into()),
-                ack: Some(id.into()),
-                ok: Some(serde_json::Value::Bool(true)),
-                ..Message::default()
-            };
-            let mut ack = String::new();
-            push_ack(&mut a, id, &mut ack);
-            assert_eq!(ack, want.encode());
-        }
-    }
 }

@@ -18,6 +18,7 @@
 //! `calls` (API calls and our own writes), `reading` (chain resolution,
 //! `once`, listeners) and `signing` (the signed mesh).
 
+mod acks;
 mod admission;
 mod budget;
 mod calls;
@@ -176,7 +177,11 @@ impl Engine {
                 Ok(())
             }
             Input::StoreRead { id, result } => self.read_done(id, result),
-            Input::StoreWritten { id, result } => self.write_done(id, result),
+            Input::StoreWritten {
+                id,
+                result,
+                acks_sent,
+            } => self.write_done(id, result, acks_sent),
             Input::StoreSouls { index } => {
                 self.storage.index_souls(index);
                 Ok(())
@@ -227,7 +232,9 @@ impl Engine {
     /// Frames come before the turn's store write: forwards reach
     /// subscribers while the write is being made durable (as Gun.js's
     /// relays forward before their disk write). Acks are not among them:
-    /// a put is acked only once [`Input::StoreWritten`] says it is stored.
+    /// a put is acked only once [`Input::StoreWritten`] says it is stored
+    /// (or they go with the write, [`Output::StoreWrite`]'s `acks`, for the
+    /// driver to send once it is durable).
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         if let Some(o) = self.outputs.pop_front() {
@@ -236,7 +243,23 @@ impl Engine {
         if let Some((peer, frame)) = self.mesh.next_frame() {
             return Some(Output::Transmit { peer, frame });
         }
-        self.storage.flush()
+        // Acks are made ready with the write (see `acks`), unless the mesh
+        // signs them.
+        let unsigned = self.cfg.signer.is_none();
+        let (mesh, rng) = (&self.mesh, &mut self.rng);
+        let mut acks = acks::ReadyAcks::new(self.cfg.batch_bytes);
+        let (id, batch) = self.storage.flush(|peer, id| {
+            let ready = unsigned && mesh.contains(peer);
+            if ready {
+                acks.push(rng, peer, id);
+            }
+            ready
+        })?;
+        Some(Output::StoreWrite {
+            id,
+            batch,
+            acks: acks.frames(),
+        })
     }
 
     fn advance(&mut self, now: Now) {

@@ -255,6 +255,11 @@ pub enum Input<'a> {
         id: WriteId,
         /// Whether it is stored, or which parts are not.
         result: Result<(), WriteFailure>,
+        /// Whether the driver sent the write's `acks` (it may only when
+        /// `result` is `Ok`): then the engine counts those puts acked and
+        /// sends nothing more for them. `false` (always a safe answer):
+        /// the engine acks them itself.
+        acks_sent: bool,
     },
     /// The souls the store holds, listed by [`crate::Store::soul_lister`]
     /// and brought up to date with the souls of every [`Output::StoreWrite`]
@@ -302,6 +307,14 @@ pub enum Output {
         /// The properties to write (already resolved by HAM): a part per
         /// put, in order; later parts win where they overlap.
         batch: Arc<[Graph]>,
+        /// The acks of the peers' puts in `batch`, ready to send (a frame
+        /// or more per peer). A driver that makes writes durable off its
+        /// thread may send them from there the moment the whole write is
+        /// durable, and answer with `acks_sent: true`; only then. A driver
+        /// that ignores them answers `acks_sent: false` and the engine
+        /// sends the acks itself. Empty when the mesh is signed (its acks
+        /// are signed when sent).
+        acks: Vec<(PeerId, crate::wire::Frame)>,
     },
     /// Verify a message's signatures (its id and signers are already
     /// checked); answer with [`Input::Verified`]. The message waits, and

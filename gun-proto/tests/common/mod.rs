@@ -83,8 +83,17 @@ pub fn drive(
             }
             Output::StoreWrite { id, .. } => {
                 let result = write.clone().map_err(Into::into);
-                e.handle_input(now, Input::StoreWritten { id, result })
-                    .expect("write");
+                // The acks made ready with the write are left to the engine.
+                let acks_sent = false;
+                e.handle_input(
+                    now,
+                    Input::StoreWritten {
+                        id,
+                        result,
+                        acks_sent,
+                    },
+                )
+                .expect("write");
             }
             Output::Verify { id, check, .. } => {
                 let result = check.verify();

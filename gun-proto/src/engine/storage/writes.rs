@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::{Held, Storage, Waiter};
-use crate::engine::{Error, Output};
+use crate::engine::Error;
 use crate::graph::{Graph, Prop, PropRef, Resident};
-use crate::ids::WriteId;
+use crate::ids::{PeerId, WriteId};
 use crate::store::{StoreError, WriteFailure};
 
 /// A part of a write batch (one put, or one other source of writes): who
@@ -17,6 +17,9 @@ use crate::store::{StoreError, WriteFailure};
 pub(super) struct PartMeta {
     pub(super) waiter: Option<Waiter>,
     pub(super) prior: Graph,
+    /// Its peer's ack was made ready with the write (the driver may send
+    /// it once the write is durable).
+    pub(super) ack_ready: bool,
 }
 
 /// A write the store has not answered yet.
@@ -31,8 +34,10 @@ pub(super) struct InFlight {
 /// What the store's answer to a write settles.
 #[derive(Debug, Default)]
 pub(in crate::engine) struct WriteDone {
-    /// Waiters of the parts that are stored.
+    /// Waiters of the parts that are stored (and not acked already).
     pub(in crate::engine) stored: Vec<Waiter>,
+    /// How many stored parts' acks the driver sent itself.
+    pub(in crate::engine) acked_ahead: u64,
     /// Waiters of the parts that are not, with why, in batch order.
     pub(in crate::engine) refused: Vec<(Option<Waiter>, StoreError)>,
     /// The souls whose properties were set back because the store refused
@@ -65,13 +70,27 @@ impl Storage {
             }
         }
         self.batch.push(accepted);
-        self.batch_meta.push(PartMeta { waiter, prior });
+        self.batch_meta.push(PartMeta {
+            waiter,
+            prior,
+            ack_ready: false,
+        });
     }
 
-    /// The turn's batch, to write.
-    pub(in crate::engine) fn flush(&mut self) -> Option<Output> {
+    /// The turn's batch, to write, with its id. `ready(peer, id)` is
+    /// offered each peer's put the batch carries, and says whether it made
+    /// that put's ack ready to go with the write.
+    pub(in crate::engine) fn flush(
+        &mut self,
+        mut ready: impl FnMut(PeerId, &str) -> bool,
+    ) -> Option<(WriteId, Arc<[Graph]>)> {
         if self.batch.is_empty() {
             return None;
+        }
+        for m in &mut self.batch_meta {
+            if let Some(Waiter::Peer { peer, id }) = &m.waiter {
+                m.ack_ready = ready(*peer, id);
+            }
         }
         self.next_write += 1;
         let id = WriteId(self.next_write);
@@ -90,11 +109,12 @@ impl Storage {
                 hashes,
             },
         );
-        Some(Output::StoreWrite { id, batch })
+        Some((id, batch))
     }
 
     /// The store carried out write `id`: which parts are stored, which
-    /// not. What a refused part wrote is undone in `graph` (memory never
+    /// not (`acks_sent`: whole, and the acks made ready with it were sent).
+    /// What a refused part wrote is undone in `graph` (memory never
     /// serves what the store refused): a property it set goes back to what
     /// it held before, unless a later part has overwritten it since; then
     /// that later part inherits the earlier value, to go back to in turn.
@@ -102,6 +122,7 @@ impl Storage {
         &mut self,
         id: WriteId,
         result: Result<(), WriteFailure>,
+        acks_sent: bool,
         graph: &mut Resident,
     ) -> Result<WriteDone, Error> {
         let InFlight {
@@ -119,7 +140,13 @@ impl Storage {
         }
         let mut done = WriteDone::default();
         let Err(failure) = result else {
-            done.stored = meta.into_iter().filter_map(|m| m.waiter).collect();
+            for m in meta {
+                if acks_sent && m.ack_ready {
+                    done.acked_ahead += 1;
+                } else {
+                    done.stored.extend(m.waiter);
+                }
+            }
             return Ok(done);
         };
         for i in 0..meta.len() {
