@@ -2,7 +2,7 @@
 //! speaking the wire protocol, so every relay gets the same load.
 //!
 //! `cargo run --release --example load -- --url ws://127.0.0.1:8765/gun \
-//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID] [--sign] [--threads 1]`
+//!     --writers 1 --puts 10000 --in-flight 1000 --subscribers 10 [--rate 10000] [--pid PID] [--sign] [--threads 1] [--writer-thread]`
 //!
 //! Writers put to their own soul (`bench/<run>/<w>`, `<run>` the process
 //! id), keeping `--in-flight` puts unacked (or sending at `--rate` puts/s);
@@ -66,6 +66,12 @@ struct Args {
     /// relay's threads when latency is measured.
     #[arg(long)]
     threads: Option<std::num::NonZeroUsize>,
+    /// Run the writers on a thread of their own (one single-threaded
+    /// runtime), apart from the subscribers: an ack is then read when it
+    /// arrives, not after the subscribers' frames that came with it (a
+    /// writer and its subscribers are different clients in real life).
+    #[arg(long)]
+    writer_thread: bool,
 }
 
 fn now_us() -> u64 {
@@ -344,6 +350,47 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// The writers' own thread, running a single-threaded runtime until
+/// dropped.
+struct WriterThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WriterThread {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the writers' runtime");
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("writers".into())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+            })
+            .expect("the writers' thread");
+        Self {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -381,9 +428,13 @@ async fn load(args: Args) {
     let mut presigned: Vec<_> = (0..args.writers)
         .map(|w| args.sea.then(|| sea_frames(w, args.puts)))
         .collect();
+    let own = args.writer_thread.then(WriterThread::start);
+    let spawner = own
+        .as_ref()
+        .map_or_else(tokio::runtime::Handle::current, |t| t.handle.clone());
     let started = Instant::now();
     let writers: Vec<_> = (0..args.writers)
-        .map(|w| tokio::spawn(writer(args.clone(), w, acked.clone(), presigned[w].take())))
+        .map(|w| spawner.spawn(writer(args.clone(), w, acked.clone(), presigned[w].take())))
         .collect();
     let mut last_ack = started;
     let mut ack_lat = Vec::new();
