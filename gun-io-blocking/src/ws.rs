@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use gun_core::transport::http::{Head, Replay, Request, Response};
 use gun_core::transport::url::PeerUrl;
-use gun_core::transport::{Admitted, Dropped, Out, Role, Transport, net};
+use gun_core::transport::ws::Batch;
+use gun_core::transport::{Admitted, Conn, Dropped, Out, Role, Transport, net};
 use tracing::{debug, info, warn};
 use tungstenite::{Message, WebSocket};
 
@@ -26,6 +27,9 @@ pub(crate) use gun_core::transport::tls::Configs as Tls;
 pub(crate) struct Io {
     replay: Replay,
     stream: Stream,
+    /// Serve only what is read already: the stream is not read (it would
+    /// block), so the WebSocket hands over the frames it has buffered.
+    buffered_only: bool,
 }
 
 impl Io {
@@ -33,6 +37,7 @@ impl Io {
         Self {
             replay: Replay::default(),
             stream,
+            buffered_only: false,
         }
     }
 }
@@ -41,6 +46,9 @@ impl Read for Io {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if !self.replay.is_empty() {
             return Ok(self.replay.read(buf));
+        }
+        if self.buffered_only {
+            return Err(ErrorKind::WouldBlock.into());
         }
         self.stream.read(buf)
     }
@@ -118,7 +126,7 @@ fn run_connection(
 
 /// Writes what the driver queues, batched under one flush, until the
 /// driver lets go of the connection or the reader ends it.
-fn run_writer(mut ws: WebSocket<Outbound>, conn: &gun_core::transport::Conn) {
+fn run_writer(mut ws: WebSocket<Outbound>, conn: &Conn) {
     'conn: while let Some(mut out) = conn.next_out_blocking() {
         loop {
             match out {
@@ -169,7 +177,7 @@ fn run_writer(mut ws: WebSocket<Outbound>, conn: &gun_core::transport::Conn) {
 }
 
 /// Reads the connection until it ends (the writer thread writes).
-fn run_reader(ws: &mut WebSocket<Io>, conn: &gun_core::transport::Conn) {
+fn run_reader(ws: &mut WebSocket<Io>, conn: &Conn) {
     let idle = conn.quotas().idle_timeout;
     let mut pinged = Instant::now();
     loop {
@@ -196,29 +204,65 @@ fn run_reader(ws: &mut WebSocket<Io>, conn: &gun_core::transport::Conn) {
             conn.wait_readable(conn.throttled_for().map_or(POLL, |t| t.min(POLL)));
             continue;
         }
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                conn.heard();
-                if !conn.frame_in(t.as_bytes().to_vec()) {
-                    break;
-                }
+        // The frames a socket read brought go to the driver together: one
+        // wake-up and one turn for a burst. After the first, only what the
+        // WebSocket has buffered is taken, each while the peer's share and
+        // rate allow it.
+        let mut batch = Batch::default();
+        let mut step = take(ws.read(), conn, &mut batch);
+        if step == Step::More {
+            ws.get_mut().buffered_only = true;
+            while step == Step::More && batch.may_take_more(conn) {
+                step = take(ws.read(), conn, &mut batch);
             }
-            // Gun.js ignores binary frames; so do we.
-            Ok(Message::Binary(_)) => {
-                conn.heard();
-                debug!(peer = ?conn.peer(), "binary frame ignored");
-            }
-            Ok(_) => conn.heard(),
-            Err(e) if would_block(&e) => {}
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
-            Err(tungstenite::Error::Capacity(e)) => {
-                debug!(peer = ?conn.peer(), error = %e, "frame over the limit: closing");
-                conn.close_for(Dropped::FrameTooBig);
-            }
-            Err(e) => {
-                debug!(peer = ?conn.peer(), error = %e, "connection ended");
-                break;
-            }
+            ws.get_mut().buffered_only = false;
+        }
+        if !batch.hand(conn) || step == Step::End {
+            break;
+        }
+    }
+}
+
+/// Whether the reader goes on after a read.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// A message was read: there may be more.
+    More,
+    /// Nothing to read now.
+    Wait,
+    /// The connection ended.
+    End,
+}
+
+/// What one read from the peer means: a text frame joins `batch`.
+fn take(read: tungstenite::Result<Message>, conn: &Conn, batch: &mut Batch) -> Step {
+    match read {
+        Ok(Message::Text(t)) => {
+            conn.heard();
+            batch.push(t.as_bytes().to_vec());
+            Step::More
+        }
+        // Gun.js ignores binary frames; so do we.
+        Ok(Message::Binary(_)) => {
+            conn.heard();
+            debug!(peer = ?conn.peer(), "binary frame ignored");
+            Step::More
+        }
+        Ok(_) => {
+            conn.heard();
+            Step::More
+        }
+        Err(e) if would_block(&e) => Step::Wait,
+        Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => Step::End,
+        Err(tungstenite::Error::Capacity(e)) => {
+            debug!(peer = ?conn.peer(), error = %e, "frame over the limit: closing");
+            conn.close_for(Dropped::FrameTooBig);
+            // The loop sees the connection killed.
+            Step::Wait
+        }
+        Err(e) => {
+            debug!(peer = ?conn.peer(), error = %e, "connection ended");
+            Step::End
         }
     }
 }

@@ -226,3 +226,73 @@ fn a_subscriber_that_stops_reading_is_dropped_and_its_threads_end() {
     );
     relay.shutdown().expect("shutdown");
 }
+
+/// The frames a socket read brings go to the driver together: a get behind
+/// 100 puts in the same write sees all of them, and 100 puts with a close
+/// behind them are all stored.
+#[test]
+fn frames_read_in_one_go_are_all_handled_in_order() {
+    use tungstenite::Message;
+    let mut opts = GunOptions::relay_server(0);
+    opts.quotas.max_msgs_per_sec = 0.0;
+    opts.quotas.max_bytes_per_sec = 0.0;
+    let relay = Gun::without_keys(opts).expect("relay");
+    let addr = relay.local_addr().expect("bound");
+    let url = format!("ws://{addr}/gun");
+    let connect = || {
+        let tcp = std::net::TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        tungstenite::client(url.as_str(), tcp).expect("handshake").0
+    };
+    let burst = |ws: &mut tungstenite::WebSocket<std::net::TcpStream>, soul: &str| {
+        for i in 0..100 {
+            let frame = format!(
+                r##"{{"#":"{soul}{i}","put":{{"{soul}":{{"_":{{"#":"{soul}",">":{{"k{i}":1}}}},"k{i}":{i}}}}}}}"##
+            );
+            ws.write(Message::text(frame)).expect("queue");
+        }
+    };
+    let node_of = |ws: &mut tungstenite::WebSocket<std::net::TcpStream>, get: &str| loop {
+        let Ok(Message::Text(t)) = ws.read() else {
+            panic!("no answer to {get}");
+        };
+        let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("json");
+        let msgs = match v {
+            serde_json::Value::Array(a) => a,
+            one => vec![one],
+        };
+        if let Some(m) = msgs.iter().find(|m| m["@"] == get) {
+            return m["put"].clone();
+        }
+    };
+    let mut c = connect();
+    burst(&mut c, "a");
+    c.write(Message::text(r##"{"#":"ga","get":{"#":"a"}}"##))
+        .expect("queue");
+    c.flush().expect("one write");
+    let put = node_of(&mut c, "ga");
+    for i in 0..100 {
+        assert_eq!(put["a"][format!("k{i}")], json!(i), "k{i} before the get");
+    }
+    let mut b = connect();
+    burst(&mut b, "b");
+    let _ = b.close(None);
+    let _ = b.flush();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut g = connect();
+        g.send(Message::text(r##"{"#":"gb","get":{"#":"b"}}"##))
+            .expect("get");
+        let put = node_of(&mut g, "gb");
+        if (0..100).all(|i| put["b"][format!("k{i}")] == json!(i)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "puts lost behind a close: {put}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    relay.shutdown().expect("shutdown");
+}

@@ -131,13 +131,13 @@ pub async fn run_connection<W, R>(
                 // rate allow it, counting the ones gathered.
                 let mut batch = Batch::default();
                 let mut read = take(msg, &conn, &mut batch);
-                while read == Read::More && batch.has_room() && conn.may_read_after(batch.bytes) {
+                while read == Read::More && batch.may_take_more(&conn) {
                     let Some(msg) = stream.next().now_or_never() else {
                         break;
                     };
                     read = take(msg, &conn, &mut batch);
                 }
-                if !batch.frames.is_empty() && !conn.frames_in(batch.frames) {
+                if !batch.hand(&conn) {
                     break;
                 }
                 if read == Read::End {
@@ -165,9 +165,12 @@ pub async fn run_connection<W, R>(
     let _ = select(Box::pin(done_rx.recv()), rt.sleep(Duration::from_secs(1))).await;
 }
 
-/// Text frames read in one go, for the driver.
-#[derive(Default)]
-struct Batch {
+/// Text frames read from a socket in one go, for the driver: they go as one
+/// event (one wake-up and one turn for a burst), each taken only while the
+/// peer's share and byte rate allow it with the others counted. The async
+/// readers here and the blocking driver's share it.
+#[derive(Debug, Default)]
+pub struct Batch {
     frames: Vec<Vec<u8>>,
     bytes: usize,
 }
@@ -178,8 +181,24 @@ impl Batch {
     const FRAMES: usize = 64;
     const BYTES: usize = 64 << 10;
 
-    fn has_room(&self) -> bool {
-        self.frames.len() < Self::FRAMES && self.bytes < Self::BYTES
+    /// Adds a frame.
+    pub fn push(&mut self, frame: Vec<u8>) {
+        self.bytes += frame.len();
+        self.frames.push(frame);
+    }
+
+    /// Whether another frame may join: the batch has room, and `conn` may
+    /// read with the batch's bytes counted as handed over.
+    pub fn may_take_more(&self, conn: &Conn) -> bool {
+        self.frames.len() < Self::FRAMES
+            && self.bytes < Self::BYTES
+            && conn.may_read_after(self.bytes)
+    }
+
+    /// Hands the frames to the driver (nothing when empty); `false` once
+    /// the driver has let go of the connection.
+    pub fn hand(self, conn: &Conn) -> bool {
+        self.frames.is_empty() || conn.frames_in(self.frames)
     }
 }
 
@@ -196,8 +215,7 @@ fn take(msg: Option<Result<Message, tungstenite::Error>>, conn: &Conn, batch: &m
     match msg {
         Some(Ok(Message::Text(t))) => {
             conn.heard();
-            batch.bytes += t.len();
-            batch.frames.push(t.as_bytes().to_vec());
+            batch.push(t.as_bytes().to_vec());
             Read::More
         }
         // Gun.js ignores binary frames; so do we.
