@@ -174,18 +174,30 @@ fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[test]
-fn a_subscriber_that_stops_reading_is_dropped_and_its_threads_end() {
+/// A relay on a free port with no message or byte rate limits.
+fn unthrottled_relay() -> (Gun, std::net::SocketAddr) {
     let mut opts = GunOptions::relay_server(0);
     opts.quotas.max_msgs_per_sec = 0.0;
     opts.quotas.max_bytes_per_sec = 0.0;
     let relay = Gun::without_keys(opts).expect("relay");
     let addr = relay.local_addr().expect("bound");
-    let url = format!("ws://{addr}/gun");
-    let connect = || {
-        let tcp = std::net::TcpStream::connect(addr).expect("connect");
-        tungstenite::client(url.as_str(), tcp).expect("handshake").0
-    };
+    (relay, addr)
+}
+
+/// A raw WebSocket client of the relay at `addr` (reads wait up to 5 s).
+fn raw_client(addr: std::net::SocketAddr) -> tungstenite::WebSocket<std::net::TcpStream> {
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    tungstenite::client(format!("ws://{addr}/gun").as_str(), tcp)
+        .expect("handshake")
+        .0
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_dropped_and_its_threads_end() {
+    let (relay, addr) = unthrottled_relay();
+    let connect = || raw_client(addr);
     let mut slow = connect();
     slow.send(tungstenite::Message::text(
         r##"{"#":"g1","get":{"#":"flood"}}"##,
@@ -233,18 +245,8 @@ fn a_subscriber_that_stops_reading_is_dropped_and_its_threads_end() {
 #[test]
 fn frames_read_in_one_go_are_all_handled_in_order() {
     use tungstenite::Message;
-    let mut opts = GunOptions::relay_server(0);
-    opts.quotas.max_msgs_per_sec = 0.0;
-    opts.quotas.max_bytes_per_sec = 0.0;
-    let relay = Gun::without_keys(opts).expect("relay");
-    let addr = relay.local_addr().expect("bound");
-    let url = format!("ws://{addr}/gun");
-    let connect = || {
-        let tcp = std::net::TcpStream::connect(addr).expect("connect");
-        tcp.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        tungstenite::client(url.as_str(), tcp).expect("handshake").0
-    };
+    let (relay, addr) = unthrottled_relay();
+    let connect = || raw_client(addr);
     let burst = |ws: &mut tungstenite::WebSocket<std::net::TcpStream>, soul: &str| {
         for i in 0..100 {
             let frame = format!(
