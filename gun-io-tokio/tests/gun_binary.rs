@@ -65,7 +65,13 @@ fn help_and_bad_arguments() {
             && text.contains("--store")
             && text.contains("PEERS")
             && text.contains("--threads")
+            && text.contains("--socket-sched")
     );
+    let out = Command::new(env!("CARGO_BIN_EXE_gun"))
+        .args(["--socket-sched", "fast"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "an unknown schedule is refused");
     let out = Command::new(env!("CARGO_BIN_EXE_gun"))
         .args(["--threads", "0"])
         .output()
@@ -99,6 +105,77 @@ fn sigterm_shuts_down_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");
+}
+
+/// Each thread of process `pid`: (name, scheduling policy number as
+/// /proc reports it: 0 ordinary, 3 SCHED_BATCH). A thread that ends while
+/// it is looked at is left out.
+#[cfg(target_os = "linux")]
+fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let task = task.expect("task").path();
+        let (Ok(name), Ok(sched)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("sched")),
+        ) else {
+            continue;
+        };
+        let policy = sched
+            .lines()
+            .find(|l| l.starts_with("policy"))
+            .and_then(|l| l.split(':').nth(1)?.trim().parse().ok());
+        if let Some(policy) = policy {
+            out.push((name.trim().to_owned(), policy));
+        }
+    }
+    out
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn socket_threads_are_batch_scheduled_and_the_engines_are_not() {
+    const BATCH: u32 = 3;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gun = Killed(start_gun_with(
+        free_port(),
+        dir.path(),
+        &["--threads", "2"],
+        "ws://",
+    ));
+    let threads = thread_policies(gun.0.id());
+    let sockets: Vec<_> = threads
+        .iter()
+        .filter(|(n, _)| n.starts_with("tokio-rt"))
+        .collect();
+    assert_eq!(sockets.len(), 2, "{threads:?}");
+    assert!(sockets.iter().all(|(_, p)| *p == BATCH), "{threads:?}");
+    for engine in ["gun-driver", "gun-commit"] {
+        assert!(
+            threads.iter().any(|(n, p)| n == engine && *p == 0),
+            "{engine} is an ordinary thread: {threads:?}"
+        );
+    }
+    drop(gun);
+    let gun = Killed(start_gun_with(
+        free_port(),
+        dir.path(),
+        &["--socket-sched", "normal"],
+        "ws://",
+    ));
+    let threads = thread_policies(gun.0.id());
+    assert!(threads.iter().any(|(n, _)| n.starts_with("tokio-rt")));
+    assert!(threads.iter().all(|(_, p)| *p == 0), "{threads:?}");
 }
 
 #[test]

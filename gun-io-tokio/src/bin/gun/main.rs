@@ -5,6 +5,8 @@
 //! Gun.js relay's radisk directory into the store and exits.
 #![forbid(unsafe_code)]
 
+mod sched;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -83,6 +85,14 @@ struct Args {
     /// switches to every put's path.
     #[arg(long, env = "GUN_THREADS")]
     threads: Option<std::num::NonZeroUsize>,
+    /// How the socket threads are scheduled (Linux). batch (default): as
+    /// SCHED_BATCH, so a socket thread woken to write forwards or acks does
+    /// not preempt the engine's or the commit thread, which every put goes
+    /// through; it takes a free core or waits for the running thread to
+    /// block (lower ack latency when the cores are busy). normal: as every
+    /// other thread.
+    #[arg(long, env = "GUN_SOCKET_SCHED", value_enum, default_value_t = sched::SocketSched::Batch)]
+    socket_sched: sched::SocketSched,
     #[command(flatten)]
     quotas: QuotaArgs,
     #[command(subcommand)]
@@ -272,6 +282,10 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.map_or_else(socket_threads, |n| n.get()))
+        .on_thread_start({
+            let sched = args.socket_sched;
+            move || sched::on_socket_thread(sched)
+        })
         .enable_all()
         .build()
     {
