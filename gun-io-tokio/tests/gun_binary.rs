@@ -147,13 +147,12 @@ impl Drop for Killed {
 fn socket_threads_are_batch_scheduled_and_the_engines_are_not() {
     const BATCH: u32 = 3;
     let dir = tempfile::tempdir().expect("tempdir");
-    let gun = Killed(start_gun_with(
-        free_port(),
-        dir.path(),
-        &["--threads", "2"],
-        "ws://",
-    ));
-    let threads = thread_policies(gun.0.id());
+    // The relay's threads, started with `extra`, then stopped.
+    let policies = |extra: &[&str]| {
+        let gun = Killed(start_gun_with(free_port(), dir.path(), extra, "ws://"));
+        thread_policies(gun.0.id())
+    };
+    let threads = policies(&["--threads", "2"]);
     let sockets: Vec<_> = threads
         .iter()
         .filter(|(n, _)| n.starts_with("tokio-rt"))
@@ -166,14 +165,7 @@ fn socket_threads_are_batch_scheduled_and_the_engines_are_not() {
             "{engine} is an ordinary thread: {threads:?}"
         );
     }
-    drop(gun);
-    let gun = Killed(start_gun_with(
-        free_port(),
-        dir.path(),
-        &["--socket-sched", "normal"],
-        "ws://",
-    ));
-    let threads = thread_policies(gun.0.id());
+    let threads = policies(&["--socket-sched", "normal"]);
     assert!(threads.iter().any(|(n, _)| n.starts_with("tokio-rt")));
     assert!(threads.iter().all(|(_, p)| *p == 0), "{threads:?}");
 }
