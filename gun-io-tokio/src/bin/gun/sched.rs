@@ -9,6 +9,11 @@
 //! never preempt on waking: they run on a free core, or when the running
 //! thread blocks or its time slice ends. Measured in BENCHMARKS.md
 //! ("Socket threads as SCHED_BATCH").
+//!
+//! A thread started from a socket thread would inherit the policy: the
+//! engine's, the commit and the store's threads are started from the main
+//! thread, before any socket is served (the `gun_binary` test checks the
+//! driver and the commit thread stay ordinary).
 
 use clap::ValueEnum;
 
@@ -36,10 +41,14 @@ pub(crate) fn on_socket_thread(sched: SocketSched) {
 fn batch() {
     let param = uapi::c::sched_param { sched_priority: 0 };
     if let Err(e) = uapi::sched_setscheduler(0, uapi::c::SCHED_BATCH, &param) {
-        tracing::warn!(
-            error = %e,
-            "cannot schedule a socket thread as SCHED_BATCH; it stays an ordinary thread"
-        );
+        // Said once, not once per thread.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            tracing::warn!(
+                error = %e,
+                "cannot schedule the socket threads as SCHED_BATCH; they stay ordinary threads"
+            );
+        });
     }
 }
 
